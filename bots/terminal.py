@@ -1,0 +1,112 @@
+"""The terminal adapter: an interactive chat, and the `--jsonl` protocol for replays and scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from core import clock
+from core.runtime import Runtime
+from core.types import IncomingMessage, OutgoingNotification
+
+PLATFORM = "terminal"
+
+
+class LineError(ValueError):
+    """A jsonl input line that cannot be used; the message is the reply."""
+
+
+def read_line(raw: str, default_user: str, tz: str) -> tuple[str, str, dt.datetime]:
+    """(user, text, now) from one jsonl input line; LineError with a clear reason otherwise."""
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        raise LineError("I couldn't read that line: it is not JSON.") from None
+    if not isinstance(obj, dict):
+        raise LineError("I couldn't read that line: expected a JSON object like {\"text\": \"…\"}.")
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise LineError("I couldn't read that line: \"text\" must be a string.")
+    user = obj.get("user", default_user)
+    if not isinstance(user, str) or not user.strip() or len(user) > 200:
+        raise LineError("I couldn't read that line: \"user\" must be a short string.")
+    now = dt.datetime.now(clock.UTC)
+    if obj.get("now") is not None:
+        try:
+            value = clock.parse_when(str(obj["now"]), clock.zone(tz))
+        except ValueError:
+            raise LineError(f"I couldn't read \"now\": {obj['now']!r} is not an ISO 8601 time.") from None
+        now = clock.as_instant(value, clock.zone(tz))
+    return user.strip(), text, now
+
+
+def _notes(items: list[OutgoingNotification]) -> list[dict[str, Any]]:
+    return [{"kind": n.kind, "text": n.text} for n in items]
+
+
+async def run_jsonl(rt: Runtime, user: str, tz: str, stdin: TextIO = sys.stdin,
+                    stdout: TextIO = sys.stdout) -> None:
+    """One JSON object per input line → one per output line, in order, flushed after each."""
+    while True:
+        raw = await asyncio.to_thread(stdin.readline)
+        if not raw:
+            return
+        if not raw.strip():
+            continue
+        try:
+            who, text, now = read_line(raw, user, tz)
+        except LineError as exc:
+            out: dict[str, Any] = {"reply": str(exc), "actions": [], "notifications": []}
+        else:
+            notes = await rt.assistant.tick(PLATFORM, who, now, tz)
+            reply = await rt.assistant.handle(
+                IncomingMessage(PLATFORM, who, text, ts=now, display_name=who), tz=tz)
+            out = {"reply": reply.text, "actions": [a.as_dict() for a in reply.actions],
+                   "notifications": _notes(notes)}
+        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        stdout.flush()
+
+
+async def run_interactive(rt: Runtime, user: str, tz: str, console: Console | None = None) -> None:
+    """A friendly prompt; reminders and the digest appear while you chat."""
+    console = console or Console()
+    console.print(Panel.fit(Text.from_markup(
+        f"[bold magenta]Pixie[/] — your secretary. Talking to [bold]{user}[/] ({tz}).\n"
+        "Try: [italic]remind me to call mom at 6pm[/], [italic]what's on my calendar tomorrow?[/]\n"
+        "Ctrl-D or [bold]/quit[/] to leave."), border_style="magenta"))
+
+    async def show_due() -> None:
+        for note in await rt.assistant.tick(PLATFORM, user, dt.datetime.now(clock.UTC), tz):
+            style = "yellow" if note.kind == "reminder" else "cyan"
+            console.print(Panel(note.text, title=note.kind, border_style=style))
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(30)
+            await show_due()
+
+    task = asyncio.create_task(ticker())
+    try:
+        while True:
+            await show_due()
+            try:
+                text = await asyncio.to_thread(console.input, "[bold green]you ›[/] ")
+            except (EOFError, KeyboardInterrupt):
+                console.print()
+                return
+            if text.strip() in ("/quit", "/exit"):
+                return
+            if not text.strip():
+                continue
+            reply = await rt.assistant.handle(
+                IncomingMessage(PLATFORM, user, text, ts=dt.datetime.now(clock.UTC), display_name=user), tz=tz)
+            console.print(Text("pixie › ", style="bold magenta") + Text(reply.text))
+    finally:
+        task.cancel()

@@ -1,0 +1,591 @@
+"""The tools: the one schema every brain calls, and the only code that changes user data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import clock
+from core.memory import Memory
+from core.recurrence import normalise_rrule, occurrences, series_end
+from core.types import Action
+from db.models import Event, Reminder, Task, User
+
+Priority = Literal["low", "medium", "high"]
+MAX_TEXT = 2000
+
+
+class ToolError(Exception):
+    """A tool call that cannot be done; the message is said to the user as is."""
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class Ambiguous(ToolError):
+    """Several items fit the words the user used; the assistant asks which one."""
+
+    def __init__(self, noun: str, ref: str, candidates: list[dict[str, Any]]) -> None:
+        super().__init__(f"More than one {noun} fits “{ref}”.", candidates=candidates)
+        self.noun = noun
+        self.candidates = candidates
+
+
+@dataclass
+class ToolContext:
+    """What a tool runs against: one user's rows, at one moment, in one zone."""
+
+    session: AsyncSession
+    user: User
+    now: dt.datetime
+    tz: ZoneInfo
+    memory: Memory
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.astimezone(self.tz).date()
+
+
+# ---------------------------------------------------------------- argument models
+
+class Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _text(limit: int) -> Any:
+    return Field(default=None, max_length=limit)
+
+
+class TaskFields(Args):
+    due: str | None = None
+    priority: Priority | None = None
+    project: str | None = _text(200)
+    notes: str | None = _text(MAX_TEXT)
+    remind_at: str | None = None
+
+
+class CreateTask(TaskFields):
+    title: str = Field(min_length=1, max_length=500)
+
+
+class TaskRef(Args):
+    task_id: str | None = None
+    task_ref: str | None = _text(500)
+
+
+class UpdateTask(TaskFields, TaskRef):
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    status: Literal["open", "done"] | None = None
+    shift: dict[str, int] | None = None  # move the due date by a relative amount (days=7, weeks=1…)
+
+    @field_validator("shift")
+    @classmethod
+    def _shift_keys(cls, v: dict[str, int] | None) -> dict[str, int] | None:
+        if v and not set(v) <= {"days", "weeks", "months", "years", "hours", "minutes"}:
+            raise ValueError("shift takes days, weeks, months, years, hours or minutes")
+        return v
+
+
+class ListTasks(Args):
+    status: Literal["open", "done", "all"] = "open"
+    due_before: str | None = None
+    due_after: str | None = None
+    project: str | None = _text(200)
+    query: str | None = _text(500)
+
+
+class EventFields(Args):
+    end: str | None = None
+    location: str | None = _text(500)
+    attendees: list[str] | None = None
+    recurrence: str | None = _text(500)
+
+
+class CreateEvent(EventFields):
+    title: str = Field(min_length=1, max_length=500)
+    start: str
+
+
+class Window(Args):
+    start: str
+    end: str
+
+
+class EventRef(Args):
+    event_id: str | None = None
+    event_ref: str | None = _text(500)
+
+
+class UpdateEvent(EventFields, EventRef):
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    start: str | None = None
+
+
+class Remember(Args):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class SearchMemory(Args):
+    query: str = Field(min_length=1, max_length=MAX_TEXT)
+    k: int = Field(default=5, ge=1, le=50)
+
+
+# ---------------------------------------------------------------- shared helpers
+
+def _when(ctx: ToolContext, value: str, name: str) -> dt.datetime | dt.date:
+    try:
+        return clock.parse_when(value, ctx.tz)
+    except ValueError:
+        raise ToolError(f"I couldn't read the {name} “{value}” as a date or time.") from None
+
+
+def _instant(ctx: ToolContext, value: str, name: str) -> dt.datetime:
+    return clock.as_instant(_when(ctx, value, name), ctx.tz)
+
+
+def task_due(task: Task, tz: ZoneInfo) -> str | None:
+    """The due value as the tool schema speaks it: an ISO date, or a datetime with offset."""
+    if task.due_at is not None:
+        return clock.iso_local(task.due_at, tz)
+    return task.due_date.isoformat() if task.due_date else None
+
+
+def task_dict(task: Task, tz: ZoneInfo) -> dict[str, Any]:
+    """A task row as tools, listings and `--json` show it."""
+    return {
+        "id": str(task.id), "title": task.title, "due": task_due(task, tz), "priority": task.priority,
+        "project": task.project, "notes": task.notes,
+        "remind_at": clock.iso_local(task.remind_at, tz) if task.remind_at else None,
+        "status": task.status, "created_at": clock.iso_local(task.created_at, tz),
+    }
+
+
+def event_dict(ev: Event, tz: ZoneInfo, start: dt.datetime | None = None,
+               end: dt.datetime | None = None) -> dict[str, Any]:
+    """An event (or one occurrence of a series) as tools, listings and `--json` show it."""
+    s, e = start or ev.start_at, end or ev.end_at
+    return {
+        "id": str(ev.id), "title": ev.title,
+        "start": s.astimezone(tz).date().isoformat() if ev.all_day else clock.iso_local(s, tz),
+        "end": e.astimezone(tz).date().isoformat() if ev.all_day else clock.iso_local(e, tz),
+        "all_day": ev.all_day, "location": ev.location, "attendees": ev.attendees or [],
+        "recurrence": ev.recurrence, "status": ev.status, "source": ev.source,
+        "created_at": clock.iso_local(ev.created_at, tz),
+    }
+
+
+def _set_due(task: Task, due: dt.datetime | dt.date | None, tz: ZoneInfo) -> None:
+    if due is None:
+        task.due_date, task.due_at = None, None
+    elif isinstance(due, dt.datetime):
+        task.due_at, task.due_date = due.astimezone(clock.UTC), due.astimezone(tz).date()
+    else:
+        task.due_date, task.due_at = due, None
+
+
+def memory_text_for_task(task: Task, tz: ZoneInfo) -> str:
+    """How a task reads in memory."""
+    parts = [f"Task: {task.title}"]
+    if task.project:
+        parts.append(f"project {task.project}")
+    if task.due_at or task.due_date:
+        parts.append("due " + clock.fmt_when(task.due_at or task.due_date, tz))  # type: ignore[arg-type]
+    if task.notes:
+        parts.append(task.notes)
+    return ", ".join(parts)
+
+
+def memory_text_for_event(ev: Event, tz: ZoneInfo) -> str:
+    """How an event reads in memory."""
+    when = clock.fmt_day(ev.start_at.astimezone(tz).date()) if ev.all_day else clock.fmt_when(ev.start_at, tz)
+    text = f"Event: {ev.title}, {when}"
+    if ev.location:
+        text += f" at {ev.location}"
+    if ev.attendees:
+        text += " with " + ", ".join(ev.attendees)
+    return text
+
+
+async def _set_reminder(ctx: ToolContext, task: Task, when: dt.datetime | None) -> None:
+    old = await ctx.session.scalars(
+        select(Reminder).where(Reminder.task_id == task.id, Reminder.status == "pending"))
+    for r in old:
+        r.status = "cancelled"
+    task.remind_at = when.astimezone(clock.UTC) if when else None
+    if when is not None:
+        ctx.session.add(Reminder(user_id=ctx.user.id, task_id=task.id, remind_at=task.remind_at,
+                                 text=task.title, created_at=ctx.now))
+
+
+def _remind_instant(ctx: ToolContext, value: str) -> dt.datetime:
+    when = _when(ctx, value, "reminder time")
+    if not isinstance(when, dt.datetime):  # a day alone: remind in the morning
+        when = clock.localize(dt.datetime.combine(when, dt.time(9, 0)), ctx.tz)
+    return when
+
+
+WORD = re.compile(r"[a-z0-9]+")
+_IGNORED = {"the", "a", "an", "my", "task", "tasks", "todo", "one", "item", "to", "for", "of", "on", "in",
+            "it", "that", "this", "with", "about", "and", "event", "meeting", "thing"}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _words(text: str) -> set[str]:
+    return {_stem(w) for w in WORD.findall(text.lower()) if w not in _IGNORED}
+
+
+def best_matches(ref: str, candidates: list[tuple[Any, str]]) -> list[Any]:
+    """The candidates whose text shares the most words with `ref` (all tied ones), or none."""
+    wanted = _words(ref)
+    if not wanted:
+        return []
+    scored = []
+    for item, text in candidates:
+        have = _words(text)
+        hits = sum(1 for w in wanted if w in have or any(h.startswith(w) or w.startswith(h)
+                                                          for h in have if min(len(h), len(w)) >= 4))
+        if hits:
+            scored.append((hits / len(wanted), hits / max(1, len(have)), item))
+    if not scored:
+        return []
+    top = max(s[:2] for s in scored)
+    return [s[2] for s in scored if s[:2] == top]
+
+
+async def resolve_task(ctx: ToolContext, args: TaskRef, include_done: bool = False) -> Task:
+    """The task named by id or by words; Ambiguous when several fit equally well."""
+    mine = Task.user_id == ctx.user.id
+    if args.task_id:
+        try:
+            task_id = uuid.UUID(args.task_id)
+        except ValueError:
+            raise ToolError(f"There is no task with id {args.task_id}.") from None
+        task = await ctx.session.scalar(select(Task).where(mine, Task.id == task_id))
+        if task is None:
+            raise ToolError(f"There is no task with id {args.task_id}.")
+        return task
+    if not args.task_ref:
+        raise ToolError("Which task do you mean?")
+    statuses = ("open", "done") if include_done else ("open",)
+    rows = list(await ctx.session.scalars(select(Task).where(mine, Task.status.in_(statuses))))
+    found = best_matches(args.task_ref, [(t, f"{t.title} {t.project or ''}") for t in rows])
+    if not found and not include_done:
+        rows = list(await ctx.session.scalars(select(Task).where(mine, Task.status == "done")))
+        found = best_matches(args.task_ref, [(t, f"{t.title} {t.project or ''}") for t in rows])
+    if not found:
+        raise ToolError(f"I couldn't find a task matching “{args.task_ref}”.")
+    if len(found) > 1:
+        raise Ambiguous("task", args.task_ref, [task_dict(t, ctx.tz) for t in found[:10]])
+    return found[0]
+
+
+async def resolve_event(ctx: ToolContext, args: EventRef) -> Event:
+    """The event named by id or by words (upcoming ones first)."""
+    mine = (Event.user_id == ctx.user.id, Event.status != "cancelled")
+    if args.event_id:
+        try:
+            event_id = uuid.UUID(args.event_id)
+        except ValueError:
+            raise ToolError(f"There is no event with id {args.event_id}.") from None
+        ev = await ctx.session.scalar(select(Event).where(*mine, Event.id == event_id))
+        if ev is None:
+            raise ToolError(f"There is no event with id {args.event_id}.")
+        return ev
+    if not args.event_ref:
+        raise ToolError("Which event do you mean?")
+    live = or_(Event.end_at >= ctx.now, Event.series_end_at.is_(None), Event.series_end_at >= ctx.now)
+    rows = list(await ctx.session.scalars(select(Event).where(*mine, live)))
+    found = best_matches(args.event_ref, [(e, f"{e.title} {e.location or ''}") for e in rows])
+    if not found:
+        raise ToolError(f"I couldn't find an event matching “{args.event_ref}”.")
+    if len(found) > 1:
+        raise Ambiguous("event", args.event_ref, [event_dict(e, ctx.tz) for e in found[:10]])
+    return found[0]
+
+
+async def events_between(ctx: ToolContext, start: dt.datetime, end: dt.datetime,
+                         exclude: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    """Every occurrence of the user's events overlapping [start, end), in time order."""
+    overlaps = and_(Event.start_at < end, or_(
+        and_(Event.recurrence.is_(None), Event.end_at > start),
+        and_(Event.recurrence.is_not(None), or_(Event.series_end_at.is_(None), Event.series_end_at > start))))
+    query = select(Event).where(Event.user_id == ctx.user.id, Event.status != "cancelled", overlaps)
+    if exclude is not None:
+        query = query.where(Event.id != exclude)
+    found = []
+    for ev in await ctx.session.scalars(query):
+        for s, e in occurrences(ev.start_at, ev.end_at, clock.zone(ev.tz), ev.recurrence, start, end):
+            found.append((s, ev.title, event_dict(ev, ctx.tz, s, e)))
+    found.sort(key=lambda x: (x[0], x[1]))
+    return [f[2] for f in found]
+
+
+# ---------------------------------------------------------------- the tools
+
+async def create_task(ctx: ToolContext, a: CreateTask) -> dict[str, Any]:
+    task = Task(id=uuid.uuid4(), user_id=ctx.user.id, title=a.title, notes=a.notes, project=a.project,
+                priority=a.priority or "medium", created_at=ctx.now, updated_at=ctx.now)
+    _set_due(task, _when(ctx, a.due, "due date") if a.due else None, ctx.tz)
+    ctx.session.add(task)
+    if a.remind_at:
+        await _set_reminder(ctx, task, _remind_instant(ctx, a.remind_at))
+    await ctx.memory.add(ctx.session, ctx.user.id, "task", memory_text_for_task(task, ctx.tz), task.id, ctx.now)
+    return {"task_id": str(task.id), "task": task_dict(task, ctx.tz)}
+
+
+async def list_tasks(ctx: ToolContext, a: ListTasks) -> dict[str, Any]:
+    query = select(Task).where(Task.user_id == ctx.user.id)
+    if a.status != "all":
+        query = query.where(Task.status == a.status)
+    if a.project:
+        query = query.where(Task.project.ilike(a.project))
+    if a.due_before:
+        before = _when(ctx, a.due_before, "date")
+        if isinstance(before, dt.datetime):
+            query = query.where(or_(Task.due_at < before, and_(
+                Task.due_at.is_(None), Task.due_date < before.astimezone(ctx.tz).date())))
+        else:
+            query = query.where(Task.due_date <= before)
+    if a.due_after:
+        after = _when(ctx, a.due_after, "date")
+        day = after.astimezone(ctx.tz).date() if isinstance(after, dt.datetime) else after
+        query = query.where(Task.due_date >= day)
+    rows = list(await ctx.session.scalars(query))
+    if a.query:
+        hits = best_matches(a.query, [(t, f"{t.title} {t.project or ''} {t.notes or ''}") for t in rows])
+        rows = hits
+    far = dt.date.max
+    rows.sort(key=lambda t: (t.due_date or far, t.due_at or dt.datetime.max.replace(tzinfo=clock.UTC),
+                             {"high": 0, "medium": 1, "low": 2}.get(t.priority, 1), t.created_at))
+    return {"tasks": [task_dict(t, ctx.tz) for t in rows]}
+
+
+async def update_task(ctx: ToolContext, a: UpdateTask) -> dict[str, Any]:
+    task = await resolve_task(ctx, a, include_done=True)
+    if a.title:
+        task.title = a.title
+    if a.project is not None:
+        task.project = a.project or None
+    if a.notes is not None:
+        task.notes = a.notes or None
+    if a.priority:
+        task.priority = a.priority
+    if a.due:
+        _set_due(task, _when(ctx, a.due, "due date"), ctx.tz)
+    elif a.shift:
+        current: dt.datetime | dt.date | None = task.due_at.astimezone(ctx.tz) if task.due_at else task.due_date
+        if current is None:
+            raise ToolError(f"“{task.title}” has no due date to move; tell me the new date.")
+        shifted = current + relativedelta(**a.shift)  # type: ignore[arg-type]
+        if isinstance(shifted, dt.datetime):
+            shifted = clock.localize(shifted.replace(tzinfo=None), ctx.tz)
+        _set_due(task, shifted, ctx.tz)
+    if a.remind_at:
+        await _set_reminder(ctx, task, _remind_instant(ctx, a.remind_at))
+    if a.status and a.status != task.status:
+        task.status = a.status
+        task.completed_at = ctx.now if a.status == "done" else None
+        if a.status == "done":
+            await _set_reminder(ctx, task, None)
+    task.updated_at = ctx.now
+    await ctx.memory.reindex_source(ctx.session, ctx.user.id, "task", task.id, memory_text_for_task(task, ctx.tz))
+    return {"task_id": str(task.id), "task": task_dict(task, ctx.tz)}
+
+
+async def complete_task(ctx: ToolContext, a: TaskRef) -> dict[str, Any]:
+    task = await resolve_task(ctx, a)
+    already = task.status == "done"
+    task.status, task.completed_at, task.updated_at = "done", task.completed_at or ctx.now, ctx.now
+    await _set_reminder(ctx, task, None)
+    return {"task_id": str(task.id), "task": task_dict(task, ctx.tz), "already_done": already}
+
+
+async def delete_task(ctx: ToolContext, a: TaskRef) -> dict[str, Any]:
+    task = await resolve_task(ctx, a, include_done=True)
+    gone = task_dict(task, ctx.tz)
+    await ctx.memory.forget_source(ctx.session, ctx.user.id, task.id)
+    await ctx.session.delete(task)
+    return {"task_id": gone["id"], "task": gone, "deleted": True}
+
+
+def _event_times(ctx: ToolContext, start_s: str, end_s: str | None) -> tuple[dt.datetime, dt.datetime, bool]:
+    start = _when(ctx, start_s, "start")
+    all_day = not isinstance(start, dt.datetime)
+    begin = clock.as_instant(start, ctx.tz)
+    if end_s:
+        end_v = _when(ctx, end_s, "end")
+        if all_day and not isinstance(end_v, dt.datetime):
+            end_v = end_v + dt.timedelta(days=1) if end_v <= start else end_v  # type: ignore[operator]
+        finish = clock.as_instant(end_v, ctx.tz)
+    else:
+        finish = clock.start_of_day(start + dt.timedelta(days=1), ctx.tz) if all_day else begin + dt.timedelta(hours=1)
+    if finish <= begin:
+        raise ToolError("An event has to end after it starts.")
+    return begin, finish, all_day
+
+
+async def create_event(ctx: ToolContext, a: CreateEvent) -> dict[str, Any]:
+    start, end, all_day = _event_times(ctx, a.start, a.end)
+    ev = Event(id=uuid.uuid4(), user_id=ctx.user.id, title=a.title, start_at=start, end_at=end, all_day=all_day,
+               tz=ctx.tz.key, location=a.location, attendees=a.attendees or None, created_at=ctx.now,
+               updated_at=ctx.now)
+    _set_recurrence(ctx, ev, a.recurrence)
+    conflicts = await _conflicts(ctx, ev)
+    ctx.session.add(ev)
+    await ctx.memory.add(ctx.session, ctx.user.id, "event", memory_text_for_event(ev, ctx.tz), ev.id, ctx.now)
+    return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "conflicts": conflicts}
+
+
+def _set_recurrence(ctx: ToolContext, ev: Event, rule: str | None) -> None:
+    if rule:
+        try:
+            ev.recurrence = normalise_rrule(rule, ev.start_at, ctx.tz)
+        except ValueError as exc:
+            raise ToolError(f"I couldn't use that repeat rule: {exc}") from None
+    ev.series_end_at = series_end(ev.recurrence, ev.start_at, ev.end_at, clock.zone(ev.tz))
+
+
+async def _conflicts(ctx: ToolContext, ev: Event) -> list[dict[str, Any]]:
+    # For a series, look at its next few weeks: that is where a clash matters to the user.
+    horizon = ev.end_at if not ev.recurrence else ev.start_at + dt.timedelta(days=28)
+    mine = occurrences(ev.start_at, ev.end_at, clock.zone(ev.tz), ev.recurrence, ev.start_at, horizon)
+    if not mine:
+        return []
+    others = await events_between(ctx, mine[0][0], mine[-1][1], exclude=ev.id)
+    clash = []
+    for other in others:
+        o_start, o_end = clock.parse_when(other["start"], ctx.tz), clock.parse_when(other["end"], ctx.tz)
+        o_s, o_e = clock.as_instant(o_start, ctx.tz), clock.as_instant(o_end, ctx.tz)
+        if any(s < o_e and o_s < e for s, e in mine):
+            clash.append(other)
+    return clash
+
+
+async def list_events(ctx: ToolContext, a: Window) -> dict[str, Any]:
+    start, end = _instant(ctx, a.start, "start"), _instant(ctx, a.end, "end")
+    if end <= start:
+        raise ToolError("The end of that window comes before its start.")
+    return {"events": await events_between(ctx, start, end), "start": clock.iso_local(start, ctx.tz),
+            "end": clock.iso_local(end, ctx.tz)}
+
+
+async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
+    ev = await resolve_event(ctx, a)
+    if a.title:
+        ev.title = a.title
+    if a.location is not None:
+        ev.location = a.location or None
+    if a.attendees is not None:
+        ev.attendees = a.attendees or None
+    if a.start or a.end:
+        length = ev.end_at - ev.start_at
+        start_s = a.start or clock.iso_local(ev.start_at, ctx.tz)
+        end_s = a.end or (None if a.start else clock.iso_local(ev.end_at, ctx.tz))
+        start, end, all_day = _event_times(ctx, start_s, end_s)
+        if a.start and not a.end:
+            end = start + length
+        ev.start_at, ev.end_at, ev.all_day = start, end, all_day
+    if a.recurrence is not None:
+        ev.recurrence = None
+        _set_recurrence(ctx, ev, a.recurrence or None)
+    else:
+        _set_recurrence(ctx, ev, None)
+    ev.updated_at = ctx.now
+    conflicts = await _conflicts(ctx, ev)
+    await ctx.memory.reindex_source(ctx.session, ctx.user.id, "event", ev.id, memory_text_for_event(ev, ctx.tz))
+    return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "conflicts": conflicts}
+
+
+async def cancel_event(ctx: ToolContext, a: EventRef) -> dict[str, Any]:
+    ev = await resolve_event(ctx, a)
+    ev.status, ev.updated_at = "cancelled", ctx.now
+    await ctx.memory.forget_source(ctx.session, ctx.user.id, ev.id)
+    return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "cancelled": True}
+
+
+async def check_availability(ctx: ToolContext, a: Window) -> dict[str, Any]:
+    start, end = _instant(ctx, a.start, "start"), _instant(ctx, a.end, "end")
+    if end <= start:
+        raise ToolError("The end of that window comes before its start.")
+    conflicts = await events_between(ctx, start, end)
+    return {"free": not conflicts, "conflicts": conflicts, "start": clock.iso_local(start, ctx.tz),
+            "end": clock.iso_local(end, ctx.tz)}
+
+
+async def remember(ctx: ToolContext, a: Remember) -> dict[str, Any]:
+    same = await ctx.memory.find_same(ctx.session, ctx.user.id, a.text)
+    if same is not None:
+        return {"memory_id": str(same.id), "text": same.text, "duplicate": True}
+    item = await ctx.memory.add(ctx.session, ctx.user.id, "note", a.text, at=ctx.now)
+    await ctx.session.flush()
+    return {"memory_id": str(item.id), "text": item.text, "duplicate": False}
+
+
+async def search_memory(ctx: ToolContext, a: SearchMemory) -> dict[str, Any]:
+    hits = await ctx.memory.search(ctx.session, ctx.user.id, a.query, a.k)
+    return {"hits": [h.as_dict() for h in hits]}
+
+
+ToolFn = Callable[[ToolContext, Any], Awaitable[dict[str, Any]]]
+TOOLS: dict[str, tuple[type[Args], ToolFn]] = {
+    "create_task": (CreateTask, create_task),
+    "list_tasks": (ListTasks, list_tasks),
+    "update_task": (UpdateTask, update_task),
+    "complete_task": (TaskRef, complete_task),
+    "delete_task": (TaskRef, delete_task),
+    "create_event": (CreateEvent, create_event),
+    "list_events": (Window, list_events),
+    "update_event": (UpdateEvent, update_event),
+    "cancel_event": (EventRef, cancel_event),
+    "check_availability": (Window, check_availability),
+    "remember": (Remember, remember),
+    "search_memory": (SearchMemory, search_memory),
+}
+MUTATING = {"create_task", "update_task", "complete_task", "delete_task", "create_event", "update_event",
+            "cancel_event", "remember"}
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One short sentence out of pydantic's errors."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "input"
+    return f"I couldn't use that request ({where}: {first.get('msg', 'invalid')})."
+
+
+async def run_tool(ctx: ToolContext, name: str, raw_args: dict[str, Any]) -> Action:
+    """Validate and run one tool call; a failure changes nothing and says why."""
+    spec = TOOLS.get(name)
+    if spec is None:
+        return Action(name, raw_args, False, {"error": f"There is no tool called {name}."})
+    model, fn = spec
+    try:
+        args = model.model_validate(raw_args)
+    except ValidationError as exc:
+        return Action(name, raw_args, False, {"error": validation_message(exc)})
+    shown = args.model_dump(exclude_none=True)
+    try:
+        async with ctx.session.begin_nested():
+            result = await fn(ctx, args)
+    except ToolError as exc:
+        return Action(name, shown, False, {"error": str(exc), **exc.detail})
+    for key in ("task_id", "event_id"):  # a task named by words: show which one it was
+        if key in result and key not in shown and name not in ("create_task", "create_event"):
+            shown[key] = result[key]
+    return Action(name, shown, True, result)

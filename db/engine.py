@@ -1,0 +1,56 @@
+"""Connecting to Postgres: an external server from PIXIE_DATABASE_URL, else the embedded one."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
+
+_servers: dict[Path, Any] = {}
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or join) the embedded Postgres + pgvector in `data_dir/pg` and return its URL."""
+    pg_dir = (data_dir / "pg").resolve()
+    server = _servers.get(pg_dir)
+    if server is None:
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import pgserver  # imported lazily: it is only needed without PIXIE_DATABASE_URL
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(pg_dir, cleanup_mode="stop")
+        _servers[pg_dir] = server
+    socket_dir = server.get_postmaster_info().socket_dir
+    return f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain postgres:// URLs and use the asyncpg driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
+
+
+def database_url(database_url: str | None, data_dir: Path) -> str:
+    """The URL to use: the configured one, or the embedded server's."""
+    return normalise_url(database_url) if database_url else embedded_url(data_dir)
+
+
+def make_engine(url: str, **kw: Any) -> AsyncEngine:
+    """An async engine with a pool sized for many concurrent conversations."""
+    kw.setdefault("pool_size", 10)
+    kw.setdefault("max_overflow", 20)
+    kw.setdefault("pool_pre_ping", False)
+    return create_async_engine(url, **kw)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    """Sessions that keep loaded rows usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)

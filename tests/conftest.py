@@ -1,0 +1,92 @@
+"""Shared fixtures: a real Postgres + pgvector (pgserver), a clean schema per test, no internet."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from core.assistant import Assistant
+from core.brain import OfflineBrain
+from core.config import Settings
+from core.embeddings import HashEmbedder
+from core.memory import Memory
+from core.runtime import Runtime
+from db.engine import database_url, make_engine, make_sessionmaker
+from db.migrate import migrate
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+TABLES = "notifications, reminders, memory_items, events, tasks, messages, identities, users"
+
+
+def _local(address: object) -> bool:
+    if not isinstance(address, tuple):
+        return True  # unix socket
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that tries to reach beyond this machine."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def connect(self: socket.socket, address: object) -> None:
+        if not _local(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        if not _local(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return real_connect_ex(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pixie-data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    return Settings(PIXIE_DATA_DIR=data_dir, PIXIE_LLM="offline", PIXIE_EMBEDDINGS="hash",
+                    PIXIE_DATABASE_URL=os.environ.get("PIXIE_TEST_DATABASE_URL"))
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings):  # type: ignore[no-untyped-def]
+    eng = make_engine(database_url(settings.database_url, settings.data_dir))
+    await migrate(eng)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def rt(engine, settings: Settings) -> AsyncIterator[Runtime]:  # type: ignore[no-untyped-def]
+    """A runtime on a freshly emptied database."""
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+    sessions = make_sessionmaker(engine)
+    memory = Memory(HashEmbedder())
+    yield Runtime(settings, engine, sessions, memory, Assistant(sessions, OfflineBrain(), memory, "UTC"))
+
+
+def at(iso: str) -> dt.datetime:
+    """An aware datetime from an ISO string with offset."""
+    value = dt.datetime.fromisoformat(iso)
+    assert value.tzinfo is not None
+    return value
