@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from core.config import get_settings
-from db.migrate import current_revision, head_revision
+from db.migrate import current_revisions, head_revisions
 
 Check = tuple[str, bool | None, str]  # name, ok (None: not configured), detail
 
@@ -22,10 +22,12 @@ async def run_checks() -> list[Check]:
                 version = (await conn.execute(text("SHOW server_version"))).scalar()
                 vector = (await conn.execute(text(
                     "SELECT extversion FROM pg_extension WHERE extname = 'vector'"))).scalar()
-                rev = await current_revision(conn)
+                revs = await current_revisions(conn)
             where = "external" if s.database_url else f"embedded in {s.data_dir / 'pg'}"
             checks.append(("database", True, f"Postgres {version} ({where}), pgvector {vector}"))
-            checks.append(("schema", rev == head_revision(), f"migration {rev} (newest {head_revision()})"))
+            heads = head_revisions()
+            checks.append(("schema", revs == heads, f"migration {', '.join(sorted(revs))} "
+                                                      f"(newest {', '.join(sorted(heads))})"))
     except Exception as exc:  # doctor reports, it does not crash
         checks.append(("database", False, f"cannot connect: {exc}"))
     brain = "offline rules (no key needed)"

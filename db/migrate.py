@@ -22,32 +22,32 @@ def alembic_config() -> Config:
     return cfg
 
 
-def head_revision() -> str | None:
-    """The newest revision in db/migrations."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revisions() -> set[str]:
+    """The newest revision(s) in db/migrations (several while branches await a merge)."""
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def _upgrade(conn: Connection, cfg: Config) -> None:
     cfg.attributes["connection"] = conn
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
 
 
-async def current_revision(conn: AsyncConnection) -> str | None:
-    """The revision the database is at (None for an empty database)."""
+async def current_revisions(conn: AsyncConnection) -> set[str]:
+    """The revision(s) the database is at (empty for an empty database)."""
     if not (await conn.execute(text("SELECT to_regclass('public.alembic_version') IS NOT NULL"))).scalar():
-        return None
-    return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
+        return set()
+    return set((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
 
 
 async def migrate(engine: AsyncEngine) -> None:
     """Create the vector extension and apply pending migrations (a no-op when up to date)."""
-    head = head_revision()
+    heads = head_revisions()
     async with engine.connect() as conn:
-        if await current_revision(conn) == head:
+        if await current_revisions(conn) == heads:
             return
         await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK})
         try:
-            if await current_revision(conn) != head:  # another process may have just done it
+            if await current_revisions(conn) != heads:  # another process may have just done it
                 await conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
                 await conn.commit()
                 await conn.run_sync(_upgrade, alembic_config())

@@ -128,7 +128,8 @@ async def test_events_overlap_and_availability(rt: Runtime) -> None:
 async def test_weekly_event_keeps_its_wall_clock_across_dst(rt: Runtime) -> None:
     ada = await _user(rt)
     made = await call(rt, ada, "create_event", {"title": "Team sync", "start": "2026-03-16T09:30:00+01:00",
-                                                "end": "2026-03-16T10:00:00+01:00", "recurrence": "FREQ=WEEKLY;BYDAY=MO"})
+                                                "end": "2026-03-16T10:00:00+01:00",
+                                                "recurrence": "FREQ=WEEKLY;BYDAY=MO"})
     assert made.ok
     listed = await call(rt, ada, "list_events", {"start": "2026-03-16", "end": "2026-04-07"})
     starts = [e["start"] for e in listed.result["events"]]
