@@ -1,21 +1,63 @@
-"""Long-term memory: items with text and a vector, searched by meaning and by words, per user."""
+"""Long-term memory: items with text and a vector, searched by meaning and by words, strictly per user.
+
+How a search stays complete and fast (see ../shared/RELIABILITY.md on filtered HNSW):
+- a user with up to EXACT_LIMIT vectors gets an exact scan of their own rows (index on user_id):
+  always complete, a few ms;
+- a bigger user goes through the HNSW index, and if the index returns fewer candidates than
+  the user has rows to offer, the search is redone exactly.
+Vector and full-text candidates are fused by reciprocal rank; kind and recency break ties.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import time
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.embeddings import Embedder
-from db.models import MemoryItem, utcnow
+from core.embeddings import Embedder, parse_vector, text_hash, vector_literal
+from db.models import EmbeddingCache, MemoryItem, User, utcnow
 
+log = logging.getLogger(__name__)
+
+KINDS = ("note", "task", "event", "message")
+# Explicit notes and what tasks and events say outrank a passing remark that matches as well.
+KIND_WEIGHT = {"note": 1.0, "task": 1.0, "event": 1.0, "message": 0.8}
 RRF_K = 60
-CANDIDATES = 50
-TOKEN = re.compile(r"[a-z0-9]+")
+CANDIDATES = 50  # per leg (vector, words) before fusion
+EXACT_LIMIT = 20_000  # up to this many vectors a user's exact scan is quick (≈7 ms) and always complete
+EF_SEARCH = 200  # HNSW beam for big users
+CLEAN_TTL = 30.0  # seconds a user's vector count and "nothing waits for a vector" are trusted
+CATCH_UP_BATCH = 64
+CATCH_UP_BUDGET = 2.0  # seconds a search may spend embedding the user's backlog first
+FORGET_LIMIT = 25
+COMMON = 0.02  # a word in more than 2% of all memories does not decide a full-text match on its own
+MAX_TERMS = 12  # query words weighed in the full-text leg
+MAX_DECIDERS = 3  # of which the rarest few decide which rows match at all (the rest only add weight)
+MAX_TEXT_QUERY = 2000
+FREQ_TTL = 3600.0
+# Below this cosine similarity a vector-only candidate is noise, not a memory (per embedder family).
+MIN_SIMILARITY = {"hash": 0.12, "all-MiniLM": 0.2}
+
+WORD = re.compile(r"[^\W_]+")
+# Words that carry no fact: kept out of duplicate checks and the words a search or forget must match.
+STOP = frozenset("""a an the and or but if of to in on at by for with from into about as is are was were be been
+being am do does did doing have has had having i me my mine we us our you your he him his she her it its they them
+their this that these those there here what which who whom whose when where why how not no so too very can could
+would should will shall may might must just also please pls remember note that's what's s t don didn again ever
+tell know any some all""".split())
+# Replies that carry nothing to remember on their own ("yes", "the first one", "ok thanks!").
+CHATTER = frozenset("""yes yeah yep yup no nope nah ok okay k sure fine great cool nice thank thanks thx ty cheer
+bye hi hello hey morning evening night good first second third fourth fifth last one two three four five lol haha
+right correct wrong perfect awesome done got it""".split())
 
 
 @dataclass(frozen=True)
@@ -28,14 +70,179 @@ class Hit:
     score: float
     created_at: dt.datetime
 
-    def as_dict(self) -> dict[str, object]:
-        """The hit as the search_memory tool returns it."""
-        return {"id": self.id, "kind": self.kind, "text": self.text, "score": round(self.score, 4)}
+    def as_dict(self, tz: ZoneInfo | None = None) -> dict[str, object]:
+        """The hit as the search_memory tool returns it (created_at in the user's zone when given)."""
+        at = self.created_at.astimezone(tz) if tz else self.created_at
+        return {"id": self.id, "kind": self.kind, "text": self.text, "score": round(self.score, 4),
+                "created_at": at.isoformat()}
 
 
-def or_query(text: str) -> str:
-    """A tsquery that matches any of the words (stop words are dropped by Postgres)."""
-    return " | ".join(dict.fromkeys(TOKEN.findall(text.lower())))
+# ---------------------------------------------------------------- pure helpers
+
+def words(text_: str) -> list[str]:
+    """Lower-case word tokens (letters and digits of any script)."""
+    return WORD.findall(text_.lower())
+
+
+def _stem(word: str) -> str:
+    word = re.sub(r"^(\d+)(st|nd|rd|th)$", r"\1", word)  # "3rd" and "3" are the same day
+    for suffix in ("ies", "ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def content_words(text_: str) -> set[str]:
+    """The stems of the words that carry the content of a text."""
+    return {_stem(w) for w in words(text_) if w not in STOP}
+
+
+def or_query(text_: str) -> str:
+    """A tsquery matching any content word (Postgres drops its own stop words and stems the rest)."""
+    return " | ".join(dict.fromkeys(w for w in words(text_) if w not in STOP))
+
+
+def near_duplicate(a: str, b: str) -> bool:
+    """Whether two notes say the same thing: same numbers, and nearly the same content words."""
+    wa, wb = content_words(a), content_words(b)
+    if not wa or not wb:
+        return " ".join(words(a)) == " ".join(words(b))
+    digits = re.compile(r"\d")
+    if {w for w in wa if digits.search(w)} != {w for w in wb if digits.search(w)}:
+        return False  # "moved to April 14" is news after "moved to April 21"
+    return len(wa & wb) / len(wa | wb) >= 0.75
+
+
+def remembers_turn(text_: str, tools: Iterable[tuple[str, bool]]) -> bool:
+    """Whether a conversation turn becomes a "message" memory item.
+
+    Not when it already lives on as a note, task or event (those follow their source), not when
+    it asked Pixie to forget (remembering that would undo it), and not when it says nothing
+    ("thanks!", "ok 👍").
+    """
+    for name, ok in tools:
+        if name == "forget" or (ok and name in ("remember", "create_task", "create_event")):
+            return False
+    return bool(content_words(text_) - CHATTER)
+
+
+# A word in a question → the words a note uses for that one person ("the kids" are several: not here).
+_RELATIONS = {
+    "son": ("son",), "daughter": ("daughter",), "wife": ("wife",), "husband": ("husband",),
+    "partner": ("partner", "wife", "husband"), "spouse": ("wife", "husband"), "mom": ("mother", "mom", "mum"),
+    "mum": ("mother", "mom", "mum"), "mother": ("mother", "mom", "mum"), "dad": ("father", "dad"),
+    "father": ("father", "dad"), "sister": ("sister",), "brother": ("brother",), "boss": ("boss", "manager"),
+    "manager": ("manager", "boss"), "mother-in-law": ("mother-in-law",), "father-in-law": ("father-in-law",),
+    "brother-in-law": ("brother-in-law",), "sister-in-law": ("sister-in-law",), "girlfriend": ("girlfriend",),
+    "boyfriend": ("boyfriend",), "grandma": ("grandma", "grandmother"), "grandpa": ("grandpa", "grandfather"),
+}
+_REL_IN_QUERY = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _RELATIONS), key=len, reverse=True))
+                           + r")\b", re.I)
+_NAME = r"([A-Z][\w\-]+)"
+
+
+def relation_words(query: str) -> set[str]:
+    """The words notes use for the people a question names by relation ("my son", "son" → son)."""
+    found: set[str] = set()
+    for m in _REL_IN_QUERY.finditer(query):
+        if not re.search(r"\w['’]s?\s+$", query[:m.start()]):  # "Priya's son" is not the user's son
+            found.update(_RELATIONS[m.group(1).lower()])
+    return found
+
+
+def relation_names(rels: set[str], notes: Iterable[str]) -> list[str]:
+    """Names the user's notes give those people: "my son Felix…", "Hannah (my wife)", "Renate is my …"."""
+    if not rels:
+        return []
+    alt = "|".join(sorted(map(re.escape, rels), key=len, reverse=True))
+    patterns = (re.compile(rf"\b(?:my|our)\s+(?:{alt})(?:'s)?\s+{_NAME}", re.I),
+                re.compile(rf"{_NAME}\s*\((?:my|our)\s+(?:{alt})\)", re.I),
+                re.compile(rf"{_NAME},?\s+(?:is\s+)?(?:my|our)\s+(?:{alt})\b", re.I))
+    names: dict[str, None] = {}
+    for note in notes:
+        for pattern in patterns:
+            for m in pattern.finditer(note):
+                name = m.group(1)
+                if name[0].isupper() and name.lower() not in STOP:
+                    names[name] = None
+    return list(names)[:3]
+
+
+def min_similarity(model: str) -> float:
+    """The similarity floor for vector-only candidates of an embedder (0: none known)."""
+    return next((v for prefix, v in MIN_SIMILARITY.items() if model.startswith(prefix)), 0.0)
+
+
+def fuse(rows: Sequence[Any], k: int, floor: float) -> list[Hit]:
+    """Reciprocal-rank fusion of the vector and word ranks; kind weighs in, recency breaks ties.
+
+    Each row is (id, kind, text, created_at, vector rank | None, similarity | None, word rank | None).
+    """
+    scored = []
+    for item_id, kind, body, at, vrank, sim, trank in rows:
+        if trank is None and (sim is None or sim < floor):
+            continue
+        rrf = (1.0 / (RRF_K + vrank) if vrank else 0.0) + (1.0 / (RRF_K + trank) if trank else 0.0)
+        scored.append((rrf * KIND_WEIGHT.get(kind, 0.8), at, Hit(str(item_id), kind, body, 0.0, at)))
+    scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+    return [Hit(h.id, h.kind, h.text, s, h.created_at) for s, _, h in scored[:k]]
+
+
+# ---------------------------------------------------------------- SQL
+
+_PENDING = """
+    (SELECT id, text FROM memory_items WHERE user_id = :uid AND embedding_model IS NULL LIMIT :n)
+    UNION ALL (SELECT id, text FROM memory_items WHERE user_id = :uid AND embedding_model < :model LIMIT :n)
+    UNION ALL (SELECT id, text FROM memory_items WHERE user_id = :uid AND embedding_model > :model LIMIT :n)
+    LIMIT :n"""  # three index range scans on (user_id, embedding_model): cheap even for 100k rows
+
+
+# Words Postgres' statistics know, as a quoted tsquery lexeme (already stemmed: no normalising again).
+_LEXEME = "CAST('''' || replace(replace(lex, '\\', ''), '''', '''''') || '''' AS tsquery)"
+
+
+def _search_sql(exact: bool, dim: int, with_words: bool) -> str:
+    """The whole hybrid search as one statement (one round trip).
+
+    Words: the query's lexemes (Postgres' English stemming) each weigh their inverse frequency,
+    taken from Postgres' own statistics of the tsv column (passed in as :clex/:cfreq). A word in
+    more than :common of all memories matches too much to decide anything (and ranking every
+    match is what makes full text slow on big memories), so rows must contain one of the query's
+    MAX_DECIDERS rarest words (all of them when even those are common); the others only add weight.
+    """
+    if exact:
+        # The plain column (not the index expression) can only be served by the per-user scan: exact.
+        distance, ann = "embedding <=> CAST(:qv AS vector)", ""
+    else:
+        distance = f"(embedding::vector({dim})) <=> CAST(:qv AS vector({dim}))"
+        ann = f" AND embedding_dim = {dim}"  # a literal, so the planner can use the partial HNSW index
+    vec = f"""
+    vec AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY d) AS r, 1 - d AS sim FROM (
+        SELECT id, kind, text, created_at, {distance} AS d FROM memory_items
+        WHERE user_id = :uid AND embedding_model = :model AND kind = ANY(:kinds){ann}
+        ORDER BY d LIMIT :n) v)"""
+    if with_words:
+        txt = f""",
+    q AS (SELECT {_LEXEME} AS lq, -ln(greatest(coalesce(c.freq, :floor), 1e-6)) AS w,
+                 coalesce(c.freq, :floor) AS f, row_number() OVER (ORDER BY coalesce(c.freq, :floor), l.lex) AS rk
+          FROM (SELECT lex FROM unnest(tsvector_to_array(to_tsvector('english', :query))) lex LIMIT {MAX_TERMS}) l
+          LEFT JOIN unnest(CAST(:clex AS text[]), CAST(:cfreq AS float8[])) AS c(elem, freq) ON c.elem = l.lex),
+    tq AS (SELECT CAST(CASE WHEN bool_and(f > :common) THEN string_agg(lq::text, ' & ')
+                            ELSE string_agg(lq::text, ' | ') END AS tsquery) AS m
+           FROM q WHERE rk <= {MAX_DECIDERS} HAVING count(*) > 0),
+    txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r FROM (
+        SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq) AS s
+        FROM tq JOIN memory_items mi ON mi.tsv @@ tq.m
+        WHERE mi.user_id = :uid AND mi.kind = ANY(:kinds)
+        ORDER BY s DESC, mi.created_at DESC LIMIT :n) t)"""
+    else:
+        txt = (", txt AS (SELECT NULL::uuid AS id, NULL::text AS kind, NULL::text AS text, "
+               "NULL::timestamptz AS created_at, 0::bigint AS r WHERE false)")
+    # Both legs already read each candidate's row: carry kind, text and time along, no second fetch.
+    return f"""WITH {vec}{txt}
+    SELECT coalesce(vec.id, txt.id), coalesce(vec.kind, txt.kind), coalesce(vec.text, txt.text),
+           coalesce(vec.created_at, txt.created_at), vec.r, vec.sim, txt.r, (SELECT count(*) FROM vec)
+    FROM vec FULL JOIN txt ON txt.id = vec.id"""
 
 
 class Memory:
@@ -43,63 +250,301 @@ class Memory:
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
+        # user → (vectors of the current model, monotonic time until which that holds and nothing waits)
+        self._state: dict[uuid.UUID, tuple[int, float]] = {}
+        self._ann_dims: set[int] | None = None
+        self._freq: tuple[tuple[list[str], list[float]], float] | None = None
 
-    async def add(self, session: AsyncSession, user_id: uuid.UUID, kind: str, text: str,
+    # ------------------------------------------------------------ writing
+
+    async def add(self, session: AsyncSession, user_id: uuid.UUID, kind: str, text_: str,
                   source_id: uuid.UUID | None = None, at: dt.datetime | None = None) -> MemoryItem:
-        """Store one item with its embedding (flushed with the caller's transaction)."""
-        [vector] = await self.embedder.embed([text])
-        item = MemoryItem(user_id=user_id, kind=kind, text=text, source_id=source_id, embedding=vector,
-                          embedding_model=self.embedder.name, created_at=at or utcnow())
+        """Store one item (flushed with the caller's transaction); a slow embedder's vector comes later."""
+        item = MemoryItem(id=uuid.uuid4(), user_id=user_id, kind=kind, text=text_, source_id=source_id,
+                          created_at=at or utcnow())
+        await self._vector_now(item)
         session.add(item)
         return item
 
+    async def _vector_now(self, item: MemoryItem) -> None:
+        if self.embedder.inline:
+            [vector] = await self.embedder.embed([item.text])
+            item.embedding, item.embedding_model, item.embedding_dim = vector, self.embedder.name, len(vector)
+        else:
+            item.embedding = item.embedding_model = item.embedding_dim = None
+            self._state.pop(item.user_id, None)
+
+    async def remember_turn(self, session: AsyncSession, user_id: uuid.UUID, text_: str,
+                            tools: Iterable[tuple[str, bool]], source_id: uuid.UUID | None = None,
+                            at: dt.datetime | None = None) -> MemoryItem | None:
+        """Keep a conversation turn as a "message" item, unless `remembers_turn` says it needn't be."""
+        if not remembers_turn(text_, tools):
+            return None
+        return await self.add(session, user_id, "message", text_, source_id, at)
+
     async def reindex_source(self, session: AsyncSession, user_id: uuid.UUID, kind: str,
-                             source_id: uuid.UUID, text: str) -> None:
+                             source_id: uuid.UUID, text_: str) -> None:
         """Make the item derived from a task or event say what its source says now."""
-        [vector] = await self.embedder.embed([text])
-        result = await session.execute(
-            update(MemoryItem)
-            .where(MemoryItem.user_id == user_id, MemoryItem.source_id == source_id, MemoryItem.kind == kind)
-            .values(text=text, embedding=vector, embedding_model=self.embedder.name))
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            await self.add(session, user_id, kind, text, source_id)
+        item = await session.scalar(select(MemoryItem).where(
+            MemoryItem.user_id == user_id, MemoryItem.source_id == source_id, MemoryItem.kind == kind))
+        if item is None:
+            await self.add(session, user_id, kind, text_, source_id)
+        elif item.text != text_:
+            item.text = text_
+            await self._vector_now(item)
 
     async def forget_source(self, session: AsyncSession, user_id: uuid.UUID, source_id: uuid.UUID) -> None:
         """Remove what was derived from a deleted task or event."""
         await session.execute(
             delete(MemoryItem).where(MemoryItem.user_id == user_id, MemoryItem.source_id == source_id))
 
-    async def find_same(self, session: AsyncSession, user_id: uuid.UUID, text: str) -> MemoryItem | None:
-        """A note of this user's that says the same thing (ignoring case and spacing)."""
-        norm = " ".join(TOKEN.findall(text.lower()))
-        rows = await session.scalars(
-            select(MemoryItem).where(MemoryItem.user_id == user_id, MemoryItem.kind == "note"))
-        for item in rows:
-            if " ".join(TOKEN.findall(item.text.lower())) == norm:
+    async def find_same(self, session: AsyncSession, user_id: uuid.UUID, text_: str) -> MemoryItem | None:
+        """A note of this user's that says (nearly) the same thing, if there is one."""
+        words_ = or_query(text_)
+        query = select(MemoryItem).where(MemoryItem.user_id == user_id, MemoryItem.kind == "note")
+        if words_:
+            tsq = text("to_tsquery('english', :w)").bindparams(w=words_)
+            query = query.where(MemoryItem.tsv.op("@@")(tsq)).order_by(
+                text("ts_rank_cd(tsv, to_tsquery('english', :w)) DESC").bindparams(w=words_)).limit(20)
+        else:
+            query = query.where(MemoryItem.text == text_).limit(1)
+        for item in await session.scalars(query):
+            if near_duplicate(item.text, text_):
                 return item
         return None
 
-    async def search(self, session: AsyncSession, user_id: uuid.UUID, query: str, k: int = 5,
-                     kinds: tuple[str, ...] = ("note", "task", "event")) -> list[Hit]:
-        """The k items of this user that best fit `query`: vector and full-text ranks, fused."""
-        [vector] = await self.embedder.embed([query])
-        mine = (MemoryItem.user_id == user_id, MemoryItem.kind.in_(kinds))
-        distance = MemoryItem.embedding.cosine_distance(vector)
-        by_vector = (await session.execute(
-            select(MemoryItem.id).where(*mine).order_by(distance).limit(CANDIDATES))).scalars().all()
-        ranks: dict[uuid.UUID, float] = {}
-        for rank, item_id in enumerate(by_vector):
-            ranks[item_id] = ranks.get(item_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        words = or_query(query)
-        if words:
-            tsq = func.to_tsquery("english", words)
-            by_text = (await session.execute(
-                select(MemoryItem.id).where(*mine, MemoryItem.tsv.op("@@")(tsq))
-                .order_by(func.ts_rank_cd(MemoryItem.tsv, tsq).desc()).limit(CANDIDATES))).scalars().all()
-            for rank, item_id in enumerate(by_text):
-                ranks[item_id] = ranks.get(item_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        if not ranks:
+    async def forget(self, session: AsyncSession, user_id: uuid.UUID, query: str | None = None,
+                     memory_id: uuid.UUID | None = None) -> list[MemoryItem]:
+        """Delete the notes and remarks that match (all the words of) `query`, or one item by id.
+
+        Returns what was deleted; raises TooMany when the words match more than FORGET_LIMIT items.
+        Tasks and events are not forgotten here: deleting them removes what memory keeps of them.
+        """
+        mine = (MemoryItem.user_id == user_id, MemoryItem.kind.in_(("note", "message")))
+        if memory_id is not None:
+            found = list(await session.scalars(select(MemoryItem).where(*mine, MemoryItem.id == memory_id)))
+        else:
+            found = await self._forget_candidates(session, user_id, query or "")
+        if len(found) > FORGET_LIMIT:
+            raise TooMany(len(found))
+        if found:
+            await session.execute(delete(MemoryItem).where(*mine, MemoryItem.id.in_([i.id for i in found])))
+            # A cached vector is derived from the text too: a forgotten text leaves nothing behind.
+            await session.execute(delete(EmbeddingCache).where(
+                EmbeddingCache.text_hash.in_({text_hash(i.text) for i in found})))
+            # The conversation log quoted it too ("remember …", "Got it, I'll remember: …"): redact those
+            # turns, so no recent-turns context brings it back.
+            like = ["%" + re.sub(r"([\\%_])", r"\\\1", i.text) + "%" for i in found]
+            await session.execute(text(
+                "UPDATE messages SET text = '[forgotten]', actions = NULL WHERE user_id = :uid "
+                "AND (id = ANY(CAST(:ids AS uuid[])) OR text ILIKE ANY(CAST(:like AS text[])) "
+                "OR CAST(actions AS text) ILIKE ANY(CAST(:like AS text[])))"),
+                {"uid": user_id, "ids": [i.source_id for i in found if i.source_id], "like": like})
+        return found
+
+    async def _forget_candidates(self, session: AsyncSession, user_id: uuid.UUID, query: str) -> list[MemoryItem]:
+        wanted = content_words(query)
+        if not wanted:
             return []
-        items = {i.id: i for i in await session.scalars(select(MemoryItem).where(MemoryItem.id.in_(ranks)))}
-        ordered = sorted(ranks, key=lambda i: (ranks[i], items[i].created_at), reverse=True)[:k]
-        return [Hit(str(i), items[i].kind, items[i].text, ranks[i], items[i].created_at) for i in ordered]
+        mine = (MemoryItem.user_id == user_id, MemoryItem.kind.in_(("note", "message")))
+        tsq = text("plainto_tsquery('english', :q)").bindparams(q=" ".join(w for w in words(query) if w not in STOP))
+        every = list(await session.scalars(
+            select(MemoryItem).where(*mine, MemoryItem.tsv.op("@@")(tsq)).limit(FORGET_LIMIT + 1)))
+        if every:
+            return every
+        # No item has every word: take the best match when it shares at least half of them.
+        hits = await self.search(session, user_id, query, k=1, kinds=("note", "message"))
+        if hits and len(content_words(hits[0].text) & wanted) * 2 >= len(wanted):
+            return list(await session.scalars(select(MemoryItem).where(*mine, MemoryItem.id == uuid.UUID(hits[0].id))))
+        return []
+
+    # ------------------------------------------------------------ embedding
+
+    async def embed_texts(self, session: AsyncSession, texts: list[str]) -> list[list[float]]:
+        """Vectors for `texts`; a slow embedder's are looked up in (and added to) the cache first."""
+        if self.embedder.inline or not texts:
+            return await self.embedder.embed(texts)
+        model = self.embedder.name
+        keys = [text_hash(t) for t in texts]
+        rows = await session.execute(select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
+            EmbeddingCache.model == model, EmbeddingCache.text_hash.in_(set(keys))))
+        cached = {h: parse_vector(v) for h, v in rows}
+        missing = list(dict.fromkeys(t for t, h in zip(texts, keys, strict=True) if h not in cached))
+        if missing:
+            fresh = await self.embedder.embed(missing)
+            new = {text_hash(t): v for t, v in zip(missing, fresh, strict=True)}
+            await session.execute(text(
+                "INSERT INTO embedding_cache (model, text_hash, embedding) "
+                "SELECT :m, h, CAST(e AS vector) FROM unnest(CAST(:hs AS bytea[]), CAST(:es AS text[])) AS x(h, e) "
+                "ON CONFLICT DO NOTHING"),
+                {"m": model, "hs": list(new), "es": [vector_literal(v) for v in new.values()]})
+            cached.update(new)
+        return [cached[h] for h in keys]
+
+    async def _embed_rows(self, session: AsyncSession, rows: Sequence[Any]) -> None:
+        vectors = await self.embed_texts(session, [r.text for r in rows])
+        await session.execute(text(
+            "UPDATE memory_items m SET embedding = CAST(x.e AS vector), embedding_model = :model, "
+            "embedding_dim = vector_dims(CAST(x.e AS vector)) "
+            "FROM unnest(CAST(:ids AS uuid[]), CAST(:es AS text[])) AS x(id, e) WHERE m.id = x.id"),
+            {"model": self.embedder.name, "ids": [r.id for r in rows], "es": [vector_literal(v) for v in vectors]})
+
+    async def catch_up(self, session: AsyncSession, user_id: uuid.UUID,
+                       budget: float = CATCH_UP_BUDGET) -> tuple[int, bool]:
+        """Embed this user's items that wait for a vector of the current model (within `budget` seconds).
+
+        Returns how many were embedded and whether none is left waiting.
+        """
+        done, deadline = 0, time.monotonic() + budget
+        while True:
+            rows = (await session.execute(text(_PENDING), {
+                "uid": user_id, "model": self.embedder.name, "n": CATCH_UP_BATCH})).all()
+            if not rows:
+                return done, True
+            try:
+                await self._embed_rows(session, rows)
+            except Exception:  # the model or endpoint failed: search still works by words
+                log.warning("could not embed memory for a search; using words only", exc_info=True)
+                return done, False
+            done += len(rows)
+            if len(rows) < CATCH_UP_BATCH:
+                return done, True
+            if time.monotonic() > deadline:
+                return done, False
+
+    async def embed_pending(self, sessions: async_sessionmaker, batch: int = 256, budget: float | None = None,
+                            progress: Callable[[int], None] | None = None) -> int:
+        """Embed every item (all users) still waiting for a vector of the current model; commits per batch."""
+        deadline = time.monotonic() + budget if budget is not None else None
+        done = 0
+        async with sessions() as session:
+            users = list(await session.scalars(select(User.id)))
+        for user_id in users:
+            while True:
+                async with sessions() as session, session.begin():
+                    rows = (await session.execute(text(_PENDING), {
+                        "uid": user_id, "model": self.embedder.name, "n": batch})).all()
+                    if rows:
+                        await self._embed_rows(session, rows)
+                done += len(rows)
+                if progress and rows:
+                    progress(len(rows))
+                if deadline is not None and time.monotonic() > deadline:
+                    return done
+                if len(rows) < batch:
+                    break
+        return done
+
+    async def pending_count(self, session: AsyncSession) -> int:
+        """How many items (all users) wait for a vector of the current model."""
+        return int(await session.scalar(text(
+            "SELECT count(*) FROM memory_items WHERE embedding_model IS DISTINCT FROM :m"),
+            {"m": self.embedder.name}) or 0)
+
+    async def ensure_ann_index(self, engine: Any, dim: int) -> bool:
+        """Create the HNSW index for vectors of `dim` dimensions if it is missing (concurrently)."""
+        if not 0 < dim <= 2000:  # pgvector's HNSW limit
+            return False
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_memory_hnsw_{dim} ON memory_items USING hnsw "
+                f"((embedding::vector({dim})) vector_cosine_ops) WITH (m = 16, ef_construction = 64) "
+                f"WHERE embedding_dim = {dim}"))
+        self._ann_dims = None
+        return True
+
+    # ------------------------------------------------------------ searching
+
+    async def _prepare(self, session: AsyncSession, user_id: uuid.UUID) -> int:
+        """Before a search: catch up on the user's backlog, and count their vectors (exact scan or HNSW?).
+
+        One round trip, skipped entirely while the answer is fresh (CLEAN_TTL).
+        """
+        cached = self._state.get(user_id)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        size, waiting = (await session.execute(text(
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM memory_items WHERE user_id = :uid "
+            f"AND embedding_model = :model LIMIT :lim) s), EXISTS ({_PENDING})"),
+            {"uid": user_id, "model": self.embedder.name, "lim": EXACT_LIMIT + 1, "n": 1})).one()
+        finished = True
+        if waiting:
+            done, finished = await self.catch_up(session, user_id)
+            size += done
+        if finished:
+            self._state[user_id] = (size, time.monotonic() + CLEAN_TTL)
+        return int(size)
+
+    async def _has_ann(self, session: AsyncSession, dim: int) -> bool:
+        if self._ann_dims is None:
+            names = await session.scalars(text(
+                "SELECT indexname FROM pg_indexes "
+                "WHERE tablename = 'memory_items' AND indexname LIKE 'ix_memory_hnsw_%'"))
+            self._ann_dims = {int(n.rsplit("_", 1)[1]) for n in names if n.rsplit("_", 1)[1].isdigit()}
+        return dim in self._ann_dims
+
+    async def _word_freq(self, session: AsyncSession) -> tuple[list[str], list[float]]:
+        """How common the frequent words are across all memories (Postgres' statistics; refreshed hourly)."""
+        if self._freq is not None and self._freq[1] > time.monotonic():
+            return self._freq[0]
+        row = (await session.execute(text(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE schemaname = current_schema() AND tablename = 'memory_items' AND attname = 'tsv'"))).first()
+        # the frequencies end with three summary figures (min, max, nulls): zip drops them
+        pairs = list(zip(row[0], row[1], strict=False)) if row and row[0] else []
+        # below 0.1% a word's weight hardly differs from an unlisted one's: pass fewer
+        lex, freq = [w for w, f in pairs if f >= 0.001], [float(f) for _, f in pairs if f >= 0.001]
+        self._freq = ((lex, freq), time.monotonic() + FREQ_TTL)
+        return lex, freq
+
+    async def search(self, session: AsyncSession, user_id: uuid.UUID, query: str, k: int = 5,
+                     kinds: tuple[str, ...] = KINDS) -> list[Hit]:
+        """The k items of this user that best fit `query`: vector and full-text ranks, fused."""
+        size = await self._prepare(session, user_id)
+        rels = relation_words(query)
+        if rels:  # "my son" is Felix in this user's notes: look for Felix too
+            notes = await session.scalars(select(MemoryItem.text).where(
+                MemoryItem.user_id == user_id, MemoryItem.kind == "note",
+                MemoryItem.tsv.op("@@")(text("to_tsquery('english', :rels)").bindparams(
+                    rels=" | ".join("(" + " & ".join(words(r)) + ")" for r in sorted(rels))))).limit(50))
+            names = relation_names(rels, notes)
+            if names:
+                query = f"{query} ({', '.join(names)})"
+        try:
+            [vector] = await self.embed_texts(session, [query])
+        except Exception:  # no vector for the query: the words still find things
+            log.warning("could not embed a search query; using words only", exc_info=True)
+            vector = []
+        with_words = any(w not in STOP for w in words(query))
+        if not vector and not with_words:
+            return []
+        params: dict[str, Any] = {"uid": user_id, "model": self.embedder.name if vector else "",
+                                  "kinds": list(kinds), "n": CANDIDATES,
+                                  "qv": vector_literal(vector) if vector else "[0]"}
+        if with_words:
+            clex, cfreq = await self._word_freq(session)
+            # words Postgres did not list are rarer than the rarest it did
+            params.update(query=query[:MAX_TEXT_QUERY], clex=clex, cfreq=cfreq, common=COMMON,
+                          floor=min(cfreq, default=2e-4) / 2)
+        dim = len(vector)
+        exact = not vector or size <= EXACT_LIMIT or not await self._has_ann(session, dim)
+        if not exact:
+            await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(EF_SEARCH)})
+        rows = (await session.execute(text(_search_sql(exact, dim, with_words)), params)).all()
+        if not exact and (not rows or rows[0][7] < min(CANDIDATES, size)):
+            # The approximate index gave fewer candidates than this user has: do it exactly.
+            rows = (await session.execute(text(_search_sql(True, dim, with_words)), params)).all()
+        return fuse([r[:7] for r in rows], k, min_similarity(self.embedder.name))
+
+
+class TooMany(Exception):
+    """A forget request that matches too many memories to delete them all on a guess."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} memories match")
+        self.count = count
+
+
+__all__ = ["CANDIDATES", "EXACT_LIMIT", "KINDS", "Hit", "Memory", "TooMany", "content_words", "fuse",
+           "near_duplicate", "or_query", "remembers_turn"]
