@@ -1,0 +1,212 @@
+"""Discord adapter (discord.py): DMs and mentions, slash commands, markdown, button components."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+from bots.common import Conversations, split_text
+from core.inbox import Delivery, Inbox, Press
+from core.types import Button, IncomingMessage, OutgoingNotification, PlatformUnavailable, Reply, Undeliverable
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+LIMIT = 2000
+NO_PINGS = discord.AllowedMentions.none()  # a reply never pings @everyone or a role, whatever a title says
+
+
+def fmt(text: str) -> str:
+    """Discord markdown: titles are shown as typed, never as formatting."""
+    return discord.utils.escape_markdown(text)
+
+
+def custom_id(b: Button) -> str:
+    """What a button carries back when pressed."""
+    return f"pixie:{b.action}:{b.value}"
+
+
+def view_for(buttons: tuple[Button, ...]) -> discord.ui.View:
+    """Done / Snooze (or a digest's Done buttons) as message components."""
+    view = discord.ui.View(timeout=None)
+    for b in buttons[:25]:
+        style = discord.ButtonStyle.success if b.action == "done" else discord.ButtonStyle.secondary
+        view.add_item(discord.ui.Button(label=b.label[:80], custom_id=custom_id(b), style=style))
+    return view
+
+
+def strip_mention(text: str, bot_id: int) -> str:
+    """The text of a mention without the mention itself."""
+    for form in (f"<@{bot_id}>", f"<@!{bot_id}>"):
+        text = text.replace(form, "")
+    return text.strip()
+
+
+class _Client(discord.Client):
+    def __init__(self, adapter: DiscordBot, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.adapter = adapter
+
+    async def setup_hook(self) -> None:
+        await self.adapter.setup()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_component(interaction)
+
+
+class DiscordBot:
+    """One Discord bot: receives DMs, mentions and button presses, answers through the core."""
+
+    def __init__(self, inbox: Inbox, token: str, *, guild_id: str | None = None, api_base: str | None = None,
+                 gateway: str | None = None) -> None:
+        if api_base:  # a proxy or a test server; discord.py keeps these per process
+            discord.http.Route.BASE = api_base
+        if gateway:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+        self.token, self.guild_id = token, guild_id
+        intents = discord.Intents.default()  # DMs and mentions carry their content without the privileged intent
+        intents.presences = intents.members = intents.typing = False
+        self.client = _Client(self, intents=intents, max_messages=None, chunk_guilds_at_startup=False)
+        self.tree = app_commands.CommandTree(self.client)
+        self.conversations = Conversations(inbox, self)
+        self._commands()
+
+    # ------------------------------------------------------------ running
+
+    async def run(self) -> None:
+        """Log in, connect to the gateway (discord.py resumes after drops), serve until cancelled."""
+        try:
+            async with self.client:
+                await self.client.start(self.token)
+        finally:
+            await self.conversations.drain()
+
+    async def setup(self) -> None:
+        """Register the slash commands and finish what the last run left."""
+        guild = discord.Object(int(self.guild_id)) if self.guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        await self.tree.sync(guild=guild)
+        await self.conversations.recover(PLATFORM)
+
+    def _commands(self) -> None:
+        simple = {"tasks": "Your open tasks", "today": "Today's agenda", "help": "What Pixie can do",
+                  "invite": "A one-time code for someone new (owners)"}
+        for name, about in simple.items():
+            async def run(interaction: discord.Interaction, _name: str = name) -> None:
+                await self.slash(interaction, f"/{_name}")
+            self.tree.command(name=name, description=about)(run)
+
+        @self.tree.command(name="pixie", description="Tell Pixie anything: “add buy milk tomorrow”")
+        async def pixie(interaction: discord.Interaction, text: str) -> None:
+            await self.slash(interaction, text)
+
+        @self.tree.command(name="link", description="Use Pixie from another platform too")
+        async def link(interaction: discord.Interaction, code: str | None = None) -> None:
+            await self.slash(interaction, f"/link {code or ''}".strip())
+
+        @self.tree.command(name="digest", description="Get reminders and the morning digest here")
+        async def digest(interaction: discord.Interaction, where: str = "here") -> None:
+            await self.slash(interaction, f"/digest {where}")
+
+    # ------------------------------------------------------------ receiving
+
+    async def on_message(self, message: discord.Message) -> None:
+        """A DM, or a message in a server that mentions the bot."""
+        me = self.client.user
+        if message.author.bot or me is None or message.author.id == me.id:
+            return
+        is_dm = isinstance(message.channel, discord.DMChannel)  # a server channel may be uncached: not a DM
+        if not is_dm and not any(u.id == me.id for u in message.mentions):
+            return
+        text = message.content if is_dm else strip_mention(message.content, me.id)
+        msg = IncomingMessage(PLATFORM, str(message.author.id), text,
+                              chat_id=str(message.channel.id) if is_dm else None, message_id=str(message.id),
+                              display_name=message.author.display_name)
+        reply_to = {"channel": message.channel.id, "reference": None if is_dm else message.id}
+        await self.conversations.submit(str(message.id), msg, json.dumps(reply_to))
+
+    async def on_component(self, interaction: discord.Interaction) -> None:
+        """A Done / Snooze button: acknowledged at once, handled in order with the chat's messages."""
+        if interaction.type is not discord.InteractionType.component or interaction.message is None:
+            return
+        cid = str((interaction.data or {}).get("custom_id", ""))
+        prefix, _, rest = cid.partition(":")
+        action, _, value = rest.partition(":")
+        if prefix != "pixie" or action not in ("done", "snooze"):
+            return
+        event_id = str(interaction.id)
+        press = Press(PLATFORM, str(interaction.user.id), action, value, press_id=event_id)
+        reply_to = {"channel": interaction.channel_id, "message": interaction.message.id}
+        await self.conversations.submit(event_id, press, json.dumps(reply_to))
+        await interaction.response.defer()  # Discord wants an answer within 3 s; the result follows
+
+    async def slash(self, interaction: discord.Interaction, text: str) -> None:
+        """A slash command: stored under its interaction id, answered as a follow-up."""
+        await interaction.response.defer(thinking=True)
+        event_id = str(interaction.id)
+        is_dm = interaction.guild_id is None
+        msg = IncomingMessage(PLATFORM, str(interaction.user.id), text, message_id=event_id,
+                              chat_id=str(interaction.channel_id) if is_dm and interaction.channel_id else None)
+        inbox = self.conversations.inbox
+        if not await inbox.accept(event_id, msg, json.dumps({"channel": interaction.channel_id})):
+            return
+        reply = await inbox.handle(event_id, msg)
+        for piece in split_text(reply.text, LIMIT, lambda s: len(fmt(s))) or ["…"]:
+            await interaction.followup.send(fmt(piece), allowed_mentions=NO_PINGS)
+
+    # ------------------------------------------------------------ sending
+
+    async def respond(self, reply_to: str, item: Delivery, reply: Reply) -> None:
+        """Answer where the delivery came from; a press also takes the buttons off its message."""
+        where = json.loads(reply_to)
+        channel = self.client.get_partial_messageable(int(where["channel"]))
+        if isinstance(item, Press) and where.get("message"):
+            try:
+                await channel.get_partial_message(int(where["message"])).edit(view=None)
+            except discord.HTTPException as exc:
+                log.debug("could not clear buttons: %s", exc)
+        ref = channel.get_partial_message(int(where["reference"])) if where.get("reference") else None
+        await self.send_text(channel, reply.text, reference=ref)
+
+    async def typing(self, reply_to: str) -> None:
+        """The 'Pixie is typing…' indicator."""
+        await self.client.http.send_typing(int(json.loads(reply_to)["channel"]))
+
+    async def send_note(self, platform_user_id: str, chat_id: str | None, note: OutgoingNotification) -> None:
+        """A reminder or digest in the user's DMs, with its buttons; the nonce makes a resend harmless."""
+        try:
+            if chat_id:
+                channel: Any = self.client.get_partial_messageable(int(chat_id))
+            else:
+                channel = await (await self.client.fetch_user(int(platform_user_id))).create_dm()
+            await self.send_text(channel, note.text, note.buttons, nonce=note.id.replace("-", "")[:24])
+        except (discord.Forbidden, discord.NotFound) as exc:  # DMs closed, or the user is gone
+            raise Undeliverable(str(exc)) from exc
+        except discord.HTTPException as exc:
+            raise PlatformUnavailable(str(exc)) from exc
+
+    async def send_text(self, channel: Any, text: str, buttons: tuple[Button, ...] = (), *,
+                        reference: Any = None, nonce: str | None = None) -> None:
+        """Send markdown in pieces of ≤ 2000 characters; buttons go under the last piece."""
+        pieces = split_text(text, LIMIT, lambda s: len(fmt(s)))
+        for i, piece in enumerate(pieces):
+            extra: dict[str, Any] = {}
+            if nonce:
+                extra["nonce"] = f"{nonce}{i}"[-25:]
+            if reference is not None and i == 0:
+                extra["reference"] = reference
+            view = view_for(buttons) if buttons and i == len(pieces) - 1 else None
+            if view is not None:
+                extra["view"] = view
+            await channel.send(fmt(piece), allowed_mentions=NO_PINGS, **extra)
+            if view is not None:
+                view.stop()  # presses arrive in on_interaction; the library need not keep the view

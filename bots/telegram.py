@@ -1,0 +1,231 @@
+"""Telegram adapter (python-telegram-bot): long polling or a webhook, HTML replies, inline buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import html
+import json
+import logging
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+# Opt in to PTB's coming behaviour (retry_after as a timedelta) instead of a deprecation warning per 429.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+from telegram import Bot as TgBot
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from bots.common import Conversations, split_text, utf16_len, with_retry_after
+from core.inbox import Delivery, Inbox, Press
+from core.notify import Sender
+from core.types import Button, IncomingMessage, OutgoingNotification, PlatformUnavailable, Reply, Undeliverable
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+LIMIT = 4096  # UTF-16 code units, after HTML escaping
+COMMANDS = [("tasks", "Your open tasks"), ("today", "Today's agenda"), ("link", "Use Pixie from another platform"),
+            ("digest", "Where reminders and the digest go"), ("help", "What Pixie can do"), ("start", "Say hello")]
+
+
+def to_delivery(update: Update, bot_username: str | None = None) -> tuple[str, Delivery, str] | None:
+    """(event id, delivery, reply_to) for an update Pixie answers; None for everything else."""
+    event_id = str(update.update_id)
+    q = update.callback_query
+    if q is not None:
+        action, _, value = (q.data or "").partition(":")
+        if action not in ("done", "snooze") or q.message is None:
+            return None
+        press = Press(PLATFORM, str(q.from_user.id), action, value, press_id=q.id)
+        return event_id, press, f"{q.message.chat.id}:{q.message.message_id}"
+    m = update.message
+    if m is None or not m.text or m.from_user is None or m.from_user.is_bot:
+        return None
+    text, private = m.text, m.chat.type == "private"
+    if not private:  # in a group, only messages that mention the bot are for Pixie
+        mention = f"@{bot_username}" if bot_username else None
+        if not mention or mention.lower() not in text.lower():
+            return None
+        at = text.lower().index(mention.lower())
+        text = (text[:at] + text[at + len(mention):]).strip()
+    msg = IncomingMessage(PLATFORM, str(m.from_user.id), text, chat_id=str(m.chat.id) if private else None,
+                          message_id=event_id, ts=m.date, display_name=m.from_user.full_name)
+    return event_id, msg, str(m.chat.id)
+
+
+def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    """Done / Snooze side by side; a digest's Done buttons one per row."""
+    if not buttons:
+        return None
+    pairs = [b for b in buttons if b.action == "snooze"]
+    rows = [[InlineKeyboardButton(b.label, callback_data=f"{b.action}:{b.value}") for b in buttons]] if pairs else \
+        [[InlineKeyboardButton(b.label, callback_data=f"{b.action}:{b.value}")] for b in buttons]
+    return InlineKeyboardMarkup(rows)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds Telegram asked us to wait, for a 429."""
+    if isinstance(exc, RetryAfter):
+        wait = exc.retry_after
+        return wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
+    return None
+
+
+class TelegramBot(Sender):
+    """One Telegram bot: receives updates, answers through the core, delivers notifications."""
+
+    def __init__(self, inbox: Inbox, token: str, base_url: str | None = None, *, poll_timeout: int = 30,
+                 webhook_url: str | None = None, webhook_secret: str | None = None, listen: str = "0.0.0.0",
+                 port: int = 8443) -> None:
+        base = (base_url or "https://api.telegram.org/bot").rstrip("/")
+        self.bot = TgBot(token, base_url=base, base_file_url=base.replace("/bot", "/file/bot"))
+        self.conversations = Conversations(inbox, self)
+        self.poll_timeout = poll_timeout
+        self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
+        self.listen, self.port = listen, port
+        self.username: str | None = None
+        self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
+
+    # ------------------------------------------------------------ running
+
+    async def run(self) -> None:
+        """Start, serve until cancelled, stop."""
+        await self.start()
+        try:
+            await self._stopping.wait() if self.webhook_url else await self.poll()
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        """Log in, register the commands, finish what the last run left, and open the webhook if set."""
+        await self.bot.initialize()
+        self.username = self.bot.username
+        await with_retry_after(lambda: self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS]),
+                               retry_after)
+        await self.conversations.recover(PLATFORM)
+        if self.webhook_url:
+            await self._serve_webhook()
+        else:
+            await self.bot.delete_webhook()
+
+    async def stop(self) -> None:
+        """Answer what is in flight, close the webhook server and the HTTP pool."""
+        self._stopping.set()
+        await self.conversations.drain()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.bot.shutdown()
+
+    async def poll(self) -> None:
+        """Long polling; the offset moves past an update only after the update is stored."""
+        offset: int | None = None
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                updates = await self.bot.get_updates(offset=offset, timeout=self.poll_timeout,
+                                                     allowed_updates=["message", "callback_query"],
+                                                     read_timeout=self.poll_timeout + 10)
+                failures = 0
+            except RetryAfter as exc:
+                await asyncio.sleep(retry_after(exc) or 1)
+                continue
+            except Conflict:
+                log.error("Telegram says another getUpdates poller or a webhook is active for this bot; "
+                          "stop the other one (retrying in 30 s)")
+                await asyncio.sleep(30)
+                continue
+            except (NetworkError, TelegramError) as exc:
+                failures += 1
+                log.warning("getUpdates failed (%s); retrying", exc)
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                continue
+            if updates:
+                await self.receive(list(updates))
+                offset = updates[-1].update_id + 1
+
+    async def receive(self, updates: list[Update]) -> None:
+        """Store a batch of updates (concurrently), then queue the new ones in order."""
+        found = [d for u in updates if (d := to_delivery(u, self.username))]
+        await self.conversations.submit_many(found)
+        for event_id, item, _ in found:
+            if isinstance(item, Press):
+                asyncio.create_task(self._answer_press(event_id, updates))
+
+    async def _answer_press(self, event_id: str, updates: list[Update]) -> None:
+        # Stop the button's spinner at once; the result arrives as a message.
+        for u in updates:
+            if str(u.update_id) == event_id and u.callback_query is not None:
+                try:
+                    await self.bot.answer_callback_query(u.callback_query.id)
+                except TelegramError as exc:
+                    log.debug("answerCallbackQuery failed: %s", exc)
+
+    async def _serve_webhook(self) -> None:
+        assert self.webhook_url
+        path = urlsplit(self.webhook_url).path or "/"
+        app = web.Application()
+        app.router.add_post(path, self._webhook)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.listen, self.port).start()
+        await self.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret,
+                                   allowed_updates=["message", "callback_query"])
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if self.webhook_secret and not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(json.loads(await request.read()), self.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400)
+        await self.receive([update])  # stored before the 200 below; a failure → 500 → Telegram retries
+        return web.Response(status=200)
+
+    # ------------------------------------------------------------ sending
+
+    async def respond(self, reply_to: str, item: Delivery, reply: Reply) -> None:
+        """Answer in the chat the delivery came from; a press also clears the buttons it came with."""
+        chat_id, _, message_id = reply_to.partition(":")
+        if isinstance(item, Press) and message_id:
+            try:
+                await with_retry_after(lambda: self.bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=int(message_id), reply_markup=None), retry_after)
+            except BadRequest as exc:  # already cleared (a second press) — fine
+                log.debug("editMessageReplyMarkup: %s", exc)
+        await self.send_text(chat_id, reply.text)
+
+    async def typing(self, reply_to: str) -> None:
+        """The 'typing…' indicator."""
+        await self.bot.send_chat_action(chat_id=reply_to.partition(":")[0], action="typing")
+
+    async def send_note(self, platform_user_id: str, chat_id: str | None, note: OutgoingNotification) -> None:
+        """A reminder or digest with its buttons (in a private chat, chat id = user id)."""
+        try:
+            await self.send_text(chat_id or platform_user_id, note.text, keyboard(note.buttons))
+        except (Forbidden, BadRequest) as exc:  # the user blocked the bot, or the chat is gone
+            raise Undeliverable(str(exc)) from exc
+        except RetryAfter as exc:
+            raise PlatformUnavailable(str(exc), retry_after(exc)) from exc
+        except (NetworkError, TimedOut) as exc:
+            raise PlatformUnavailable(str(exc)) from exc
+
+    async def send_text(self, chat_id: str, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        """Send `text` as HTML in pieces of ≤ 4096 UTF-16 units; buttons go under the last piece."""
+        pieces = split_text(text, LIMIT, lambda s: utf16_len(html.escape(s, quote=False)))
+        for i, piece in enumerate(pieces):
+            extra: dict[str, Any] = {"reply_markup": markup} if markup is not None and i == len(pieces) - 1 else {}
+            try:
+                await with_retry_after(lambda p=piece, x=extra: self.bot.send_message(  # type: ignore[misc]
+                    chat_id=chat_id, text=html.escape(p, quote=False), parse_mode="HTML", **x), retry_after)
+            except BadRequest as exc:
+                if "parse" not in str(exc).lower():
+                    raise
+                await with_retry_after(lambda p=piece, x=extra: self.bot.send_message(  # type: ignore[misc]
+                    chat_id=chat_id, text=p, **x), retry_after)
