@@ -1,0 +1,224 @@
+"""Delivering queued notifications through the Notifier: exactly once, retried while a platform is away.
+
+A row of the `notifications` outbox moves queued → sending → sent | failed. A worker claims
+rows (row lock + state check) and commits "sending, leased until T" *before* calling the
+platform; after the call it commits "sent". A worker SIGKILLed between the two leaves a row
+still "sending" after its lease: that row is *in doubt*, and the next claim re-sends it under
+the same `note.id`, which the notifier hands the platform as an idempotency key (or checks
+first through `DeliveryCheck`). So a crash costs a resend, never a loss, and the platform-side
+key keeps the resend from doubling the message. Two workers never both hold a row: the claim
+is a `FOR UPDATE SKIP LOCKED` read of rows still queued (or in doubt).
+
+Transient failures (`PlatformUnavailable`, timeouts, surprises) are retried with backoff — arq
+`Retry(defer=…)` for a single delivery, a deferred single delivery for a row of a batch;
+`Undeliverable`, or too many attempts, marks the row failed with `last_error` (`pixie doctor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from arq import Retry
+from sqlalchemy import select, update
+
+from core.scheduler import outgoing
+from core.types import DeliveryCheck, OutgoingNotification, PlatformUnavailable, Undeliverable
+from db.models import Identity, Notification, User
+from jobs.context import JobContext, job_context
+
+log = logging.getLogger(__name__)
+
+TERMINAL = "terminal"
+MAX_BATCH = 50  # notifications per batch job, all sent at once: each within the lease, no queueing
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A notification this worker now holds, with where it goes."""
+
+    note: OutgoingNotification
+    in_doubt: bool  # an earlier attempt may have reached the platform
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended: sent, retry (after `delay` s), or failed."""
+
+    kind: str
+    reason: str | None = None
+    delay: float = 0.0
+    in_doubt: bool = False
+
+
+def route(user: User, idents: Sequence[Identity], kind: str) -> tuple[str, str | None] | None:
+    """(platform, chat): the platform the user chose (the digest maybe to a channel), else where they last spoke."""
+    if not idents:
+        return None
+    if user.digest_platform:
+        if kind == "digest" and user.digest_channel:
+            return user.digest_platform, user.digest_channel
+        for ident in idents:
+            if ident.platform == user.digest_platform:
+                return ident.platform, ident.chat_id
+    seen = max(idents, key=lambda i: (getattr(i, "last_seen_at", None) or i.created_at, i.created_at))
+    return seen.platform, seen.chat_id
+
+
+async def claim(jc: JobContext, ids: Sequence[uuid.UUID]) -> list[Claim]:
+    """Take these notifications for delivery; skipped: sent, failed, held by a live worker, or terminal-only."""
+    now = jc.now()
+    async with jc.sessions() as session, session.begin():
+        rows = [n for n in (await session.execute(
+            select(Notification.id, Notification.user_id, Notification.kind, Notification.text,
+                   Notification.task_id, Notification.status, Notification.lease_until, Notification.attempts)
+            .where(Notification.id.in_(ids)).order_by(Notification.due_at)
+            .with_for_update(skip_locked=True))).all()
+            if n.status == "queued" or (n.status == "sending" and n.lease_until is not None and n.lease_until <= now)]
+        if not rows:
+            return []
+        owners = {r.user_id for r in rows}
+        users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(owners)))}
+        idents: dict[uuid.UUID, list[Identity]] = defaultdict(list)
+        for ident in await session.scalars(select(Identity).where(Identity.user_id.in_(owners),
+                                                                  Identity.platform != TERMINAL)):
+            idents[ident.user_id].append(ident)
+        claims, changes = [], []
+        for r in rows:
+            user = users.get(r.user_id)
+            target = route(user, idents[r.user_id], r.kind) if user is not None else None
+            if target is None:
+                continue  # no chat platform: it stays queued for the terminal
+            changes.append({"id": r.id, "status": "sending", "lease_until": now + jc.lease,
+                            "attempts": r.attempts + 1, "platform": target[0]})
+            note = dataclasses.replace(outgoing(r), platform=target[0], chat_id=target[1])  # type: ignore[arg-type]
+            claims.append(Claim(note, r.status == "sending", r.attempts + 1))
+        if changes:
+            await session.execute(update(Notification), changes)
+        return claims
+
+
+def backoff(jc: JobContext, attempts: int, retry_after: float | None) -> float:
+    """Seconds before the next try: the platform's own hint, else exponential with jitter."""
+    if retry_after is not None and retry_after > 0:
+        return min(jc.backoff_max, retry_after) * random.uniform(1.0, 1.1)
+    return min(jc.backoff_max, jc.backoff_base * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
+
+
+async def _polished(jc: JobContext, c: Claim) -> OutgoingNotification:
+    """The digest polished by a model once (stored, so a retry sends the same words); else as is."""
+    if jc.polish is None or c.note.kind != "digest" or c.attempts > 1:
+        return c.note
+    try:
+        async with asyncio.timeout(jc.send_timeout):
+            text = (await jc.polish(c.note)).strip()
+    except Exception:  # the plain digest is a fine digest
+        log.warning("digest polish failed; sending it as composed", exc_info=True)
+        return c.note
+    if not text:
+        return c.note
+    async with jc.sessions() as session, session.begin():
+        await session.execute(update(Notification).where(Notification.id == uuid.UUID(c.note.id)).values(text=text))
+    return dataclasses.replace(c.note, text=text)
+
+
+async def attempt(jc: JobContext, c: Claim) -> Outcome:
+    """Send one claimed note (checking first when in doubt) and say how it went; raises nothing."""
+    assert jc.notifier is not None
+    note = await _polished(jc, c)
+    try:
+        if c.in_doubt and isinstance(jc.notifier, DeliveryCheck):
+            async with asyncio.timeout(jc.send_timeout):
+                if await jc.notifier.delivered(note.user_id, note):
+                    return Outcome("sent")
+        async with asyncio.timeout(jc.send_timeout):
+            await jc.notifier.send(note.user_id, note)
+    except Undeliverable as exc:
+        log.warning("notification %s undeliverable on %s: %s", note.id, note.platform, exc)
+        return Outcome("failed", f"{note.platform}: {exc}")
+    except Exception as exc:  # PlatformUnavailable, a timeout, or a surprise: all worth another try
+        if not isinstance(exc, PlatformUnavailable | TimeoutError):
+            log.exception("unexpected error delivering notification %s", note.id)
+        reason = f"{note.platform}: {exc or type(exc).__name__}"
+        if c.attempts >= jc.max_attempts:
+            return Outcome("failed", f"gave up after {c.attempts} attempts — {reason}")
+        # A timeout is in doubt (the platform may have taken it); other errors are not.
+        return Outcome("retry", reason, backoff(jc, c.attempts, getattr(exc, "retry_after", None)),
+                       isinstance(exc, TimeoutError))
+    return Outcome("sent")
+
+
+async def record(jc: JobContext, outcomes: Sequence[tuple[Claim, Outcome]]) -> None:
+    """Write how the attempts ended (only rows still "sending": a sweep may have moved on)."""
+    now = jc.now()
+    sent = [uuid.UUID(c.note.id) for c, o in outcomes if o.kind == "sent"]
+    async with jc.sessions() as session, session.begin():
+        if sent:
+            await session.execute(update(Notification).where(Notification.id.in_(sent),
+                                                             Notification.status == "sending")
+                                  .values(status="sent", sent_at=now, lease_until=None, last_error=None))
+        for c, o in outcomes:
+            if o.kind == "sent":
+                continue
+            values: dict[str, Any] = {"status": "failed", "lease_until": None, "last_error": (o.reason or "")[:2000]}
+            if o.kind == "retry":
+                later = now + dt.timedelta(seconds=o.delay)
+                # In doubt stays "sending" until then, so the retry checks (or re-sends under the same key).
+                values.update(status="sending" if o.in_doubt else "queued", next_attempt_at=later,
+                              lease_until=later if o.in_doubt else None)
+            await session.execute(update(Notification).where(Notification.id == uuid.UUID(c.note.id),
+                                                             Notification.status == "sending").values(**values))
+
+
+def job_id(nid: uuid.UUID | str, attempts: int) -> str:
+    """A delivery's arq job id. The attempt number lets a crashed attempt's successor run while arq
+    still holds the dead job's in-progress key; a duplicate job finds the row claimed or sent."""
+    return f"deliver:{nid}:{attempts}"
+
+
+async def deliver(ctx: dict[str, Any], notification_id: str) -> str:
+    """Send one notification (a retry, or one the sweep found); transient failures raise arq Retry."""
+    jc = job_context(ctx)
+    if jc.notifier is None:  # a worker without chat platforms shares the queue: leave it to one with them
+        raise Retry(defer=dt.timedelta(seconds=1))
+    claims = await claim(jc, [uuid.UUID(notification_id)])
+    if not claims:
+        return "not mine"
+    c = claims[0]
+    outcome = await attempt(jc, c)
+    await record(jc, [(c, outcome)])
+    if outcome.kind == "retry":
+        raise Retry(defer=dt.timedelta(seconds=outcome.delay))
+    return outcome.kind
+
+
+async def deliver_many(ctx: dict[str, Any], notification_ids: list[str]) -> dict[str, int]:
+    """Send a batch (what one scheduler step queued): one claim, sends in parallel, one write-back."""
+    jc = job_context(ctx)
+    if jc.notifier is None:
+        raise Retry(defer=dt.timedelta(seconds=1))
+    claims = await claim(jc, [uuid.UUID(i) for i in notification_ids[:MAX_BATCH]])
+
+    async def one(c: Claim) -> tuple[Claim, Outcome]:
+        return c, await attempt(jc, c)
+
+    # All at once: a send that waited its turn could outlive its lease and be claimed twice.
+    outcomes = await asyncio.gather(*(one(c) for c in claims))
+    await record(jc, outcomes)
+    for c, o in outcomes:  # each retry continues as a single delivery, with arq Retry from then on
+        if o.kind == "retry":
+            await ctx["redis"].enqueue_job("deliver", c.note.id, _job_id=job_id(c.note.id, c.attempts),
+                                           _defer_by=dt.timedelta(seconds=o.delay))
+    counts: dict[str, int] = defaultdict(int)
+    for _, o in outcomes:
+        counts[o.kind] += 1
+    return dict(counts)
