@@ -43,7 +43,7 @@ def pct(values: list[float], p: float) -> float:
 
 async def run_user(rt, name: str, count: int, lat: list[float]) -> None:  # type: ignore[no-untyped-def]
     for i in range(count):
-        msg = IncomingMessage("bench", name, MESSAGES[i % len(MESSAGES)], ts=NOW + dt.timedelta(minutes=i))
+        msg = IncomingMessage("terminal", name, MESSAGES[i % len(MESSAGES)], ts=NOW + dt.timedelta(minutes=i))
         t0 = time.perf_counter()
         reply = await rt.assistant.handle(msg, tz="Europe/Berlin")
         lat.append((time.perf_counter() - t0) * 1000)

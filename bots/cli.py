@@ -16,7 +16,7 @@ from rich.table import Table
 from core import clock
 
 app = typer.Typer(help="Pixie, your self-hosted AI secretary.", no_args_is_help=True, add_completion=False)
-memory_app = typer.Typer(help="Search what Pixie remembers.", no_args_is_help=True)
+memory_app = typer.Typer(help="Search, forget and re-embed what Pixie remembers.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
 console = Console()
 err = Console(stderr=True)
@@ -157,7 +157,7 @@ def memory_search(query: str, user: UserOpt = None,
         u = await _lookup(rt, _user(user))
         if u is None:
             return []
-        async with rt.sessions() as session:
+        async with rt.sessions() as session, session.begin():  # commits the vectors a search catches up
             ctx = ToolContext(session, u, dt.datetime.now(clock.UTC), clock.zone(u.tz), rt.memory)
             return (await _tool(ctx, "search_memory", {"query": query, "k": k}))["hits"]
 
@@ -169,6 +169,66 @@ def memory_search(query: str, user: UserOpt = None,
     for h in hits:
         table.add_row(f"{h['score']:.3f}", h["kind"], h["text"])
     console.print(table if hits else "Nothing found.")
+
+
+@memory_app.command("forget")
+def memory_forget(query: Annotated[str | None, typer.Argument(help="Forget the notes and remarks with all "
+                                                                    "these words.")] = None,
+                  user: UserOpt = None,
+                  memory_id: Annotated[str | None, typer.Option("--id", help="Forget exactly this memory "
+                                                                              "(an id from `memory search --json`).")]
+                  = None,
+                  as_json: JsonOpt = False) -> None:
+    """Make Pixie forget notes and remarks (tasks and events go when they are deleted)."""
+    from core.tools import ToolContext
+
+    if not query and not memory_id:
+        err.print("[red]Say what to forget (words), or give --id.[/]")
+        raise typer.Exit(2)
+
+    async def go(rt: Any) -> list[dict[str, Any]]:
+        u = await _lookup(rt, _user(user))
+        if u is None:
+            return []
+        async with rt.sessions() as session, session.begin():
+            ctx = ToolContext(session, u, dt.datetime.now(clock.UTC), clock.zone(u.tz), rt.memory)
+            args = {"memory_id": memory_id} if memory_id else {"query": query}
+            return (await _tool(ctx, "forget", args))["forgotten"]
+
+    gone = _run(go)
+    if as_json:
+        print(json.dumps(gone, ensure_ascii=False, indent=2))
+        return
+    if not gone:
+        console.print("Nothing matched; nothing was forgotten.")
+    for g in gone:
+        console.print(f"forgotten {g['kind']} {g['id']}")
+
+
+@memory_app.command("reindex")
+def memory_reindex(batch: Annotated[int, typer.Option("--batch", min=1, max=4096,
+                                                      help="Texts embedded per step.")] = 128) -> None:
+    """Embed every memory that has no vector of the configured model yet (after a model change, say).
+
+    Safe to stop and re-run; search keeps working meanwhile (by words, and by meaning for what is done).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    async def go(rt: Any) -> tuple[int, str]:
+        async with rt.sessions() as session:
+            total = await rt.memory.pending_count(session)
+        name = rt.memory.embedder.name
+        with Progress(TextColumn(f"re-embedding with {name}"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err, disable=total == 0) as bar:
+            step = bar.add_task("embed", total=total)
+            done = await rt.memory.embed_pending(rt.sessions, batch=batch,
+                                                 progress=lambda n: bar.advance(step, n))
+        if rt.memory.embedder.dim:
+            await rt.memory.ensure_ann_index(rt.engine, rt.memory.embedder.dim)
+        return done, name
+
+    done, name = _run(go)
+    console.print(f"{done} memories embedded with {name}; everything is up to date.")
 
 
 @app.command()
@@ -190,6 +250,114 @@ def digest(user: UserOpt = None,
             return await digest_text(session, u, at, rt.memory)
 
     console.print(_run(go))
+
+
+@app.command()
+def usage(user: UserOpt = None,
+          days: Annotated[int, typer.Option("--days", min=1, help="How many days back (default 7).")] = 7,
+          everyone: Annotated[bool, typer.Option("--all", help="Every user, not just one.")] = False,
+          as_json: JsonOpt = False) -> None:
+    """Model calls, tokens and cost per day (nothing is recorded while Pixie answers offline)."""
+    from core.usage import usage_rows
+
+    async def go(rt: Any) -> list[dict[str, Any]] | None:
+        since = dt.datetime.now(clock.UTC).date() - dt.timedelta(days=days)
+        if everyone:
+            return await usage_rows(rt.sessions, None, since)
+        u = await _lookup(rt, _user(user))
+        return None if u is None else await usage_rows(rt.sessions, u.id, since)
+
+    rows = _run(go)
+    if rows is None:
+        err.print(f"I don't know {_user(user)!r} yet — say hello with `pixie chat` first.")
+        raise typer.Exit(1)
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        console.print(f"No model calls in the last {days} days.")
+        return
+    table = Table("day", *(["user"] if everyone else []), "provider", "model", "calls", "input tokens",
+                  "cached", "output tokens", "cost (USD)", title="Model usage")
+    for r in rows:
+        cost = "—" if r["cost_usd"] is None else f"{r['cost_usd']:.4f}"
+        calls = str(r["calls"]) + (f" (+{r['errors']} failed)" if r["errors"] else "")
+        if r["provider"] == "offline":
+            calls = f"{r['fallbacks']} answered offline"
+        table.add_row(r["day"], *([r["user"]] if everyone else []), r["provider"], r["model"], calls,
+                      f"{r['input_tokens']:,}", f"{r['cache_read_tokens']:,}", f"{r['output_tokens']:,}", cost)
+    console.print(table)
+    known = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+    console.print(f"Total: {sum(r['calls'] for r in rows)} calls, ${sum(known):.4f}"
+                  + ("" if len(known) == len(rows) else " (some models have no known price)"))
+
+
+@app.command()
+def run() -> None:
+    """Run every configured chat bot (Slack, Telegram, Discord) and the worker; prints a pairing code."""
+    import contextlib
+    import logging
+
+    from bots.run import run_all
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def go(rt: Any) -> None:
+        await run_all(rt, rt.settings, lambda line: console.print(line, markup=False, highlight=False))
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(go)
+
+
+@app.command()
+def worker(burst: Annotated[bool, typer.Option("--burst", help="Run what is due, then exit.")] = False,
+           check: Annotated[bool, typer.Option("--check", help="Exit 0 if a worker is running (health checks).")]
+           = False) -> None:
+    """Run the background worker alone: reminders, digests, indexing, sync (PIXIE_REDIS_URL or embedded Redis)."""
+    import contextlib
+    import logging
+
+    from core.config import get_settings
+    from jobs.worker import run_worker
+
+    if check:
+        from jobs.queue import worker_alive
+
+        try:
+            line = asyncio.run(worker_alive(get_settings()))
+        except Exception as exc:  # a health check reports, it does not crash
+            line, why = None, f"cannot reach Redis: {exc}"
+        else:
+            why = "no worker has reported in the last 30 s"
+        console.print(f"worker alive: {line}" if line else f"[red]{why}[/]", markup=bool(not line))
+        raise typer.Exit(0 if line else 1)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "pgserver"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(run_worker(get_settings(), burst=burst))
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date, then exit (Pixie also does this on every start)."""
+    from core.config import get_settings
+    from db.engine import database_url, make_engine
+    from db.migrate import current_revisions
+    from db.migrate import migrate as upgrade
+
+    async def go() -> set[str]:
+        s = get_settings()
+        engine = make_engine(database_url(s.database_url, s.data_dir))
+        try:
+            await upgrade(engine)
+            async with engine.connect() as conn:
+                return await current_revisions(conn)
+        finally:
+            await engine.dispose()
+
+    console.print(f"Schema up to date: {', '.join(sorted(asyncio.run(go())))}")
 
 
 @app.command()

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import clock
+from core import clock, safety
+from core.access import TRUSTED_PLATFORMS, Access
 from core.brain import Brain, BrainInput, Thought, ToolCall
 from core.memory import Memory
 from core.replies import Speaker, notice
@@ -49,8 +50,9 @@ class Assistant:
     """Handles messages for every user of one deployment."""
 
     def __init__(self, sessions: async_sessionmaker, brain: Brain, memory: Memory,
-                 default_tz: str | None = None) -> None:
+                 default_tz: str | None = None, access: Access | None = None) -> None:
         self.sessions = sessions
+        self.access = access or Access()  # who may talk on chat platforms (the terminal is trusted)
         self.brain = brain
         self.memory = memory
         self.default_tz = default_tz or clock.machine_zone().key
@@ -96,14 +98,22 @@ class Assistant:
     async def _handle(self, session: AsyncSession, msg: IncomingMessage, text: str, now: dt.datetime,
                       tz: str | None) -> Reply:
         user = await self.user_for(session, msg.platform, msg.platform_user_id, now, tz,
-                                   name=msg.display_name if msg.platform == "terminal" else None)
+                                   name=msg.display_name if msg.platform == "terminal" else None,
+                                   create=msg.platform in TRUSTED_PLATFORMS)
+        welcome = None
+        if msg.platform not in TRUSTED_PLATFORMS:  # strangers stop here: nothing of theirs reaches a brain
+            user, welcome = await self.access.admit(session, msg, text, now, user, lambda: self.user_for(
+                session, msg.platform, msg.platform_user_id, now, tz))
+            if user is None:
+                return Reply(welcome or "", duplicate=welcome is None)
         assert user is not None
         if tz and tz != user.tz:  # the user (or --tz) moved zones: speak and schedule in the new one
             user.tz = tz
             user.next_digest_at = digest_slot_after(now, user.digest_time, tz)
+        turn_id = uuid.uuid4()  # the stored message; its memory item points back to it
         if msg.message_id is not None:
             stored = await session.execute(
-                insert(Message).values(id=uuid.uuid4(), user_id=user.id, platform=msg.platform,
+                insert(Message).values(id=turn_id, user_id=user.id, platform=msg.platform,
                                        external_id=msg.message_id, role="user", text=text, created_at=now)
                 .on_conflict_do_nothing(index_elements=["platform", "external_id"],
                                         index_where=Message.external_id.is_not(None))
@@ -111,12 +121,22 @@ class Assistant:
             if stored.scalar_one_or_none() is None:
                 return Reply("", duplicate=True)
         else:
-            session.add(Message(user_id=user.id, platform=msg.platform, role="user", text=text, created_at=now))
+            session.add(Message(id=turn_id, user_id=user.id, platform=msg.platform, role="user", text=text,
+                                created_at=now))
         zone = clock.zone(user.tz)
         ctx = ToolContext(session, user, now, zone, self.memory)
-        thought = await self._pending_choice(ctx, text)
+        shortcut = welcome or await self.access.command(session, user, msg, text, now, ctx.today)
+        if isinstance(shortcut, str):
+            session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=shortcut,
+                                created_at=now))
+            return Reply(shortcut)
+        thought = shortcut or await self._pending_choice(ctx, text)
         if thought is None:
-            thought = await self.brain.think(BrainInput(text, now.astimezone(zone), user.name))
+            thought = await self.brain.think(BrainInput(text, now.astimezone(zone), user.name,
+                                                        user_id=user.id, tz=user.tz, session=session))
+            if safety.needs_confirmation(thought.calls):  # deleting several items: ask first
+                question, user.pending = safety.ask(thought.calls)
+                thought = Thought(text=question, note=thought.note)
         actions = []
         for call in thought.calls:
             action = await run_tool(ctx, call.name, call.args)
@@ -126,6 +146,8 @@ class Assistant:
         reply = self._compose(ctx, thought, actions)
         session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=reply,
                             actions=[a.as_dict() for a in actions] or None, created_at=now))
+        # Every turn is remembered (cheap: a slow embedder's vector is made later, off this path).
+        await self.memory.remember_turn(session, user.id, text, [(a.tool, a.ok) for a in actions], turn_id, now)
         return Reply(reply, actions)
 
     async def _pending_choice(self, ctx: ToolContext, text: str) -> Thought | None:
@@ -134,6 +156,8 @@ class Assistant:
         if not pending:
             return None
         ctx.user.pending = None
+        if "confirm" in pending:  # "are you sure?" — yes runs the held calls, anything else drops them
+            return safety.answer(pending, text)
         choice = pick_choice(text, pending["candidates"])
         if choice is None:
             return None
@@ -155,6 +179,45 @@ class Assistant:
         if thought.note:
             text += f"\n{thought.note}"
         return text
+
+    async def press(self, platform: str, platform_user_id: str, action: str, value: str,
+                    now: dt.datetime | None = None, press_id: str | None = None) -> Reply:
+        """A Done / Snooze 1h button under a notification; pressing it twice changes nothing more."""
+        now = now or dt.datetime.now(clock.UTC)
+        try:
+            async with self.sessions() as session, session.begin():
+                user = await self.user_for(session, platform, platform_user_id, now, create=False)
+                if user is None:
+                    return Reply("", duplicate=True)  # a stranger's press does nothing
+                if press_id is not None:
+                    stored = await session.execute(
+                        insert(Message).values(id=uuid.uuid4(), user_id=user.id, platform=platform,
+                                               external_id=f"press:{press_id}", role="user",
+                                               text=f"[{action}]", created_at=now)
+                        .on_conflict_do_nothing(index_elements=["platform", "external_id"],
+                                                index_where=Message.external_id.is_not(None))
+                        .returning(Message.id))
+                    if stored.scalar_one_or_none() is None:
+                        return Reply("", duplicate=True)
+                ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory)
+                if action == "done":
+                    done = await run_tool(ctx, "complete_task", {"task_id": value})
+                    return Reply(Speaker(ctx.tz, now).action(done), [done])
+                if action == "snooze":
+                    task = await run_tool(ctx, "list_tasks", {"status": "all"})
+                    row = next((t for t in task.result.get("tasks", []) if t["id"] == value), None)
+                    if row is None or row["status"] == "done":
+                        return Reply("That task is already done or gone — nothing to snooze.")
+                    # An hour from the press, not from the old reminder: a second press lands on the same time.
+                    later = (now + dt.timedelta(hours=1)).astimezone(ctx.tz).replace(second=0, microsecond=0)
+                    moved = await run_tool(ctx, "update_task", {"task_id": value, "remind_at": later.isoformat()})
+                    text = (f"Snoozed: I'll remind you about “{row['title']}” at {clock.fmt_time(later, ctx.tz)}."
+                            if moved.ok else Speaker(ctx.tz, now).action(moved))
+                    return Reply(text, [moved])
+                return Reply("That button doesn't do anything any more.")
+        except Exception:
+            log.exception("failed to handle a button press from %s:%s", platform, platform_user_id)
+            return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again.")
 
     # ------------------------------------------------------------ initiative
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,6 +33,11 @@ class BrainInput:
     text: str
     now: dt.datetime
     user_name: str = ""
+    # For brains that read context (the model brain): whose message, in which zone, and the
+    # assistant's session, whose transaction already holds this message. The offline rules ignore them.
+    user_id: uuid.UUID | None = None
+    tz: str | None = None
+    session: Any = None
 
 
 class Brain(Protocol):

@@ -30,7 +30,16 @@ class Settings(BaseSettings):
     llm: Literal["auto", "anthropic", "openai", "offline"] = Field(
         default="auto", alias="PIXIE_LLM", description="Which brain thinks: a provider, or the offline rules.")
     embeddings: Literal["auto", "local", "openai", "hash"] = Field(
-        default="auto", alias="PIXIE_EMBEDDINGS", description="How memory is embedded.")
+        default="auto", alias="PIXIE_EMBEDDINGS",
+        description="How memory is embedded: auto = the bundled local model if installed, else hash.")
+    embeddings_model: str = Field(default="text-embedding-3-small", alias="PIXIE_EMBEDDINGS_MODEL",
+                                  description="Model name for PIXIE_EMBEDDINGS=openai (e.g. nomic-embed-text).")
+    embeddings_dimensions: int | None = Field(
+        default=None, alias="PIXIE_EMBEDDINGS_DIMENSIONS", ge=1, le=4096,
+        description="Ask the openai endpoint for vectors of this size (only models that support it).")
+    embeddings_base_url: str | None = Field(
+        default=None, alias="PIXIE_EMBEDDINGS_BASE_URL",
+        description="OpenAI-compatible endpoint for embeddings (Ollama, vLLM…); default OPENAI_BASE_URL.")
     secret_key: str | None = Field(default=None, alias="PIXIE_SECRET_KEY",
                                    description="Encrypts OAuth tokens and mailbox passwords at rest.")
     owners: str = Field(default="", alias="PIXIE_OWNERS",
@@ -40,13 +49,45 @@ class Settings(BaseSettings):
 
     anthropic_api_key: str | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     openai_api_key: str | None = Field(default=None, alias="OPENAI_API_KEY")
-    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL",
+                                        description="OpenAI-compatible server (Ollama, vLLM, LM Studio), a proxy.")
+    anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL",
+                                           description="Send Anthropic calls elsewhere (a proxy, a test server).")
+    # Models: short simple requests go to the fast one, several steps and memory questions to the strong one.
+    anthropic_fast_model: str = Field(default="claude-haiku-4-5", alias="PIXIE_ANTHROPIC_FAST_MODEL")
+    anthropic_strong_model: str = Field(default="claude-sonnet-4-6", alias="PIXIE_ANTHROPIC_STRONG_MODEL")
+    openai_fast_model: str = Field(default="gpt-4.1-mini", alias="PIXIE_OPENAI_FAST_MODEL")
+    openai_strong_model: str = Field(default="gpt-4.1", alias="PIXIE_OPENAI_STRONG_MODEL")
+    llm_budget: float = Field(default=20.0, gt=0, alias="PIXIE_LLM_BUDGET",
+                              description="Seconds a turn may spend on models (retries, other provider) "
+                                          "before the offline rules answer.")
+    llm_timeout: float = Field(default=15.0, gt=0, alias="PIXIE_LLM_TIMEOUT",
+                               description="Seconds one model call may take.")
+    llm_prices: str | None = Field(default=None, alias="PIXIE_LLM_PRICES",
+                                   description='Extra prices, USD per million tokens: '
+                                               '{"model": [input, output, cache_read, cache_write]}.')
     slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_base_url: str | None = Field(default=None, alias="TELEGRAM_BASE_URL")
     discord_bot_token: str | None = Field(default=None, alias="DISCORD_BOT_TOKEN")
+    # Chat platforms: Slack uses Socket Mode unless SLACK_SIGNING_SECRET and SLACK_HTTP_PORT are set
+    # (then HTTP Events at http://host:port/slack/events); Telegram long-polls unless a webhook URL is set.
+    slack_api_url: str | None = Field(default=None, alias="SLACK_API_URL",
+                                      description="Slack Web API base (GovSlack, a proxy); default https://slack.com/api/.")
+    slack_http_port: int | None = Field(default=None, alias="SLACK_HTTP_PORT",
+                                        description="Serve Slack's HTTP Events API on this port.")
+    telegram_webhook_url: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_URL",
+                                             description="Public https URL Telegram posts updates to.")
+    telegram_webhook_secret: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET",
+                                                description="Secret token Telegram must send with each update.")
+    telegram_webhook_port: int = Field(default=8443, alias="TELEGRAM_WEBHOOK_PORT",
+                                       description="Local port the Telegram webhook listens on.")
+    listen_host: str = Field(default="0.0.0.0", alias="PIXIE_LISTEN_HOST",
+                             description="Address the Slack and Telegram webhook servers bind to.")
+    discord_guild_id: str | None = Field(default=None, alias="DISCORD_GUILD_ID",
+                                         description="Register slash commands in this server only (instant).")
 
 
 @lru_cache(maxsize=1)

@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import datetime as dt
 
-from core.config import get_settings
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from core.config import Settings, get_settings
 from db.migrate import current_revisions, head_revisions
+from db.models import Notification, User
 
 Check = tuple[str, bool | None, str]  # name, ok (None: not configured), detail
+
+
+async def delivery_check(sessions: async_sessionmaker, now: dt.datetime | None = None) -> Check:
+    """Notifications a platform refused for good in the last week (with why), and ones left in doubt."""
+    now = now or dt.datetime.now(dt.UTC)
+    async with sessions() as session:
+        failed = list(await session.execute(
+            select(Notification.kind, Notification.last_error, Notification.due_at, User.name)
+            .join(User, User.id == Notification.user_id)
+            .where(Notification.status == "failed", Notification.due_at >= now - dt.timedelta(days=7))
+            .order_by(Notification.due_at.desc()).limit(50)))
+        stuck = await session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.status == "sending", Notification.lease_until < now - dt.timedelta(minutes=10)))
+    if not failed and not stuck:
+        return ("deliveries", True, "no failed notifications in the last 7 days")
+    lines = [f"{len(failed)} notification(s) could not be delivered in the last 7 days"]
+    lines += [f"  {kind} for {name} due {due:%Y-%m-%d %H:%M} UTC — {error}" for kind, error, due, name in failed[:5]]
+    if stuck:
+        lines.append(f"  {stuck} still being sent after 10 minutes: is a worker running (`pixie worker`)?")
+    return ("deliveries", False, "\n".join(lines))
+
+
+async def queue_check() -> Check:
+    """Whether the job queue's Redis answers."""
+    try:
+        from jobs.queue import ping  # the queue lives outside core; doctor only asks it
+
+        return ("queue", True, await ping(get_settings()))
+    except Exception as exc:  # doctor reports, it does not crash
+        return ("queue", False, f"cannot reach Redis: {exc}")
 
 
 async def run_checks() -> list[Check]:
@@ -28,14 +62,26 @@ async def run_checks() -> list[Check]:
             heads = head_revisions()
             checks.append(("schema", revs == heads, f"migration {', '.join(sorted(revs))} "
                                                       f"(newest {', '.join(sorted(heads))})"))
+            checks.append(await delivery_check(rt.sessions))
     except Exception as exc:  # doctor reports, it does not crash
         checks.append(("database", False, f"cannot connect: {exc}"))
-    brain = "offline rules (no key needed)"
-    if s.llm != "offline" and (s.anthropic_api_key or s.openai_api_key):
-        brain = "a model is configured, but this version answers with the offline rules"
-    checks.append(("brain", True, brain))
+    checks.append(await queue_check())
+    checks.append(("brain", True, describe_brain(s)))
     checks.append(("embeddings", True, f"{s.embeddings} → hashing embedder"))
     for name, configured in (("slack", s.slack_bot_token), ("telegram", s.telegram_bot_token),
                              ("discord", s.discord_bot_token)):
         checks.append((name, None, "token set" if configured else "not configured"))
     return checks
+
+
+def describe_brain(s: Settings) -> str:
+    """Which models answer, in order (no call is made: asking a model costs tokens)."""
+    if s.llm == "offline":
+        return "offline rules (PIXIE_LLM=offline)"
+    from connectors.llm import build_providers
+
+    providers = build_providers(s)
+    if not providers:
+        return "offline rules (no ANTHROPIC_API_KEY, OPENAI_API_KEY or OPENAI_BASE_URL set)"
+    chain = ", then ".join(f"{p.name} ({p.fast_model} / {p.strong_model})" for p in providers)
+    return f"{chain}, then the offline rules"

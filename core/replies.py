@@ -179,14 +179,39 @@ class Speaker:
             return f"I already have that: “{r['text']}”."
         return f"Got it, I'll remember: “{r['text']}”."
 
+    def _set_digest(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+        if r["digest_time"] is None:
+            return "OK, no more daily digest. Say “send my digest at 7:30” to bring it back."
+        where = ""
+        if r.get("platform"):
+            where = f" on {r['platform'].capitalize()}" + (f" in {r['channel']}" if r.get("channel") else "")
+        return f"Your daily digest comes at {r['digest_time']}{where} — next one {self.when(r['next_digest'])}."
+
+    def _memory_line(self, h: dict[str, Any]) -> str:
+        """A found memory, quoted; a remark says when it was made, since it may have changed since."""
+        quoted = f"“{h['text']}”"
+        if h.get("kind") == "message" and h.get("created_at"):
+            day = self.when(h["created_at"][:10])  # the local day (created_at is in the user's zone)
+            quoted = f"you said {day if day in ('today', 'tomorrow') else 'on ' + day}: {quoted}"
+        return quoted
+
     def _search_memory(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         hits = r["hits"]
         if not hits:
             return "I don't have anything about that yet."
-        best = [h for h in hits[:3] if h["score"] >= hits[0]["score"] * 0.5]
+        # Quote what clearly fits: the best hit, and the next ones only while they score close to it.
+        best = [h for h in hits[:3] if h["score"] >= hits[0]["score"] * 0.75]
         if len(best) == 1:
-            return f"Here's what I have: “{best[0]['text']}”"
-        return "\n".join(["Here's what I have:"] + [f"• “{h['text']}”" for h in best])
+            return f"Here's what I have: {self._memory_line(best[0])}"
+        return "\n".join(["Here's what I have:"] + [f"• {self._memory_line(h)}" for h in best])
+
+    def _forget(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+        # Never quote what was forgotten: this reply is kept in the conversation log.
+        what = f" about “{args['query']}”" if args.get("query") else ""
+        if not r["forgotten"]:
+            return f"I couldn't find anything{what} to forget."
+        n = len(r["forgotten"])
+        return f"Done — I've forgotten {'it' if n == 1 else f'{n} things'}{what}."
 
 
 def _for(window: str) -> str:

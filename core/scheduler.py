@@ -135,8 +135,8 @@ def outgoing(n: Notification) -> OutgoingNotification:
 async def take_unsent(session: AsyncSession, user_id: uuid.UUID, now: dt.datetime) -> list[OutgoingNotification]:
     """Claim this user's queued notifications, marking them sent (the caller delivers them)."""
     rows = list(await session.scalars(
-        select(Notification).where(Notification.user_id == user_id, Notification.sent_at.is_(None))
+        select(Notification).where(Notification.user_id == user_id, Notification.status == "queued")
         .order_by(Notification.due_at, Notification.created_at).with_for_update(skip_locked=True)))
-    for n in rows:
-        n.sent_at, n.attempts = now, n.attempts + 1
+    for n in rows:  # a row a worker is delivering ("sending") is skipped: it goes out once
+        n.sent_at, n.attempts, n.status = now, n.attempts + 1, "sent"
     return [outgoing(n) for n in rows]

@@ -141,6 +141,17 @@ class SearchMemory(Args):
     k: int = Field(default=5, ge=1, le=50)
 
 
+class Forget(Args):
+    query: str | None = _text(MAX_TEXT)  # what to forget, in words
+    memory_id: str | None = None  # or exactly one memory (an id from search_memory)
+
+
+class SetDigest(Args):
+    time: str | None = Field(default=None, max_length=20)  # "HH:MM" local; "off" (or an explicit null) stops it
+    platform: Literal["slack", "telegram", "discord"] | None = None
+    channel: str | None = _text(200)  # e.g. a Slack channel: "#general" or "C0123ABCD"
+
+
 # ---------------------------------------------------------------- shared helpers
 
 def _when(ctx: ToolContext, value: str, name: str) -> dt.datetime | dt.date:
@@ -540,7 +551,73 @@ async def remember(ctx: ToolContext, a: Remember) -> dict[str, Any]:
 
 async def search_memory(ctx: ToolContext, a: SearchMemory) -> dict[str, Any]:
     hits = await ctx.memory.search(ctx.session, ctx.user.id, a.query, a.k)
-    return {"hits": [h.as_dict() for h in hits]}
+    return {"hits": [h.as_dict(ctx.tz) for h in hits]}
+
+
+async def forget(ctx: ToolContext, a: Forget) -> dict[str, Any]:
+    """Delete notes and remarks by words (all of them must match) or one memory by id."""
+    from core.memory import TooMany
+
+    memory_id = None
+    if a.memory_id:
+        try:
+            memory_id = uuid.UUID(a.memory_id)
+        except ValueError:
+            raise ToolError(f"There is no memory with id {a.memory_id}.") from None
+    elif not a.query:
+        raise ToolError("What should I forget?")
+    try:
+        gone = await ctx.memory.forget(ctx.session, ctx.user.id, a.query, memory_id)
+    except TooMany as exc:
+        raise ToolError(f"That matches {exc.count} things I remember — tell me more exactly what to forget.") from None
+    if not gone and memory_id is not None:
+        raise ToolError(f"There is no note or remark with id {a.memory_id} (tasks and events are deleted "
+                        "as tasks and events).")
+    # Ids and kinds only: this result is kept in the conversation log, which must not quote what was forgotten.
+    return {"forgotten": [{"id": str(i.id), "kind": i.kind} for i in gone], "count": len(gone), "query": a.query}
+
+
+_CLOCK = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$", re.I)
+
+
+def digest_clock(value: str) -> dt.time:
+    """'8', '08:00', '8:30pm', '20.15' → a time of day; ToolError otherwise."""
+    m = _CLOCK.match(value.strip())
+    hour, minute = (int(m.group(1)), int(m.group(2) or 0)) if m else (99, 0)
+    if m and m.group(3):  # 12-hour clock: 12am is midnight, 12pm noon
+        hour = 99 if not 1 <= hour <= 12 else hour % 12 + (12 if m.group(3).lower().startswith("p") else 0)
+    if hour > 23 or minute > 59:
+        raise ToolError(f"I couldn't read “{value}” as a time of day; try 08:00 or 7:30am.")
+    return dt.time(hour, minute)
+
+
+async def set_digest(ctx: ToolContext, a: SetDigest) -> dict[str, Any]:
+    """Choose when (or whether) the daily digest comes, and on which platform or channel."""
+    from core.scheduler import digest_slot_after  # the scheduler imports this module
+    from db.models import Identity
+
+    off = (a.time or "").strip().lower() in ("off", "none", "never") or ("time" in a.model_fields_set
+                                                                       and a.time is None)
+    user = ctx.user
+    if a.platform:
+        reachable = await ctx.session.scalar(select(Identity.id).where(
+            Identity.user_id == user.id, Identity.platform == a.platform).limit(1))
+        if reachable is None:
+            raise ToolError(f"I can't reach you on {a.platform.capitalize()} yet — send me a message there "
+                            "first, then ask again.")
+        user.digest_platform, user.digest_channel = a.platform, a.channel or None
+    elif a.channel:
+        raise ToolError("Which platform is that channel on? Say, for example, “post my digest in #general on Slack”.")
+    if off:
+        user.digest_time = None
+    elif a.time:
+        user.digest_time = digest_clock(a.time)
+    elif user.digest_time is None:  # "send my digest on Slack" while it was off: turn it back on
+        user.digest_time = dt.time(7, 30)
+    user.next_digest_at = digest_slot_after(ctx.now, user.digest_time, user.tz)
+    return {"digest_time": user.digest_time.strftime("%H:%M") if user.digest_time else None,
+            "platform": user.digest_platform, "channel": user.digest_channel,
+            "next_digest": clock.iso_local(user.next_digest_at, ctx.tz) if user.next_digest_at else None}
 
 
 ToolFn = Callable[[ToolContext, Any], Awaitable[dict[str, Any]]]
@@ -557,9 +634,11 @@ TOOLS: dict[str, tuple[type[Args], ToolFn]] = {
     "check_availability": (Window, check_availability),
     "remember": (Remember, remember),
     "search_memory": (SearchMemory, search_memory),
+    "forget": (Forget, forget),
+    "set_digest": (SetDigest, set_digest),
 }
 MUTATING = {"create_task", "update_task", "complete_task", "delete_task", "create_event", "update_event",
-            "cancel_event", "remember"}
+            "cancel_event", "remember", "set_digest", "forget"}
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -588,4 +667,6 @@ async def run_tool(ctx: ToolContext, name: str, raw_args: dict[str, Any]) -> Act
     for key in ("task_id", "event_id"):  # a task named by words: show which one it was
         if key in result and key not in shown and name not in ("create_task", "create_event"):
             shown[key] = result[key]
+    if "shift" in shown and "task" in result:  # a relative move: show the due date it came to
+        shown["due"] = result["task"]["due"]
     return Action(name, shown, True, result)

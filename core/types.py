@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,42 @@ class Reply:
 class OutgoingNotification:
     """Something pushed to a user on Pixie's own initiative."""
 
-    id: str
+    id: str  # stable across retries: the idempotency key a notifier hands its platform
     user_id: str
     kind: str  # reminder | digest
     text: str
     buttons: tuple[Button, ...] = ()
+    platform: str | None = None  # where the worker routes it (the user's choice, else where they last spoke)
+    chat_id: str | None = None  # the chat on that platform (a Slack channel for the digest), if known
 
 
 class Notifier(Protocol):
-    """Delivers a notification to a user through the platform they use."""
+    """Delivers a notification to a user through the platform they use.
+
+    The worker may call `send` again for the same `note.id` after a crash or a timeout left it
+    unsure whether the first call went out; a notifier makes that repeat harmless where the
+    platform allows (Discord's `nonce` + `enforce_nonce`, or implementing `DeliveryCheck`).
+    Raise `PlatformUnavailable` for "try later" (429, 5xx, network) and `Undeliverable` for
+    "never" (the user blocked the bot, the chat is gone).
+    """
 
     async def send(self, user_id: str, note: OutgoingNotification) -> None: ...
+
+
+@runtime_checkable
+class DeliveryCheck(Protocol):
+    """A notifier that can look up whether a note already reached the platform (asked after a crash)."""
+
+    async def delivered(self, user_id: str, note: OutgoingNotification) -> bool | None: ...
+
+
+class PlatformUnavailable(Exception):
+    """The platform could not take a notification now; it is retried (after `retry_after` s if given)."""
+
+    def __init__(self, message: str = "platform unavailable", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Undeliverable(Exception):
+    """The platform refused a notification for good; it is recorded and shown by `pixie doctor`."""

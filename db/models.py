@@ -8,6 +8,7 @@ from typing import Any
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Computed,
     Date,
@@ -15,6 +16,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
     String,
     Text,
     Time,
@@ -56,10 +60,14 @@ class User(Base):
     tz: Mapped[str] = mapped_column(String(64))
     digest_time: Mapped[dt.time | None] = mapped_column(Time, default=dt.time(7, 30))
     digest_platform: Mapped[str | None] = mapped_column(String(32))
+    # A chat on digest_platform for the digest (a Slack channel id); None: the user's private chat.
+    digest_channel: Mapped[str | None] = mapped_column(String(200))
     # When the next daily digest is due (UTC); None while the digest is off.
     next_digest_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     # A question Pixie asked back and is waiting on (which task did you mean?).
     pending: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # owner | member: owners admit others from chat (the terminal's users are trusted as they are).
+    role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     identities: Mapped[list[Identity]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -74,8 +82,9 @@ class Identity(Base):
     user_id: Mapped[uuid.UUID] = _owner()
     platform: Mapped[str] = mapped_column(String(32))
     platform_user_id: Mapped[str] = mapped_column(String(200))
-    chat_id: Mapped[str | None] = mapped_column(String(200))
+    chat_id: Mapped[str | None] = mapped_column(String(200))  # the private chat Pixie may write to
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column()  # picks where notifications go
 
     user: Mapped[User] = relationship(back_populates="identities")
 
@@ -150,6 +159,10 @@ class MemoryItem(Base):
     __table_args__ = (
         Index("ix_memory_user_kind_source", "user_id", "kind", "source_id"),
         Index("ix_memory_tsv", "tsv", postgresql_using="gin"),
+        Index("ix_memory_user_model", "user_id", "embedding_model"),
+        # HNSW on 384-d vectors, only for users with very many memories (migration 0002 creates it).
+        Index("ix_memory_hnsw_384", text("(embedding::vector(384)) vector_cosine_ops"), postgresql_using="hnsw",
+              postgresql_with={"m": 16, "ef_construction": 64}, postgresql_where=text("embedding_dim = 384")),
     )
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
@@ -157,16 +170,31 @@ class MemoryItem(Base):
     source_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     text: Mapped[str] = mapped_column(Text)
     tsv: Mapped[Any] = mapped_column(TSVECTOR, Computed("to_tsvector('english', text)", persisted=True))
-    embedding: Mapped[Any | None] = mapped_column(Vector(EMBEDDING_DIM))
-    embedding_model: Mapped[str | None] = mapped_column(String(200))
+    embedding: Mapped[Any | None] = mapped_column(Vector())  # any model's dimension, see embedding_dim
+    embedding_model: Mapped[str | None] = mapped_column(String(200))  # None: not embedded yet
+    embedding_dim: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class EmbeddingCache(Base):
+    """A vector already computed for (model, sha256 of the text): the same text is never embedded twice."""
+
+    __tablename__ = "embedding_cache"
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    text_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    embedding: Mapped[Any] = mapped_column(Vector())
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 class Notification(Base):
     """Something Pixie pushes on its own (a reminder, the digest); `key` makes it happen once."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_unsent", "user_id", "sent_at"),)
+    __table_args__ = (
+        Index("ix_notifications_unsent", "user_id", "sent_at"),
+        Index("ix_notifications_open", "status", "next_attempt_at",
+              postgresql_where=text("status IN ('queued', 'sending')")),
+    )
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(300), unique=True)
@@ -178,6 +206,12 @@ class Notification(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # queued → sending (held by one worker until lease_until) → sent | failed (last_error says why).
+    # A row still "sending" after its lease is in doubt: the worker died mid-send (see jobs/reminders.py).
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
+    lease_until: Mapped[dt.datetime | None] = mapped_column()
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column()  # a transient failure: not before this
+    platform: Mapped[str | None] = mapped_column(String(32))  # where it was (or is being) delivered
 
 
 class Reminder(Base):
@@ -194,3 +228,67 @@ class Reminder(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | fired | cancelled
     fired_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class AccessCode(Base):
+    """A one-time code: pairs the first owner, admits an invitee, or links another platform to a user."""
+
+    __tablename__ = "access_codes"
+    id: Mapped[uuid.UUID] = _id()
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256: a dump holds no usable code
+    kind: Mapped[str] = mapped_column(String(16))  # pair | invite | link
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class Stranger(Base):
+    """Someone not admitted who wrote to Pixie: refused once, and counted so codes cannot be guessed."""
+
+    __tablename__ = "strangers"
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    platform_user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    refused_at: Mapped[dt.datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    admitted_at: Mapped[dt.datetime | None] = mapped_column()  # an owner admitted them by id
+
+
+class Inbound(Base):
+    """A platform delivery stored before it is acknowledged; (platform, event_id) makes it count once."""
+
+    __tablename__ = "inbound"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id", name="uq_inbound_event"),
+        Index("ix_inbound_unhandled", "platform", "received_at", postgresql_where=text("handled_at IS NULL")),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    platform: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # dropped once handled
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    handled_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class LlmUsage(Base):
+    """Model tokens and cost for one user, local day, provider and model (no FK: accounting outlives users)."""
+
+    __tablename__ = "llm_usage"
+    __table_args__ = (UniqueConstraint("user_id", "day", "provider", "model", name="uq_llm_usage_day"),)
+    id: Mapped[uuid.UUID] = _id()
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    day: Mapped[dt.date] = mapped_column(Date)  # in the user's time zone
+    provider: Mapped[str] = mapped_column(String(32))  # anthropic | openai | offline
+    model: Mapped[str] = mapped_column(String(200))
+    calls: Mapped[int] = mapped_column(Integer, default=0)  # answered model calls
+    errors: Mapped[int] = mapped_column(Integer, default=0)  # failed attempts (429, 5xx, timeouts)
+    fallbacks: Mapped[int] = mapped_column(Integer, default=0)  # turns answered by a fallback
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)  # every prompt token, cached or not
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[Any] = mapped_column(Numeric(14, 6), default=0)
+    priced: Mapped[bool] = mapped_column(Boolean, default=True)  # False: some calls had no known price
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

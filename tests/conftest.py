@@ -22,7 +22,9 @@ from db.engine import database_url, make_engine, make_sessionmaker
 from db.migrate import migrate
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-TABLES = "notifications, reminders, memory_items, events, tasks, messages, identities, users"
+TABLES = ("notifications, reminders, memory_items, events, tasks, messages, identities, users"
+          ", access_codes, strangers, inbound, embedding_cache"
+          ", llm_usage")
 
 
 def _local(address: object) -> bool:
