@@ -247,7 +247,7 @@ def digest(user: UserOpt = None,
         except ValueError:
             return f"--now {now!r} is not an ISO date or time."
         async with rt.sessions() as session:
-            return await digest_text(session, u, at, rt.memory)
+            return await digest_text(session, u, at)
 
     console.print(_run(go))
 

@@ -228,7 +228,7 @@ class Assistant:
             user = await self.user_for(session, platform, platform_user_id, now, tz, create=False)
             if user is None:
                 return []
-            await step_user(session, user, now, self.memory)
+            await step_user(session, user, now)
             return await take_unsent(session, user.id, now)
 
 

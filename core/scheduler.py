@@ -1,27 +1,31 @@
 """Pixie's own initiative: find what came due by a given clock and queue it, exactly once.
 
-`step_user` is the whole decision for one user; `step_all` runs it for every user with
-something due (the arq worker calls it); `take_unsent` hands queued notifications to an
-adapter. A notification's unique `key` is what makes delivery happen at most once even
-when two workers or a replayed clock ask twice.
+`step_batch` is the whole decision, for a batch of users in a handful of queries (the
+worker steps 25 at a time; `step_user` is a batch of one, used by replays). `step_all`
+runs it for every user with something due; `take_unsent` hands queued notifications to
+an adapter. A notification's unique `key` makes delivery happen at most once even when
+two workers or a replayed clock ask twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import clock
 from core.digest import compose_digest
-from core.memory import Memory
+from core.recurrence import occurrences
 from core.replies import Speaker
-from core.tools import ToolContext, events_between, task_dict
+from core.tools import event_dict, task_dict
 from core.types import Button, OutgoingNotification
-from db.models import Notification, Reminder, Task, User
+from db.models import Event, Notification, Reminder, Task, User
 
 LATE_AFTER = dt.timedelta(minutes=5)
 
@@ -49,69 +53,124 @@ def digest_slot_after(now: dt.datetime, at: dt.time | None, tz_name: str) -> dt.
     raise AssertionError("unreachable: a slot exists within two days")
 
 
-async def _queue(session: AsyncSession, **values: object) -> None:
-    await session.execute(insert(Notification).values(id=uuid.uuid4(), **values)
-                          .on_conflict_do_nothing(index_elements=["key"]))
-
-
-async def _reminders(session: AsyncSession, user: User, now: dt.datetime) -> None:
+def _reminder_rows(user: User, due: list[Reminder], now: dt.datetime) -> list[dict[str, Any]]:
     tz = clock.zone(user.tz)
-    due = await session.scalars(
-        select(Reminder).where(Reminder.user_id == user.id, Reminder.status == "pending",
-                               Reminder.remind_at <= now)
-        .order_by(Reminder.remind_at).with_for_update(skip_locked=True))
+    rows = []
     for r in due:
         text = f"⏰ Reminder: {r.text}"
         if now - r.remind_at > LATE_AFTER:
             text += f" (sorry, this is late — it was due {clock.fmt_when(r.remind_at, tz, now.date())})"
-        await _queue(session, user_id=user.id, key=f"reminder:{r.id}:{r.remind_at.isoformat()}",
-                     kind="reminder", text=text, task_id=r.task_id, due_at=r.remind_at, created_at=now)
+        rows.append({"user_id": user.id, "key": f"reminder:{r.id}:{r.remind_at.isoformat()}", "kind": "reminder",
+                     "text": text, "task_id": r.task_id, "due_at": r.remind_at, "created_at": now})
         r.status, r.fired_at = "fired", now
+    return rows
 
 
-async def digest_text(session: AsyncSession, user: User, slot: dt.datetime, memory: Memory,
-                      since: dt.datetime | None = None) -> str:
-    """Compose the digest for the local day of `slot`."""
-    tz = clock.zone(user.tz)
-    day = slot.astimezone(tz).date()
-    ctx = ToolContext(session, user, slot, tz, memory)
-    start = clock.start_of_day(day, tz)
-    events = await events_between(ctx, start, clock.start_of_day(day + dt.timedelta(days=1), tz))
-    open_tasks = list(await session.scalars(
-        select(Task).where(Task.user_id == user.id, Task.status == "open", Task.due_date <= day)
-        .order_by(Task.due_date, Task.due_at)))
-    due_today = [task_dict(t, tz) for t in open_tasks if t.due_date == day]
-    overdue = [task_dict(t, tz) for t in open_tasks if t.due_date and t.due_date < day]
-    arrived: list[dict[str, object]] = []
-    if since is not None:
-        fresh = await session.scalars(
-            select(Task).where(Task.user_id == user.id, Task.source != "chat", Task.created_at > since,
-                               Task.status == "open"))
-        arrived = [task_dict(t, tz) for t in fresh]
-    return compose_digest(Speaker(tz, slot), day, events, due_today, overdue, arrived)
+def _day_events(events: list[Event], tz: Any, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    found = []
+    for ev in events:
+        if ev.start_at >= end or (ev.recurrence is None and ev.end_at <= start) or (
+                ev.recurrence is not None and ev.series_end_at is not None and ev.series_end_at <= start):
+            continue
+        for s, e in occurrences(ev.start_at, ev.end_at, clock.zone(ev.tz), ev.recurrence, start, end):
+            found.append((s, ev.title, event_dict(ev, tz, s, e)))
+    found.sort(key=lambda x: (x[0], x[1]))
+    return [f[2] for f in found]
 
 
-async def _digest(session: AsyncSession, user: User, now: dt.datetime, memory: Memory) -> None:
-    if user.next_digest_at is None or user.next_digest_at > now or user.digest_time is None:
-        return
+async def digest_texts(session: AsyncSession, users: Sequence[User],
+                       slots: dict[uuid.UUID, dt.datetime]) -> dict[uuid.UUID, str]:
+    """Each user's digest for the local day of their slot, loading events and tasks for all at once."""
+    if not users:
+        return {}
+    plan = {}  # user id → (zone, slot, local day, day start, day end)
+    for u in users:
+        tz = clock.zone(u.tz)
+        slot = slots[u.id]
+        day = slot.astimezone(tz).date()
+        plan[u.id] = (tz, slot, day, clock.start_of_day(day, tz), clock.start_of_day(day + dt.timedelta(days=1), tz))
+    ids = list(plan)
+    lo, hi = min(p[3] for p in plan.values()), max(p[4] for p in plan.values())
+    since = min(p[1] for p in plan.values()) - dt.timedelta(days=1)
+    events: dict[uuid.UUID, list[Event]] = defaultdict(list)
+    for ev in await session.scalars(select(Event).where(
+            Event.user_id.in_(ids), Event.status != "cancelled", Event.start_at < hi,
+            or_(and_(Event.recurrence.is_(None), Event.end_at > lo),
+                and_(Event.recurrence.is_not(None), or_(Event.series_end_at.is_(None), Event.series_end_at > lo))))):
+        events[ev.user_id].append(ev)
+    tasks: dict[uuid.UUID, list[Task]] = defaultdict(list)
+    for t in await session.scalars(select(Task).where(
+            Task.user_id.in_(ids), Task.status == "open",
+            or_(Task.due_date <= max(p[2] for p in plan.values()),
+                and_(Task.source != "chat", Task.created_at > since)))
+            .order_by(Task.due_date, Task.due_at, Task.created_at)):
+        tasks[t.user_id].append(t)
+    texts = {}
+    for u in users:
+        tz, slot, day, start, end = plan[u.id]
+        mine = tasks[u.id]
+        due_today = [task_dict(t, tz) for t in mine if t.due_date == day]
+        overdue = [task_dict(t, tz) for t in mine if t.due_date and t.due_date < day]
+        since_last = slot - dt.timedelta(days=1)  # "what arrived" since the previous digest
+        arrived = [task_dict(t, tz) for t in mine if t.source != "chat" and t.created_at > since_last]
+        texts[u.id] = compose_digest(Speaker(tz, slot), day, _day_events(events[u.id], tz, start, end),
+                                     due_today, overdue, arrived)
+    return texts
+
+
+async def digest_text(session: AsyncSession, user: User, slot: dt.datetime) -> str:
+    """One user's digest for the local day of `slot` (what `pixie digest` previews)."""
+    return (await digest_texts(session, [user], {user.id: slot}))[user.id]
+
+
+async def step_batch(session: AsyncSession, users: Sequence[User], now: dt.datetime) -> int:
+    """Queue every reminder and digest that came due by `now` for `users` (locked by the caller).
+
+    The worker steps users in batches; `step_user` is the batch of one, so both decide alike.
+
+    Returns how many notifications were queued (duplicates of existing keys are not counted).
+    """
+    if not users:
+        return 0
+    ids = [u.id for u in users]
+    values: list[dict[str, Any]] = []
+
+    reminders: dict[uuid.UUID, list[Reminder]] = defaultdict(list)
+    for r in await session.scalars(
+            select(Reminder).where(Reminder.user_id.in_(ids), Reminder.status == "pending", Reminder.remind_at <= now)
+            .order_by(Reminder.remind_at).with_for_update(skip_locked=True)):
+        reminders[r.user_id].append(r)
+    for user in users:
+        values += _reminder_rows(user, reminders[user.id], now)
+
+    digests = [u for u in users if u.next_digest_at is not None and u.next_digest_at <= now
+               and u.digest_time is not None]
     # Only the latest digest that came due: a clock that skipped days gets one, not one per day.
-    slot = digest_slot_at_or_before(now, user.digest_time, user.tz)
-    previous = slot - dt.timedelta(days=1)
-    text = await digest_text(session, user, slot, memory, since=previous)
-    day = slot.astimezone(clock.zone(user.tz)).date()
-    await _queue(session, user_id=user.id, key=f"digest:{user.id}:{day.isoformat()}", kind="digest",
-                 text=text, due_at=slot, created_at=now)
-    user.next_digest_at = digest_slot_after(now, user.digest_time, user.tz)
+    slots = {u.id: digest_slot_at_or_before(now, u.digest_time, u.tz) for u in digests if u.digest_time}
+    texts = await digest_texts(session, digests, slots)
+    for u in digests:
+        slot = slots[u.id]
+        day = slot.astimezone(clock.zone(u.tz)).date()
+        values.append({"user_id": u.id, "key": f"digest:{u.id}:{day.isoformat()}", "kind": "digest",
+                       "text": texts[u.id], "task_id": None, "due_at": slot, "created_at": now})
+        u.next_digest_at = digest_slot_after(now, u.digest_time, u.tz)
+
+    if not values:
+        return 0
+    for v in values:
+        v["id"] = uuid.uuid4()
+    result = await session.execute(insert(Notification).values(values)
+                                   .on_conflict_do_nothing(index_elements=["key"]).returning(Notification.id))
+    return len(result.all())
 
 
-async def step_user(session: AsyncSession, user: User, now: dt.datetime, memory: Memory) -> None:
+async def step_user(session: AsyncSession, user: User, now: dt.datetime) -> None:
     """Queue every reminder and the digest that came due for `user` by `now`."""
-    await _reminders(session, user, now)
-    await _digest(session, user, now, memory)
+    await step_batch(session, [user], now)
 
 
-async def step_all(sessions: async_sessionmaker, now: dt.datetime, memory: Memory, limit: int = 500) -> int:
-    """Run `step_user` for every user with something due; returns how many users were handled."""
+async def step_all(sessions: async_sessionmaker, now: dt.datetime, limit: int = 500) -> int:
+    """Step every user with something due, one transaction each; returns how many users were handled."""
     async with sessions() as session:
         due_reminder = select(Reminder.user_id).where(Reminder.status == "pending", Reminder.remind_at <= now)
         ids = list(await session.scalars(
@@ -120,7 +179,7 @@ async def step_all(sessions: async_sessionmaker, now: dt.datetime, memory: Memor
         async with sessions() as session, session.begin():
             user = await session.scalar(select(User).where(User.id == user_id).with_for_update(skip_locked=True))
             if user is not None:
-                await step_user(session, user, now, memory)
+                await step_user(session, user, now)
     return len(ids)
 
 

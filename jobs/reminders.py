@@ -1,4 +1,4 @@
-"""Reminders and digests: find what came due (core.batch / core.scheduler) and hand it to delivery.
+"""Reminders and digests: find what came due (core.scheduler) and hand it to delivery.
 
 * `tick` (cron, every 10 s and at start-up) looks for *everything* due by now — not only this
   minute — so runs missed while no worker was up are caught up; it starts chains of
@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.batch import step_batch
-from core.scheduler import step_user
+from core.scheduler import step_batch, step_user
 from db.models import Identity, Notification, Reminder, User
 from jobs import delivery
 from jobs.context import job_context
@@ -119,7 +118,7 @@ async def step_users(ctx: dict[str, Any], skip: list[str] | None = None) -> int:
             for user in users:
                 try:
                     async with session.begin_nested():
-                        await step_user(session, user, now, jc.memory)
+                        await step_user(session, user, now)
                 except Exception:
                     log.exception("scheduler step failed for user %s", user.id)
                     failed.append(str(user.id))

@@ -1,4 +1,4 @@
-"""The worker's batched step decides exactly what `core.scheduler.step_user` decides, user by user."""
+"""A batch of users stepped together gets exactly what each would get stepped alone (no cross-talk)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.batch import step_batch
 from core.runtime import Runtime
-from core.scheduler import step_user
+from core.scheduler import step_batch, step_user
 from db.models import Notification, Reminder, Task, User
 from tests.conftest import at
 from tests.jobs_support import call, platform_user
@@ -65,7 +64,7 @@ async def _outcome(rt: Runtime, batched: bool) -> dict[str, Any]:
             await step_batch(session, users, NOW)
         else:
             for user in users:
-                await step_user(session, user, NOW, rt.memory)
+                await step_user(session, user, NOW)
         await session.flush()
         notes = sorted((n.key, n.kind, n.text, n.due_at, n.task_id)
                        for n in await session.scalars(select(Notification)))

@@ -117,7 +117,7 @@ async def test_reminder_buttons_long_replies_and_429(rt: Runtime, fake: FakeDisc
         await fake.wait_for(lambda: fake.to(DM_ADA))
         async with rt.sessions() as s, s.begin():
             user = await s.scalar(select(User))
-            await step_user(s, user, dt.datetime.now(clock.UTC) + dt.timedelta(hours=3), rt.memory)
+            await step_user(s, user, dt.datetime.now(clock.UTC) + dt.timedelta(hours=3))
             [note] = [outgoing(n) for n in await s.scalars(select(Notification).where(Notification.kind == "reminder"))]
         fake.fail_next(f"channels/{DM_ADA}/messages")  # 429: discord.py waits retry_after and retries
         await router.send(note.user_id, note)

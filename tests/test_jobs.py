@@ -246,10 +246,10 @@ async def test_one_users_broken_step_costs_nobody_else_their_reminder(
                    clock())
     real_step, real_batch = reminders.step_user, reminders.step_batch
 
-    async def step_user(session, user, now, memory):  # type: ignore[no-untyped-def]
+    async def step_user(session, user, now):  # type: ignore[no-untyped-def]
         if user.name == "u0":
             raise RuntimeError("a row this version cannot read")
-        await real_step(session, user, now, memory)
+        await real_step(session, user, now)
 
     async def step_batch(session, users, now):  # type: ignore[no-untyped-def]
         if any(u.name == "u0" for u in users):

@@ -108,7 +108,7 @@ async def test_concurrent_scheduler_steps_queue_each_reminder_once(rt: Runtime) 
     for u in users:
         await call(rt, u, "create_task", {"title": f"Ping {u.name}", "remind_at": "2026-02-01T09:00:00+00:00"}, set_at)
     due = at("2026-02-01T09:00:10+00:00")
-    await asyncio.gather(*(step_all(rt.sessions, due, rt.memory) for _ in range(4)))
+    await asyncio.gather(*(step_all(rt.sessions, due) for _ in range(4)))
     async with rt.sessions() as session:
         keys = list(await session.scalars(select(Notification.key).where(Notification.kind == "reminder")))
     assert len(keys) == 5 == len(set(keys))

@@ -155,7 +155,7 @@ async def test_reminder_buttons_and_long_replies_and_429(rt: Runtime, fake: Fake
         await fake.wait_for(lambda: fake.to(f"D{ADA}"))
         async with rt.sessions() as s, s.begin():
             user = await s.scalar(select(User))
-            await step_user(s, user, dt.datetime.now(clock.UTC) + dt.timedelta(hours=3), rt.memory)
+            await step_user(s, user, dt.datetime.now(clock.UTC) + dt.timedelta(hours=3))
             [note] = [outgoing(n) for n in await s.scalars(select(Notification).where(Notification.kind == "reminder"))]
         fake.fail_next("chat.postMessage", 429)
         started = time.monotonic()

@@ -170,7 +170,7 @@ async def test_reminder_buttons_done_and_snooze_work(rt: Runtime, fake: FakeTele
         later = dt.datetime.now(clock.UTC) + dt.timedelta(hours=3)
         async with rt.sessions() as s, s.begin():
             user = await s.scalar(select(User))
-            await step_user(s, user, later, rt.memory)
+            await step_user(s, user, later)
             reminders = select(Notification).where(Notification.kind == "reminder")  # the digest may be due too
             notes = [outgoing(n) for n in await s.scalars(reminders.order_by(Notification.text))]
         for note in notes:
