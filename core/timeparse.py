@@ -559,9 +559,37 @@ def _noon(m: re.Match[str], c: _Ctx) -> Mention:
     return _m(m, "time", time=dt.time(0, 0) if m["w"] == "midnight" else dt.time(12, 0))
 
 
-@_rule(r"\b(?P<q>half|quarter)\s+(?P<dir>past|after|to)\s+(?P<h>\d{1,2})\b")
+_HOUR_WORDS = {w: n for w, n in _NUMBER_WORDS.items() if w.isalpha() and 1 <= n <= 12 and w not in ("a", "an")}
+_HOUR_WORD = rf"(?:{_alt(_HOUR_WORDS)})"
+_MINUTE_WORDS = {"fifteen": 15, "thirty": 30, "forty-five": 45, "fortyfive": 45, "forty five": 45, "o'clock": 0,
+                 "oclock": 0}
+
+
+def _hour(h: str) -> str:
+    return str(_HOUR_WORDS.get(h, h))
+
+
+@_rule(rf"\b(?P<h>{_HOUR_WORD})(?:\s+(?P<mw>{_alt(_MINUTE_WORDS)}))?(?:\s*(?P<ap>[ap]\.?m\.?)(?![a-z]))?"
+       rf"(?![\w-])")
+def _word_time(m: re.Match[str], c: _Ctx) -> Mention | None:
+    """ "at seven", "seven thirty pm", "nine o'clock": an hour said in words."""
+    prep = _prep_before(c.text, m.start())
+    said_as_time = m["ap"] or m["mw"] in ("o'clock", "oclock")
+    if not said_as_time and (not prep or prep["p"] not in ("at", "@", "around", "about", "by", "until", "till")):
+        return None
+    if m["h"] == "one" and not (m["ap"] or m["mw"]):
+        return None  # "at one point"
+    if not (m["ap"] or m["mw"]) and re.match(r"\s+(?:[a-z]+s|of|more|other|another|day|week|month|year|hour|minute"
+                                              r"|time|person|dollar|euro|pound)\b", c.text[m.end():]):
+        return None  # "by three days", "at five euros": a count, not a time
+    minute = _MINUTE_WORDS.get(m["mw"] or "o'clock", 0)
+    got = _clock(_hour(m["h"]), str(minute), m["ap"], c.evening)
+    return _m(m, "time", time=got[0], flex=got[1]) if got else None
+
+
+@_rule(rf"\b(?P<q>half|quarter)\s+(?P<dir>past|after|to)\s+(?P<h>\d{{1,2}}|{_HOUR_WORD})\b")
 def _half_past(m: re.Match[str], c: _Ctx) -> Mention | None:
-    got = _clock(m["h"], None, None, c.evening)
+    got = _clock(_hour(m["h"]), None, None, c.evening)
     if not got:
         return None
     base = dt.datetime.combine(c.today, got[0])
@@ -708,7 +736,8 @@ class When:
         day = day or now.date()
         moment = at(day, t, self.tz)
         if moment <= now and day == now.date():
-            later = _later(t) if self.flex and self.time is not None else None
+            # a bare hour already past means its pm twin, unless a part of the day was said ("7 in the morning")
+            later = _later(t) if self.flex and self.time is not None and not self.period else None
             if later and at(day, later, self.tz) > now:
                 return at(day, later, self.tz)
             if not explicit:

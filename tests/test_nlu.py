@@ -341,6 +341,149 @@ def test_searching_memory(text: str, words: list[str]) -> None:
     check(understand(text), "search_memory", {"query_has": words})
 
 
+@pytest.mark.parametrize(("text", "fact"), [
+    ("fyi, keep in mind that Priya leads the design team", "Priya leads the design team"),
+    ("heads up: please remember that the gate code changed to 5512", "the gate code changed to 5512"),
+    ("just so you know, bear in mind that Lena is vegan", "Lena is vegan"),
+])
+def test_a_second_lead_in_is_left_out_of_the_note(text: str, fact: str) -> None:
+    check(understand(text), "remember", {"text": fact})
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("what do you know about Priya?", ["priya"]),
+    ("what did I say about the Orion launch?", ["orion", "launch"]),
+    ("anything about Brightwell?", ["brightwell"]),
+    ("what did we decide about the Orion launch?", ["orion", "launch"]),
+    ("what did we decide about the Orion project?", ["orion", "project"]),  # not a task listing
+    ("tell me about Priya", ["priya"]),
+    ("who looks after Aisha's schedule?", ["aisha", "schedule"]),  # about a person, not my calendar
+    ("who's Priya's manager?", ["priya", "manager"]),
+    ("who is responsible for the Atlas project?", ["atlas"]),
+])
+def test_questions_about_what_was_said(text: str, words: list[str]) -> None:
+    check(understand(text), "search_memory", {"query_has": words})
+
+
+def test_anything_is_no_search_word() -> None:
+    assert "anything" not in understand("is omar allergic to anything?").args["query"]
+
+
+@pytest.mark.parametrize(("text", "tool"), [
+    ("who am I meeting tomorrow?", "list_events"),
+    ("who do I have meetings with today?", "list_events"),
+    ("what tasks do I have about the Orion launch?", "list_tasks"),
+    ("who invented the telephone?", None),
+])
+def test_who_and_about_questions_on_the_other_side(text: str, tool: str | None) -> None:
+    assert understand(text).tool == tool
+
+
+# ---------------------------------------------------------------- forgetting
+
+@pytest.mark.parametrize(("text", "query"), [
+    ("forget that my locker code is 4471", "locker code 4471"),
+    ("forget my locker code", "locker code"),
+    ("please forget what I told you about Priya's coffee", "Priya's coffee"),
+    ("delete the note about the wifi password", "wifi password"),
+    ("stop remembering my gate code", "gate code"),
+    ("forget about the wifi password", "wifi password"),
+    ("forget what I said about the parking spot", "parking spot"),
+    ("forget everything you know about Brightwell", "Brightwell"),
+    ("remove my note about the gym locker", "gym locker"),
+    ("don't remember my bank pin anymore", "bank pin"),
+    ("wipe what I told you about the Orion launch, please", "Orion launch"),
+    ("forget about Priya's coffee order", "Priya's coffee order"),
+    ("delete the dentist note", "dentist"),
+])
+def test_forgetting(text: str, query: str) -> None:
+    check(understand(text), "forget", {"query": query})
+
+
+@pytest.mark.parametrize(("text", "ref"), [
+    ("forget about the dentist task", "dentist"),
+    ("never mind the auth bug", "auth bug"),
+    ("scratch the old bike task", "old bike"),
+    ("forget about calling the bank", "calling the bank"),
+    ("forget the old bike", "old bike"),
+    ("forget about the invoice", "invoice"),
+    ("remove the notes task", "notes"),
+])
+def test_forgetting_a_task_deletes_it(text: str, ref: str) -> None:
+    check(understand(text), "delete_task", {"task_ref": ref})
+
+
+@pytest.mark.parametrize("text", ["forget it", "forget about it", "forget that", "forget it, I'll do it myself"])
+def test_forget_it_is_talk(text: str) -> None:
+    check(understand(text), None, {"reply_kind": "ack"})
+
+
+def test_dont_forget_is_still_remembering_or_a_task() -> None:
+    check(understand("don't forget that my passport expires in June"), "remember",
+          {"text": "my passport expires in June"})
+    check(understand("don't forget to call mom"), "create_task", {"title": "Call mom"})
+
+
+# ---------------------------------------------------------------- the digest
+
+@pytest.mark.parametrize(("text", "expect"), [
+    ("send my digest at 8", {"time": "08:00", "platform": None}),
+    ("send me the morning digest at 7:45am", {"time": "07:45"}),
+    ("move my daily summary to 9", {"time": "09:00"}),
+    ("can you send the digest at 9pm instead", {"time": "21:00"}),
+    ("send my digest at 8 in the evening", {"time": "20:00"}),
+    ("can I get my digest at half past seven", {"time": "07:30"}),
+    ("turn off the digest", {"time": "off"}),
+    ("stop the morning digest", {"time": "off"}),
+    ("no more daily digests", {"time": "off"}),
+    ("I don't want the digest anymore", {"time": "off"}),
+    ("disable my morning briefing", {"time": "off"}),
+    ("turn the digest back on", {"time": "07:30"}),
+    ("start sending my digest again", {"time": "07:30"}),
+    ("send my digest to slack", {"platform": "slack", "time": None}),
+    ("send my digest on telegram", {"platform": "telegram"}),
+    ("I'd like my daily digest at 7 on Telegram", {"platform": "telegram", "time": "07:00"}),
+    ("post my digest in #general on Slack at 18:00", {"platform": "slack", "channel": "#general", "time": "18:00"}),
+])
+def test_setting_the_digest(text: str, expect: dict[str, Any]) -> None:
+    check(understand(text), "set_digest", expect)
+
+
+@pytest.mark.parametrize(("text", "tool"), [
+    ("send the daily summary to the team at 5", "create_task"),  # someone's report, not my digest
+    ("review the weekly digest draft by friday", "create_task"),
+    ("remind me to read the digest at 8", "create_task"),
+    ("note: I want my daily digest at 7:30, not 8", "remember"),
+    ("what time is my digest?", "search_memory"),
+])
+def test_a_digest_that_is_no_setting(text: str, tool: str) -> None:
+    assert understand(text).tool == tool
+
+
+# ---------------------------------------------------------------- news: told, nothing asked
+
+@pytest.mark.parametrize("text", [
+    "we decided to move the Orion launch to April 14",
+    "we agreed to push the launch to May 3",
+    "Priya agreed to lead the design review",
+    "the team moved the standup to 10am",
+    "I heard the budget got approved",
+])
+def test_news_with_no_request_is_acknowledged(text: str) -> None:
+    check(understand(text), None, {"reply_kind": "ack"})
+
+
+@pytest.mark.parametrize(("text", "tool"), [
+    ("I've sent the Acme invoice, mark it done", "complete_task"),
+    ("renewed the library card ✅", "complete_task"),
+    ("I called the plumber", "complete_task"),
+    ("we agreed on the venue, can you add a task to book it", "create_task"),
+    ("we need to decide about the venue by friday", "create_task"),
+])
+def test_news_with_a_request_is_acted_on(text: str, tool: str) -> None:
+    assert understand(text).tool == tool
+
+
 # ---------------------------------------------------------------- no tool
 
 @pytest.mark.parametrize(("text", "kind"), [

@@ -178,3 +178,19 @@ def test_spans_cover_the_preposition() -> None:
     when = one(text)
     assert text[when.start:when.end] == "on March 3"
     assert when.prep == "on"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("at seven tomorrow", "2026-01-14T07:00:00+01:00"),
+    ("tomorrow at half past seven", "2026-01-14T07:30:00+01:00"),
+    ("on friday at seven thirty pm", "2026-01-16T19:30:00+01:00"),
+    ("at nine o'clock tomorrow", "2026-01-14T09:00:00+01:00"),
+    ("at 7 in the morning", "2026-01-14T07:00:00+01:00"),  # 7am has passed: tomorrow's, not 19:00 today
+])
+def test_hours_in_words_and_a_part_of_the_day(text: str, expected: str) -> None:
+    assert point(text) == expected
+
+
+@pytest.mark.parametrize("text", ["push it back by three days", "at one point", "at five euros each"])
+def test_counts_in_words_are_no_time(text: str) -> None:
+    assert not any(w.has_time for w in tp.find(text, TUESDAY))

@@ -1,0 +1,185 @@
+"""Understanding memory: facts to remember, things to forget, news told in passing, and questions to search by."""
+
+from __future__ import annotations
+
+import re
+
+from core.intents import Intent
+from core.nlu_text import _chore, _lead_word, _Msg
+from core.nlu_words import _EVENT_REF
+
+_STORE_LEAD = re.compile(
+    r"^(?:(?:please|also|and|btw|oh)\s+)*(?:(?P<self>note\s+to\s+self|don'?t\s+forget(?!\s+that))"
+    r"|(?:remember|memori[sz]e|note|(?:keep|bear)\s+in\s+mind|make\s+a\s+note|take\s+(?:a\s+)?note|save|store|jot\s+down|write\s+down|don'?t\s+forget|do\s+not\s+forget|log)"
+    r"(?:\s+(?:of\s+)?(?:that|this))?(?:\s+for\s+(?:later|me|the\s+future))?|fyi|f\.y\.i\.?|for\s+the\s+record|"
+    r"(?:just\s+)?(?:so\s+)?you\s+know|for\s+(?:future\s+)?reference|heads\s+up)\b\s*[:,\-—–]?\s*"
+    # "fyi, keep in mind that …": a second lead-in, said with "that"
+    r"(?:(?:please\s+)?(?:keep|bear)\s+in\s+mind\s+that\b\s*|(?:please\s+)?(?:remember|note|don'?t\s+forget)\s+that\b\s*)?")
+_STORE_VERB = r"(?:remember|note|save|store|keep\s+in\s+mind|memori[sz]e)"
+_STORE_TAIL = re.compile(
+    rf"(?:(?:[,;.!\-—–]|\b(?:please|pls|so|and)\b)\s*(?:(?:please|pls|can\s+you|could\s+you)\s+)?{_STORE_VERB}"
+    rf"(?:\s+(?:that|this|it))?|\b(?:(?:please|pls|can\s+you|could\s+you|and)\s+)?{_STORE_VERB}\s+(?:that|this|it))"
+    r"\b(?:\s+(?:please|pls|for\s+me|for\s+later|thanks))*[\s.!]*$")
+_LATER = re.compile(r"(?:for\s+(?:later|the\s+future|future\s+reference)|for\s+me)\b\s*[:,\-—–]?\s*")
+
+
+def _remember(m: _Msg) -> Intent | None:
+    body = m.body
+    lead = _STORE_LEAD.match(body)
+    tail = _STORE_TAIL.search(body)
+    if tail and tail.start() == 0:
+        tail = None
+    if not lead and not tail:
+        return None
+    lo, hi = m.b, len(m.text)
+    if lead:
+        rest = body[lead.end():]
+        if re.match(r"(?:to|about)\s", rest) and not rest.startswith("to the "):
+            return None  # "remember to call mom" is a task
+        if lead["self"] and (_chore(_lead_word(rest)) or m.whens):
+            return None  # "note to self: buy a present" is a task too
+        if body.rstrip().endswith("?") or re.match(r"(?:what|when|where|who|which|how|if)\b", rest):
+            return None  # "remember what my locker number is?" asks
+        lo = m.b + lead.end()
+    if tail:
+        hi = m.b + tail.start()
+    later = _LATER.match(m.low, lo)
+    if later:
+        lo = later.end()
+    text = m.text[lo:hi].strip(" \t,;:-—–")
+    text = re.sub(r"[\s,;\-—–]+(?:please|pls|thanks|thank you|ok)\W*$", "", text, flags=re.I).strip()
+    if len(re.sub(r"\W", "", text)) < 2:
+        return None
+    return Intent("remember", {"text": text})
+
+
+
+_Q_STOP = set((
+    "what what's whats when when's where where's who who's whom whose which why how how's is are am was were do does "
+    "did have has had can could would should will shall the a an of for to in on at by my our your me i we you it "
+    "its it's again exactly remind tell know please anyone there any some about that this these those with from "
+    "be been get got remember said told say mentioned ever again? actually again, think recall tell me do you "
+    "know if was again is's s anything something everything else").split())
+_SYNONYMS = {
+    # few and specific: a word no memory holds counts as rare to the search, and the rarest words decide the matches
+    "wifi": "password network", "code": "password", "pin": "code password", "password": "code",
+    "birthday": "born bday", "bday": "birthday", "sick": "vet doctor", "ill": "doctor vet", "vet": "animal",
+    "reception": "front desk", "phone": "number", "number": "phone", "restrictions": "eat allergic diet",
+    "food": "eat diet allergic vegetarian vegan", "allergies": "allergic", "allergy": "allergic",
+    "key": "keys spare", "park": "parked level spot", "parking": "parked level spot", "hide": "under",
+    "hid": "under", "parked": "level spot", "car": "parked",
+    "address": "lives street", "live": "address", "doctor": "dr", "dentist": "dr", "anniversary": "married",
+    "combination": "code lock", "work": "office", "office": "work",
+    "schedule": "calendar diary", "calendar": "schedule diary", "looks": "manages handles",
+}
+
+
+def _query(m: _Msg) -> str:
+    words = re.findall(r"[\w'-]+", m.text[m.b:].lower())
+    keep = [w for w in words if w not in _Q_STOP and not (len(w) < 2 and not w.isdigit())]
+    extra: list[str] = []
+    for w in keep:
+        for s in _SYNONYMS.get(w.removesuffix("'s"), "").split():
+            if s not in keep and s not in extra:
+                extra.append(s)
+    return " ".join(keep + extra).strip()
+
+
+# ---------------------------------------------------------------- forgetting
+
+_MEMORY_NOUN = r"(?:notes?|memor(?:y|ies)|facts?|info(?:rmation)?|remarks?|details?)"
+_FORGET_LEAD = re.compile(
+    r"^(?:(?:please|pls|just|now|also|and)\s+)*(?P<verb>forget|unremember|stop\s+remembering|"
+    r"(?:don'?t|do\s+not|no\s+longer)\s+(?:need\s+to\s+)?remember|"
+    # a word that could delete a task forgets only when it names a note or what the user said
+    r"(?:delete|remove|erase|wipe|clear|drop|discard|scrap|get\s+rid\s+of|throw\s+away|never\s*mind)"
+    rf"(?=\s+(?:(?:the|that|this|those|these|my|your|all|any|every|of)\s+)*(?:[\w'-]+\s+){{0,3}}?(?:{_MEMORY_NOUN}\b"
+    r"(?!\s+(?:tasks?|todos?|to-dos?|reminders?|items?)\b)|what\s+(?:i|we)\b|everything\b|anything\b)))\s+")
+# the words between the verb and what to forget ("about", "the note about", "what I told you about")
+_FORGET_INTRO = re.compile(
+    r"(?:(?:what|whatever|everything|anything|all)\s+(?:(?:i|we)\s+(?:'ve\s+|have\s+|had\s+|just\s+)?(?:told|said"
+    r"|gave|mentioned|shared|wrote)(?:\s+(?:to|with))?(?:\s+you)?|you\s+(?:know|remember|have|'ve\s+(?:got|saved|"
+    r"stored)))\s*|(?:i|we)\s+(?:told|said\s+to)\s+you\s+"
+    rf"|(?:about|that|of|on|all|any|every|everything|anything|the|my|your|this|these|those)\s+|{_MEMORY_NOUN}\s+"
+    r"|(?:regarding|re|concerning|saying|with)\s+)")
+_FORGET_TAIL = re.compile(r"(?:[\s,;.!]+(?:please|pls|thanks|thank\s+you|ok(?:ay)?|any\s*more|for\s+good|completely"
+                          r"|entirely|altogether|now|from\s+(?:your|the)\s+memory|i\s+(?:told|gave)\s+you))+[\s.!]*$")
+_TASKISH = re.compile(r"\b(?:tasks?|todos?|to-dos?|reminders?|items?|errands?|chores?|one|bugs?|tickets?|issues?"
+                      r"|invoices?|reports?|deadlines?|drafts?|slides|homework|assignments?|bills?)\b")
+_FACTISH = re.compile(rf"\b(?:{_MEMORY_NOUN}|codes?|passwords?|pins?|passcodes?|wi-?fi|numbers?|address(?:es)?"
+                      r"|birthdays?|anniversar(?:y|ies)|names?|allerg(?:y|ies|ic)|preferences?|prefers?|likes?"
+                      r"|combination|plates?|locker|phone|email\s+address|favou?rite|diet|size|lives?)\b")
+_PRONOUN = {"it", "that", "this", "them", "those", "these", "that one", "this one", "it all", "everything", "all"}
+_QUERY_DROP = {"my", "our", "your", "the", "a", "an", "is", "are", "was", "were", "that", "this", "its", "it's"}
+
+
+def _forget(m: _Msg) -> Intent | None:
+    """ "forget that my locker code is 4471": delete what was remembered, never a task."""
+    body = m.body
+    lead = _FORGET_LEAD.match(body)
+    if not lead:
+        return None
+    pos = lead.end()
+    intro = ""
+    while (step := _FORGET_INTRO.match(body, pos)) is not None and step.end() > pos:
+        intro += step[0]
+        pos = step.end()
+    end = len(body)
+    tail = _FORGET_TAIL.search(body, pos)
+    if tail:
+        end = tail.start()
+    what = body[pos:end].strip(" ,;:.!?")
+    if not what or what in _PRONOUN or re.match(r"(?:it|that|this)\b\W", what):
+        return None  # "forget it": talk, or a task said before
+    verb = lead["verb"]
+    said = re.search(rf"\b(?:{_MEMORY_NOUN}|what|everything|anything|told|said)\b", intro) is not None
+    clause = intro.rstrip().endswith("that") and re.search(r"\b(?:is|are|was|were|has|have|had|'s)\b", what)
+    if verb == "forget" and not said and not clause:
+        if _TASKISH.search(what) or _EVENT_REF.search(what):
+            return None  # "forget about the dentist task": the task goes
+        first = _lead_word(what)
+        if _chore(first) or _chore(re.sub(r"ing$", "", first)) or _chore(re.sub(r"ing$", "e", first)):
+            return None  # "forget about calling the bank" is a task not to do
+        if "about" not in intro.split() and not _FACTISH.search(what) and not re.search(r"[\w]'s\b", what):
+            return None  # "forget the old bike" names a task more likely than a note
+    named = m.text[m.b + pos: m.b + end].strip(" ,;:.!?")
+    named = re.sub(rf"\s+{_MEMORY_NOUN}$", "", named, flags=re.I)  # "the dentist note"
+    words = [w for w in named.split() if w.lower() not in _QUERY_DROP]
+    query = " ".join(words).strip(" ,;:.!?")
+    return Intent("forget", {"query": query}) if query else None
+
+
+
+# ---------------------------------------------------------------- news: a fact said, nothing asked
+
+_DECIDED = re.compile(
+    r"^(?P<subj>(?:i|we|they|everyone|everybody|(?:the|our|my)\s+[\w-]+(?:\s+[\w-]+)?|[a-z][\w-]*(?:\s+(?:and|&)\s+"
+    r"(?:i|[a-z][\w-]*))?))\s+(?:(?:'ve|have|had|'d|just|finally|already|all|eventually|officially|now)\s+)*"
+    r"(?P<verb>decided|agreed|settled|concluded|chose|opted|voted|resolved|went\s+with|learned|learnt|heard"
+    r"|found\s+out|noticed|realised|realized|announced|signed\s+off|moved|changed|rescheduled|postponed|pushed"
+    r"|shifted|delayed|brought|switched|renamed|cancelled|canceled|dropped)\b")
+_REQUEST_CLAUSE = re.compile(r"^(?:please|pls|can|could|would|will|remind|add|put|mark|update|change|make|move|note"
+                             r"|remember|save|schedule|set|create|book|tick|cancel|delete|remove|let\s+me\s+know"
+                             r"|block|push|tell|ask|send)\b")
+_NEWS_VERBS = ("decided", "agreed", "settled", "concluded", "chose", "opted", "voted", "resolved", "went",
+               "learned", "learnt", "heard", "found", "noticed", "realised", "realized", "announced", "signed")
+
+
+def _news(m: _Msg) -> Intent | None:
+    """ "we decided to move the Orion launch to April 14": a past decision or fact told, with no request in it."""
+    body = m.body.strip()
+    said = _DECIDED.match(body)
+    if not said or "?" in body or re.search(r"[✅✔☑]|\b(?:task|todo|to-do|remind|reminder|calendar)\b", body):
+        return None
+    subject, verb = said["subj"], said["verb"].split()[0]
+    if verb not in _NEWS_VERBS and subject == "i":
+        return None  # "I cancelled the gym membership" reports a task done
+    if re.search(r"\b(?:(?:need|needs|have|has|got)\s+to|must|should|gotta)\b", body):
+        return None  # "I realised I need to renew my passport" is a task
+    if subject not in ("i", "we", "they", "everyone", "everybody") and not re.match(
+            r"(?:the|our|my)\s", subject) and not m.text[m.b].isupper():
+        return None  # a name starts with a capital
+    later = re.split(r"\s*(?:[,;.!]|\s[-—–]\s|\band\s+(?:then\s+)?|\bso\s+)\s*", body[said.end():])[1:]
+    if any(_REQUEST_CLAUSE.match(c) for c in later if c):
+        return None  # "…, can you update the task"
+    return Intent(None, reply_kind="ack")
