@@ -1,6 +1,8 @@
 """Messages/s and per-message latency through the Assistant (offline brain, embedded Postgres).
 
 Run: uv run python bench/assistant_throughput.py [--messages 400] [--users 50] [--per-user 20]
+Loads: one user back to back; 50 users back to back (capacity: latency there is queueing);
+50 users at a human pace offering ~50 and ~100 messages/s in all (latency under concurrency).
 Also times `pixie chat --jsonl` from start to its first reply on an existing data dir.
 """
 
@@ -11,6 +13,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -41,13 +44,19 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def run_user(rt, name: str, count: int, lat: list[float]) -> None:  # type: ignore[no-untyped-def]
+async def run_user(rt, name: str, count: int, lat: list[float],  # type: ignore[no-untyped-def]
+                   gap: float = 0.0) -> None:
+    """One person sending `count` messages, each after the last reply (and `gap` seconds of reading)."""
+    if gap:
+        await asyncio.sleep(random.uniform(0, gap))  # people do not all start in the same millisecond
     for i in range(count):
         msg = IncomingMessage("terminal", name, MESSAGES[i % len(MESSAGES)], ts=NOW + dt.timedelta(minutes=i))
         t0 = time.perf_counter()
         reply = await rt.assistant.handle(msg, tz="Europe/Berlin")
         lat.append((time.perf_counter() - t0) * 1000)
         assert reply.text and "went wrong" not in reply.text, reply.text
+        if gap:
+            await asyncio.sleep(random.uniform(0.5 * gap, 1.5 * gap))
 
 
 async def measure(data_dir: Path, messages: int, users: int, per_user: int) -> dict[str, dict[str, float]]:
@@ -66,6 +75,15 @@ async def measure(data_dir: Path, messages: int, users: int, per_user: int) -> d
         await asyncio.gather(*(run_user(rt, f"user{u}", per_user, lat) for u in range(users)))
         wall = time.perf_counter() - t0
         out[f"{users} users"] = {"n": len(lat), "msg_s": len(lat) / wall, "p50": pct(lat, 50), "p95": pct(lat, 95)}
+        # The same people at a human pace: each reads the reply for ~`gap` s before writing again.
+        for rate in (50, 100):
+            lat = []
+            gap = users / rate
+            t0 = time.perf_counter()
+            await asyncio.gather(*(run_user(rt, f"paced{rate}-{u}", per_user, lat, gap) for u in range(users)))
+            wall = time.perf_counter() - t0
+            out[f"{users} paced ~{rate}/s"] = {"n": len(lat), "msg_s": len(lat) / wall, "p50": pct(lat, 50),
+                                               "p95": pct(lat, 95)}
     return out
 
 
@@ -97,9 +115,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         results = asyncio.run(measure(data, args.messages, args.users, args.per_user))
-        print(f"{'load':<10} {'messages':>8} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
+        print(f"{'load':<22} {'messages':>8} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
         for name, r in results.items():
-            print(f"{name:<10} {r['n']:>8} {r['msg_s']:>8.0f} {r['p50']:>8.1f} {r['p95']:>8.1f}")
+            print(f"{name:<22} {r['n']:>8} {r['msg_s']:>8.0f} {r['p50']:>8.1f} {r['p95']:>8.1f}")
         starts = first_reply_seconds(data)
         print("pixie chat --jsonl, start to first reply on an existing data dir (s): "
               + ", ".join(f"{s:.2f}" for s in starts))

@@ -660,7 +660,10 @@ async def run_tool(ctx: ToolContext, name: str, raw_args: dict[str, Any]) -> Act
         return Action(name, raw_args, False, {"error": validation_message(exc)})
     shown = args.model_dump(exclude_none=True)
     try:
-        async with ctx.session.begin_nested():
+        if name in MUTATING:  # a savepoint, so a write that fails half-way leaves nothing behind
+            async with ctx.session.begin_nested():
+                result = await fn(ctx, args)
+        else:  # a read has nothing to undo: spare the two round trips
             result = await fn(ctx, args)
     except ToolError as exc:
         return Action(name, shown, False, {"error": str(exc), **exc.detail})

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.migrate import current_revisions, head_revisions, migrate
+from db.migrate import SCHEMA_HEADS, current_revisions, head_revisions, migrate
 from db.models import Base
 
 
@@ -20,7 +20,7 @@ async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
             return compare_metadata(ctx, Base.metadata)
 
     async with engine.connect() as conn:
-        assert await current_revisions(conn) == head_revisions() == {"0006"}
+        assert await current_revisions(conn) == head_revisions() == SCHEMA_HEADS
         changes = await conn.run_sync(diff)
     # Search builds an HNSW index per embedding size at run time (ix_memory_hnsw_<dim>); only the
     # default one belongs to the schema.
