@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from arq.connections import RedisSettings
 from fakes.telegram import TOKEN, FakeTelegram
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bots.telegram import TelegramBot
 from core import clock
@@ -18,7 +18,7 @@ from core.access import parse_owners
 from core.inbox import Inbox
 from core.notify import Router
 from core.runtime import Runtime
-from db.models import Task
+from db.models import Task, User
 from jobs.context import JobContext
 from tests.jobs_support import Clock, burst, private_redis_db
 
@@ -47,6 +47,8 @@ async def test_a_reminder_from_a_telegram_dm_arrives_there_once_with_buttons_tha
         await telegram.wait_for(lambda: telegram.called("setMyCommands"))
         telegram.user_sends(ADA, "remind me to call mom in 2 hours")
         await telegram.wait_for(lambda: len(telegram.to(ADA)) == 1)
+        async with rt.sessions() as session, session.begin():  # this story is about the reminder alone:
+            await session.execute(update(User).values(digest_time=None, next_digest_at=None))  # no digest
 
         worker_clock = Clock(dt.datetime.now(clock.UTC) + dt.timedelta(hours=1))
         jc = JobContext(rt.sessions, rt.memory, Router(rt.sessions, {"telegram": bot}), now=worker_clock)
