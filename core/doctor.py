@@ -63,11 +63,11 @@ async def run_checks() -> list[Check]:
             checks.append(("schema", revs == heads, f"migration {', '.join(sorted(revs))} "
                                                       f"(newest {', '.join(sorted(heads))})"))
             checks.append(await delivery_check(rt.sessions))
+            checks.append(("embeddings", True, f"{s.embeddings} → {rt.memory.embedder.name}"))
     except Exception as exc:  # doctor reports, it does not crash
         checks.append(("database", False, f"cannot connect: {exc}"))
     checks.append(await queue_check())
     checks.append(("brain", True, describe_brain(s)))
-    checks.append(("embeddings", True, f"{s.embeddings} → hashing embedder"))
     for name, configured in (("slack", s.slack_bot_token), ("telegram", s.telegram_bot_token),
                              ("discord", s.discord_bot_token)):
         checks.append((name, None, "token set" if configured else "not configured"))
