@@ -1,11 +1,9 @@
-"""`pixie run`: every configured chat bot, concurrently, plus the background worker when there is one."""
+"""`pixie run`: every configured chat bot, concurrently, plus the background worker."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -74,16 +72,6 @@ async def pairing_code(rt: Runtime) -> str | None:
         return await rt.assistant.access.pairing_code(session, dt.datetime.now(clock.UTC))
 
 
-def worker_entry() -> Callable[..., Awaitable[Any]] | None:
-    """`jobs.worker.run_worker(settings, *, notifier, handle_signals)`, if the jobs package provides it."""
-    try:
-        module = importlib.import_module("jobs.worker")
-    except ImportError:
-        return None
-    entry = getattr(module, "run_worker", None)
-    return entry if entry is not None and inspect.iscoroutinefunction(entry) else None
-
-
 async def run_all(rt: Runtime, settings: Settings, say: Callable[[str], None] = print,
                   with_worker: bool = True) -> None:
     """Start every configured bot (and the worker) and run until cancelled or one of them fails."""
@@ -101,11 +89,10 @@ async def run_all(rt: Runtime, settings: Settings, say: Callable[[str], None] = 
         say(f"Pairing code: {code} — send it to the bot (on Telegram: /start {code}) to become its owner. "
             "It works once, for 24 hours; restart `pixie run` for a new one.")
     jobs: dict[str, Awaitable[Any]] = {name: bot.run() for name, bot in plan.bots.items()}
-    entry = worker_entry() if with_worker else None
-    if entry is not None:  # reminders and digests go out through the running bots
-        jobs["worker"] = entry(settings, notifier=plan.router, handle_signals=False)
-    elif with_worker:
-        say("(No background worker in this build: reminders and digests are not pushed.)")
+    if with_worker:  # reminders and digests go out through the running bots
+        from jobs.worker import run_worker
+
+        jobs["worker"] = run_worker(settings, notifier=plan.router, handle_signals=False)
     say("Running: " + ", ".join(jobs))
     tasks = {asyncio.create_task(job, name=name): name for name, job in jobs.items()}
     try:
