@@ -8,12 +8,10 @@ idempotent and claims its rows in Postgres, so it does not matter which worker r
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import warnings
-from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq import Worker
 from arq.connections import RedisSettings
@@ -22,8 +20,11 @@ from arq.worker import Function, func
 
 from core.config import Settings, get_settings
 from core.types import Notifier
-from jobs import connectors, delivery, reminders
+from jobs import connectors, delivery, memory, reminders
 from jobs.context import KEY, JobContext
+
+if TYPE_CHECKING:
+    from bots.notifier import WorkerRouter
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +32,6 @@ QUEUE = "arq:queue"
 TICK_SECONDS = set(range(0, 60, 10))  # look for due reminders every 10 s: on time within 60 s, with margin
 HEALTH_EVERY = 30  # seconds between the worker's health-line refreshes (`pixie worker --check` reads it)
 DELIVER_TIMEOUT = 60  # > 2 × JobContext.send_timeout (a delivery check, then the send)
-
-
-def _optional(module: str) -> Any:
-    """A job module another part of Pixie may provide (e.g. jobs.memory); None when absent."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
 
 
 def functions() -> list[Function]:
@@ -52,9 +43,7 @@ def functions() -> list[Function]:
         func(delivery.deliver_many, timeout=DELIVER_TIMEOUT, keep_result=0, max_tries=50),
         func(connectors.sync_account, timeout=300, keep_result=0, max_tries=10),
     ]
-    memory = _optional("jobs.memory")
-    if memory is not None and hasattr(memory, "embed_pending"):  # also enqueueable on demand
-        found.append(func(memory.embed_pending, timeout=120, keep_result=0, max_tries=3))
+    found.append(func(memory.embed_pending, timeout=120, keep_result=0, max_tries=3))  # also on demand
     return found
 
 
@@ -65,17 +54,16 @@ def cron_jobs() -> list[CronJob]:
         cron(connectors.sync_calendars, minute=set(range(0, 60, 5)), second=5, run_at_startup=True, timeout=60),
         cron(connectors.poll_mailboxes, minute=None, second=35, run_at_startup=True, timeout=60),
     ]
-    memory = _optional("jobs.memory")
-    if memory is not None and hasattr(memory, "embed_pending"):  # vectors for new memories, off the hot path
-        found.append(cron(memory.embed_pending, second=50, run_at_startup=True, timeout=120))
+    # vectors for new memories, off the hot path
+    found.append(cron(memory.embed_pending, second=50, run_at_startup=True, timeout=120))
     return found
 
 
-def default_notifier(settings: Settings, sessions: Any) -> Notifier | None:
-    """The chat platforms' notifier when the bots package offers one (`bots.notifier.build_notifier`)."""
-    module = _optional("bots.notifier")
-    build: Callable[..., Notifier | None] | None = getattr(module, "build_notifier", None)
-    return build(settings, sessions) if build is not None else None
+def default_notifier(settings: Settings, sessions: Any) -> WorkerRouter | None:
+    """Send-only clients for every configured chat platform (None when there is none)."""
+    from bots.notifier import build_notifier  # the SDKs load only when a platform is configured
+
+    return build_notifier(settings, sessions)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -87,7 +75,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     stack = AsyncExitStack()
     settings = get_settings()
     rt = await stack.enter_async_context(open_runtime(settings))
-    ctx[KEY] = JobContext(rt.sessions, rt.memory, default_notifier(settings, rt.sessions))
+    notifier = default_notifier(settings, rt.sessions)
+    if notifier is not None:
+        stack.push_async_callback(notifier.aclose)
+    ctx[KEY] = JobContext(rt.sessions, rt.memory, notifier)
     ctx["pixie_stack"] = stack
 
 
@@ -148,7 +139,8 @@ async def run_worker(settings: Settings | None = None, burst: bool = False, *, n
     settings = settings or get_settings()
     async with open_runtime(settings) as rt:
         with embedded_lifetime(settings) as redis:
-            chosen = notifier if notifier is not None else default_notifier(settings, rt.sessions)
+            owned = default_notifier(settings, rt.sessions) if notifier is None else None
+            chosen = notifier if notifier is not None else owned
             if chosen is None:
                 log.info("no chat platform to deliver to: notifications stay queued for `pixie chat`")
             jc = JobContext(rt.sessions, rt.memory, chosen)
@@ -157,4 +149,6 @@ async def run_worker(settings: Settings | None = None, burst: bool = False, *, n
                 await worker.async_run()
             finally:
                 await close_worker(worker)
+                if owned is not None:
+                    await owned.aclose()
             return worker.jobs_complete
