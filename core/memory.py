@@ -11,6 +11,7 @@ Vector and full-text candidates are fused by reciprocal rank; kind and recency b
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 import time
@@ -33,8 +34,9 @@ KINDS = ("note", "task", "event", "message")
 KIND_WEIGHT = {"note": 1.0, "task": 1.0, "event": 1.0, "message": 0.8}
 RRF_K = 60
 CANDIDATES = 50  # per leg (vector, words) before fusion
+ANN_CANDIDATES = 20  # per leg for a big user (HNSW): a beam of EF_SEARCH yields these at the index's own cost
 EXACT_LIMIT = 20_000  # up to this many vectors a user's exact scan is quick (≈7 ms) and always complete
-EF_SEARCH = 200  # HNSW beam for big users
+EF_SEARCH = 40  # HNSW beam for big users (pgvector's default; set only where the server has less)
 CLEAN_TTL = 30.0  # seconds a user's vector count and "nothing waits for a vector" are trusted
 CATCH_UP_BATCH = 64
 CATCH_UP_BUDGET = 2.0  # seconds a search may spend embedding the user's backlog first
@@ -168,6 +170,21 @@ def relation_names(rels: set[str], notes: Iterable[str]) -> list[str]:
     return list(names)[:3]
 
 
+def candidate_lexemes(query: str, table: dict[str, float]) -> list[str]:
+    """The listed lexemes that Postgres' English stemming can make of the query's words.
+
+    A stem is a prefix of its word, or one whose last letter became "i" ("cities" → "citi"): only
+    those entries of the frequency table are sent with a search, not all of them.
+    """
+    found: dict[str, None] = {}
+    for w in set(words(query)):
+        for end in range(1, len(w) + 1):
+            for lex in (w[:end], w[:end - 1] + "i"):
+                if lex in table:
+                    found[lex] = None
+    return list(found)
+
+
 def min_similarity(model: str) -> float:
     """The similarity floor for vector-only candidates of an embedder (0: none known)."""
     return next((v for prefix, v in MIN_SIMILARITY.items() if model.startswith(prefix)), 0.0)
@@ -201,15 +218,36 @@ _PENDING = """
 _LEXEME = "CAST('''' || replace(replace(lex, '\\', ''), '''', '''''') || '''' AS tsquery)"
 
 
-def _search_sql(exact: bool, dim: int, with_words: bool) -> str:
-    """The whole hybrid search as one statement (one round trip).
+def _words_sql() -> str:
+    """CTEs q (the query's weighted lexemes) and tq (the tsquery that decides whether a row matches at all).
 
     Words: the query's lexemes (Postgres' English stemming) each weigh their inverse frequency,
     taken from Postgres' own statistics of the tsv column (passed in as :clex/:cfreq). A word in
-    more than :common of all memories matches too much to decide anything (and ranking every
-    match is what makes full text slow on big memories), so rows must contain one of the query's
-    MAX_DECIDERS rarest words (all of them when even those are common); the others only add weight.
+    more than :common of all memories matches too much to decide anything on its own (and ranking
+    every match is what makes full text slow on big memories), so rows must contain one of the
+    query's MAX_DECIDERS rarest words that are not common (all of them when even those are common);
+    the others only add weight.
     """
+    return f"""
+    q AS (SELECT {_LEXEME} AS lq, -ln(greatest(coalesce(c.freq, :floor), 1e-6)) AS w,
+                 coalesce(c.freq, :floor) AS f, row_number() OVER (ORDER BY coalesce(c.freq, :floor), l.lex) AS rk
+          FROM (SELECT lex FROM unnest(tsvector_to_array(to_tsvector('english', :query))) lex LIMIT {MAX_TERMS}) l
+          LEFT JOIN unnest(CAST(:clex AS text[]), CAST(:cfreq AS float8[])) AS c(elem, freq) ON c.elem = l.lex),
+    tq AS (SELECT CAST(CASE WHEN bool_and(f > :common) THEN string_agg(lq::text, ' & ')
+                            ELSE string_agg(lq::text, ' | ') FILTER (WHERE f <= :common) END AS tsquery) AS m
+           FROM q WHERE rk <= {MAX_DECIDERS} HAVING count(*) > 0)"""
+
+
+def _search_sql(exact: bool, dim: int, with_words: bool) -> str:
+    """The whole hybrid search as one statement (one round trip).
+
+    Exact (a user with up to EXACT_LIMIT vectors): the vector leg scans the user's own rows (index on
+    user_id). Approximate (a big user): it goes through the HNSW index. The word leg is left to the
+    planner (GIN index or the user's rows); what keeps it cheap is that only rare words decide a match.
+    Each result row: id, kind, text, created_at, vector rank, similarity, word rank, vector candidates.
+    """
+    words_ctes = _words_sql() + "," if with_words else ""
+    score = "(SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq)"
     if exact:
         # The plain column (not the index expression) can only be served by the per-user scan: exact.
         distance, ann = "embedding <=> CAST(:qv AS vector)", ""
@@ -223,15 +261,8 @@ def _search_sql(exact: bool, dim: int, with_words: bool) -> str:
         ORDER BY d LIMIT :n) v)"""
     if with_words:
         txt = f""",
-    q AS (SELECT {_LEXEME} AS lq, -ln(greatest(coalesce(c.freq, :floor), 1e-6)) AS w,
-                 coalesce(c.freq, :floor) AS f, row_number() OVER (ORDER BY coalesce(c.freq, :floor), l.lex) AS rk
-          FROM (SELECT lex FROM unnest(tsvector_to_array(to_tsvector('english', :query))) lex LIMIT {MAX_TERMS}) l
-          LEFT JOIN unnest(CAST(:clex AS text[]), CAST(:cfreq AS float8[])) AS c(elem, freq) ON c.elem = l.lex),
-    tq AS (SELECT CAST(CASE WHEN bool_and(f > :common) THEN string_agg(lq::text, ' & ')
-                            ELSE string_agg(lq::text, ' | ') END AS tsquery) AS m
-           FROM q WHERE rk <= {MAX_DECIDERS} HAVING count(*) > 0),
     txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r FROM (
-        SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq) AS s
+        SELECT mi.id, mi.kind, mi.text, mi.created_at, {score} AS s
         FROM tq JOIN memory_items mi ON mi.tsv @@ tq.m
         WHERE mi.user_id = :uid AND mi.kind = ANY(:kinds)
         ORDER BY s DESC, mi.created_at DESC LIMIT :n) t)"""
@@ -239,10 +270,31 @@ def _search_sql(exact: bool, dim: int, with_words: bool) -> str:
         txt = (", txt AS (SELECT NULL::uuid AS id, NULL::text AS kind, NULL::text AS text, "
                "NULL::timestamptz AS created_at, 0::bigint AS r WHERE false)")
     # Both legs already read each candidate's row: carry kind, text and time along, no second fetch.
-    return f"""WITH {vec}{txt}
+    return f"""WITH {words_ctes}{vec}{txt}
     SELECT coalesce(vec.id, txt.id), coalesce(vec.kind, txt.kind), coalesce(vec.text, txt.text),
            coalesce(vec.created_at, txt.created_at), vec.r, vec.sim, txt.r, (SELECT count(*) FROM vec)
     FROM vec FULL JOIN txt ON txt.id = vec.id"""
+
+
+@functools.lru_cache(maxsize=64)
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """A statement with :name parameters in asyncpg's form ($1, $2, …), and the names in order."""
+    names: list[str] = []
+
+    def number(m: re.Match[str]) -> str:
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+
+    return re.sub(r"(?<![:\w]):(\w+)", number, sql), tuple(names)
+
+
+async def _fetch(session: AsyncSession, sql: str, params: dict[str, Any]) -> list[Any]:
+    """Run a read on the session's own asyncpg connection (same transaction; no ORM layer on the hot path)."""
+    conn = await session.connection()
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    statement, names = _positional(sql)
+    return list(await driver.fetch(statement, *(params[n] for n in names)))
 
 
 class Memory:
@@ -253,7 +305,8 @@ class Memory:
         # user → (vectors of the current model, monotonic time until which that holds and nothing waits)
         self._state: dict[uuid.UUID, tuple[int, float]] = {}
         self._ann_dims: set[int] | None = None
-        self._freq: tuple[tuple[list[str], list[float]], float] | None = None
+        self._freq: tuple[tuple[dict[str, float], float], float] | None = None
+        self._ef_default: int | None = None  # the server's hnsw.ef_search
 
     # ------------------------------------------------------------ writing
 
@@ -484,8 +537,11 @@ class Memory:
             self._ann_dims = {int(n.rsplit("_", 1)[1]) for n in names if n.rsplit("_", 1)[1].isdigit()}
         return dim in self._ann_dims
 
-    async def _word_freq(self, session: AsyncSession) -> tuple[list[str], list[float]]:
-        """How common the frequent words are across all memories (Postgres' statistics; refreshed hourly)."""
+    async def _word_freq(self, session: AsyncSession) -> tuple[dict[str, float], float]:
+        """How common the frequent words are across all memories (Postgres' statistics; refreshed hourly).
+
+        Returns lexeme → share of memories, and the share assumed for a word Postgres did not list.
+        """
         if self._freq is not None and self._freq[1] > time.monotonic():
             return self._freq[0]
         row = (await session.execute(text(
@@ -493,10 +549,12 @@ class Memory:
             "WHERE schemaname = current_schema() AND tablename = 'memory_items' AND attname = 'tsv'"))).first()
         # the frequencies end with three summary figures (min, max, nulls): zip drops them
         pairs = list(zip(row[0], row[1], strict=False)) if row and row[0] else []
-        # below 0.1% a word's weight hardly differs from an unlisted one's: pass fewer
-        lex, freq = [w for w, f in pairs if f >= 0.001], [float(f) for _, f in pairs if f >= 0.001]
-        self._freq = ((lex, freq), time.monotonic() + FREQ_TTL)
-        return lex, freq
+        # words Postgres did not list are rarer than the rarest it did
+        floor = min((float(f) for _, f in pairs), default=2e-4) / 2
+        # below 0.1% a word's weight hardly differs from an unlisted one's: keep fewer
+        table = {w: float(f) for w, f in pairs if f >= 0.001}
+        self._freq = ((table, floor), time.monotonic() + FREQ_TTL)
+        return table, floor
 
     async def search(self, session: AsyncSession, user_id: uuid.UUID, query: str, k: int = 5,
                      kinds: tuple[str, ...] = KINDS) -> list[Hit]:
@@ -520,21 +578,27 @@ class Memory:
         if not vector and not with_words:
             return []
         params: dict[str, Any] = {"uid": user_id, "model": self.embedder.name if vector else "",
-                                  "kinds": list(kinds), "n": CANDIDATES,
+                                  "kinds": list(kinds), "n": max(CANDIDATES, k),
                                   "qv": vector_literal(vector) if vector else "[0]"}
         if with_words:
-            clex, cfreq = await self._word_freq(session)
-            # words Postgres did not list are rarer than the rarest it did
-            params.update(query=query[:MAX_TEXT_QUERY], clex=clex, cfreq=cfreq, common=COMMON,
-                          floor=min(cfreq, default=2e-4) / 2)
+            table, floor = await self._word_freq(session)
+            clex = candidate_lexemes(query[:MAX_TEXT_QUERY], table)
+            params.update(query=query[:MAX_TEXT_QUERY], clex=clex, cfreq=[table[w] for w in clex],
+                          common=COMMON, floor=floor)
         dim = len(vector)
         exact = not vector or size <= EXACT_LIMIT or not await self._has_ann(session, dim)
         if not exact:
-            await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(EF_SEARCH)})
-        rows = (await session.execute(text(_search_sql(exact, dim, with_words)), params)).all()
-        if not exact and (not rows or rows[0][7] < min(CANDIDATES, size)):
+            params["n"] = max(ANN_CANDIDATES, k)
+            if self._ef_default is None:
+                self._ef_default = int(await session.scalar(text(
+                    "SELECT coalesce(current_setting('hnsw.ef_search', true), '40')")) or 40)
+            if self._ef_default < EF_SEARCH:
+                await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(EF_SEARCH)})
+        rows = await _fetch(session, _search_sql(exact, dim, with_words), params)
+        if not exact and (not rows or rows[0][7] < min(params["n"], size)):
+            params["n"] = max(CANDIDATES, k)
             # The approximate index gave fewer candidates than this user has: do it exactly.
-            rows = (await session.execute(text(_search_sql(True, dim, with_words)), params)).all()
+            rows = await _fetch(session, _search_sql(True, dim, with_words), params)
         return fuse([r[:7] for r in rows], k, min_similarity(self.embedder.name))
 
 

@@ -206,6 +206,18 @@ async def test_a_big_users_search_uses_the_index_and_stays_complete(rt: Runtime,
     assert len(hits) == 20 and all(h.text.startswith("ada") for h in hits)
 
 
+def test_a_search_sends_only_the_word_statistics_its_words_can_stem_to() -> None:
+    table = {"citi": 0.05, "meet": 0.03, "project": 0.02, "budget": 0.01}
+    assert set(memory_mod.candidate_lexemes("Meetings in cities about the project", table)) == {
+        "citi", "meet", "project"}
+    assert memory_mod.candidate_lexemes("", table) == []
+
+
+def test_named_parameters_become_positional_once_each() -> None:
+    sql, names = memory_mod._positional("SELECT :a, CAST(:b AS vector), x::text, :a WHERE y = :c")
+    assert sql == "SELECT $1, CAST($2 AS vector), x::text, $1 WHERE y = $3" and names == ("a", "b", "c")
+
+
 # ---------------------------------------------------------------- forgetting
 
 async def test_forget_removes_the_note_and_what_was_said_about_it_everywhere(rt: Runtime) -> None:
