@@ -6,23 +6,23 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import discord
 import pytest
 from fakes.discord import TOKEN, FakeDiscord
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bots.discord import DiscordBot
 from bots.run import run_all
 from core import clock
-from core.access import parse_owners
 from core.config import Settings
 from core.inbox import Inbox
 from core.notify import Router
 from core.runtime import Runtime
 from core.scheduler import outgoing, step_user
 from db.models import Notification, Task, User
+from tests.chat_support import admit as owners
+from tests.chat_support import count, serving
 
 ADA, EVE = 501, 502
 DM_ADA = 7000 + ADA
@@ -45,23 +45,12 @@ async def fake(restore_discord_urls: None) -> AsyncIterator[FakeDiscord]:
 @contextlib.asynccontextmanager
 async def running(rt: Runtime, fake: FakeDiscord) -> AsyncIterator[DiscordBot]:
     bot = DiscordBot(Inbox(rt.sessions, rt.assistant), TOKEN, api_base=fake.api_base, gateway=fake.gateway)
-    task = asyncio.create_task(bot.run())
-    try:
-        await fake.connected()
+    async with serving(bot, fake.connected):
         yield bot
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def admit(rt: Runtime, *ids: int) -> None:
-    rt.assistant.access.owners = parse_owners(",".join(f"discord:{i}" for i in ids))
-
-
-async def count(rt: Runtime, model: Any) -> int:
-    async with rt.sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+    owners(rt, "discord", *ids)
 
 
 async def test_a_dm_creates_a_task_and_a_replayed_message_changes_nothing(rt: Runtime, fake: FakeDiscord) -> None:

@@ -13,19 +13,20 @@ from typing import Any
 import aiohttp
 import pytest
 from fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlack, signed_headers
-from sqlalchemy import func, select
+from sqlalchemy import select
 from test_telegram import free_port
 
 from bots.run import run_all
 from bots.slack import SlackBot
 from core import clock
-from core.access import parse_owners
 from core.config import Settings
 from core.inbox import Inbox
 from core.notify import Router
 from core.runtime import Runtime
 from core.scheduler import outgoing, step_user
 from db.models import Inbound, Notification, Task, User
+from tests.chat_support import admit as owners
+from tests.chat_support import count, serving
 
 ADA, EVE = "U0ADA", "U0EVE"
 
@@ -41,26 +42,12 @@ async def fake() -> AsyncIterator[FakeSlack]:
 async def running(rt: Runtime, fake: FakeSlack, **kw: Any) -> AsyncIterator[SlackBot]:
     kw.setdefault("app_token", APP_TOKEN)
     bot = SlackBot(Inbox(rt.sessions, rt.assistant), BOT_TOKEN, base_url=fake.base_url, **kw)
-    task = asyncio.create_task(bot.run())
-    try:
-        if bot.http:
-            await asyncio.sleep(0.2)
-        else:
-            await fake.connected()
+    async with serving(bot, (lambda: asyncio.sleep(0.2)) if bot.http else fake.connected):
         yield bot
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def admit(rt: Runtime, *users: str) -> None:
-    rt.assistant.access.owners = parse_owners(",".join(f"slack:{TEAM}/{u}" for u in users))
-
-
-async def count(rt: Runtime, model: Any) -> int:
-    async with rt.sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+    owners(rt, "slack", *(f"{TEAM}/{u}" for u in users))
 
 
 async def test_a_dm_over_socket_mode_creates_a_task_and_the_reply_arrives(rt: Runtime, fake: FakeSlack) -> None:

@@ -13,12 +13,11 @@ from typing import Any
 import aiohttp
 import pytest
 from fakes.telegram import TOKEN, FakeTelegram
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bots.run import run_all
 from bots.telegram import TelegramBot
 from core import clock
-from core.access import parse_owners
 from core.brain import BrainInput, OfflineBrain, Thought
 from core.config import Settings
 from core.inbox import Inbox
@@ -26,6 +25,8 @@ from core.notify import Router
 from core.runtime import Runtime
 from core.scheduler import outgoing, step_user
 from db.models import Message, Notification, Reminder, Task, User
+from tests.chat_support import admit as owners
+from tests.chat_support import count, serving
 
 ADA, BOB = 1001, 2002
 
@@ -53,23 +54,12 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 @contextlib.asynccontextmanager
 async def running(rt: Runtime, fake: FakeTelegram, **kw: Any) -> AsyncIterator[TelegramBot]:
     bot = TelegramBot(Inbox(rt.sessions, rt.assistant), TOKEN, fake.base_url, poll_timeout=1, **kw)
-    task = asyncio.create_task(bot.run())
-    try:
-        await fake.wait_for(lambda: fake.called("setMyCommands"))
+    async with serving(bot, lambda: fake.wait_for(lambda: fake.called("setMyCommands"))):
         yield bot
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def admit(rt: Runtime, *ids: int) -> None:
-    rt.assistant.access.owners = parse_owners(",".join(f"telegram:{i}" for i in ids))
-
-
-async def count(rt: Runtime, model: Any) -> int:
-    async with rt.sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+    owners(rt, "telegram", *ids)
 
 
 async def test_a_dm_creates_a_task_and_the_reply_arrives_in_html(rt: Runtime, fake: FakeTelegram) -> None:
