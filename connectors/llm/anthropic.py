@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.llm.errors import provider_errors
 from core.llm import (
-    ModelError,
     ModelMessage,
     ModelRequest,
     ModelResponse,
     ModelToolCall,
     Usage,
-    kind_for_status,
-    retry_after_seconds,
 )
 
 
@@ -49,20 +47,11 @@ class AnthropicClient:
         system = [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
         tools = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools]
         extra: dict[str, Any] = {"metadata": {"user_id": request.user}} if request.user else {}
-        try:
+        with provider_errors(anthropic, "Anthropic"):
             msg = await self._client.messages.create(
                 model=request.model, max_tokens=request.max_tokens, system=system,  # type: ignore[arg-type]
                 tools=tools, messages=_messages(request.messages),  # type: ignore[arg-type]
                 timeout=request.timeout, **extra)
-        except anthropic.APIStatusError as exc:
-            raise ModelError(kind_for_status(exc.status_code), str(exc), exc.status_code,
-                             retry_after_seconds(exc.response.headers)) from None
-        except anthropic.APITimeoutError:
-            raise ModelError("timeout", "Anthropic did not answer in time") from None
-        except anthropic.APIConnectionError as exc:
-            raise ModelError("connection", str(exc)) from None
-        except (anthropic.APIResponseValidationError, ValueError) as exc:
-            raise ModelError("invalid_response", str(exc)) from None
         text = "".join(b.text for b in msg.content if b.type == "text")
         calls = tuple(ModelToolCall(b.id, b.name, dict(b.input) if isinstance(b.input, dict) else None, str(b.input))
                       for b in msg.content if b.type == "tool_use")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from connectors.llm.errors import provider_errors
 from core.llm import (
     ModelError,
     ModelMessage,
@@ -12,8 +13,6 @@ from core.llm import (
     ModelResponse,
     ModelToolCall,
     Usage,
-    kind_for_status,
-    retry_after_seconds,
 )
 
 
@@ -72,17 +71,8 @@ class OpenAIClient:
                 kw["prompt_cache_key"] = request.cache_key
             if request.user:
                 kw["safety_identifier"] = request.user
-        try:
+        with provider_errors(openai, "OpenAI"):
             resp = await self._client.chat.completions.create(**kw)
-        except openai.APIStatusError as exc:
-            raise ModelError(kind_for_status(exc.status_code), str(exc), exc.status_code,
-                             retry_after_seconds(exc.response.headers)) from None
-        except openai.APITimeoutError:
-            raise ModelError("timeout", "OpenAI did not answer in time") from None
-        except openai.APIConnectionError as exc:
-            raise ModelError("connection", str(exc)) from None
-        except (openai.APIResponseValidationError, ValueError) as exc:
-            raise ModelError("invalid_response", str(exc)) from None
         if not resp.choices:
             raise ModelError("invalid_response", "the response had no choices")
         choice = resp.choices[0]
