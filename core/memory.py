@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.embeddings import Embedder, parse_vector, text_hash, vector_literal
@@ -37,11 +37,13 @@ CANDIDATES = 50  # per leg (vector, words) before fusion
 ANN_CANDIDATES = 20  # per leg for a big user (HNSW): a beam of EF_SEARCH yields these at the index's own cost
 EXACT_LIMIT = 20_000  # up to this many vectors a user's exact scan is quick (≈7 ms) and always complete
 EF_SEARCH = 40  # HNSW beam for big users (pgvector's default; set only where the server has less)
-CLEAN_TTL = 30.0  # seconds a user's vector count and "nothing waits for a vector" are trusted
+CLEAN_TTL = 30.0  # seconds "nothing of this user's waits for a vector" is trusted
+SIZE_TTL = 600.0  # seconds a user's vector count is trusted (it only picks exact scan or HNSW, and weighs words)
 CATCH_UP_BATCH = 64
 CATCH_UP_BUDGET = 2.0  # seconds a search may spend embedding the user's backlog first
 FORGET_LIMIT = 25
 COMMON = 0.02  # a word in more than 2% of all memories does not decide a full-text match on its own
+WORD_BUDGET = 100  # rows the deciding words may be expected to match in one user's memories
 MAX_TERMS = 12  # query words weighed in the full-text leg
 MAX_DECIDERS = 3  # of which the rarest few decide which rows match at all (the rest only add weight)
 MAX_TEXT_QUERY = 2000
@@ -190,90 +192,110 @@ def min_similarity(model: str) -> float:
     return next((v for prefix, v in MIN_SIMILARITY.items() if model.startswith(prefix)), 0.0)
 
 
-def fuse(rows: Sequence[Any], k: int, floor: float) -> list[Hit]:
-    """Reciprocal-rank fusion of the vector and word ranks; kind weighs in, recency breaks ties.
-
-    Each row is (id, kind, text, created_at, vector rank | None, similarity | None, word rank | None).
-    """
-    scored = []
-    for item_id, kind, body, at, vrank, sim, trank in rows:
-        if trank is None and (sim is None or sim < floor):
-            continue
-        rrf = (1.0 / (RRF_K + vrank) if vrank else 0.0) + (1.0 / (RRF_K + trank) if trank else 0.0)
-        scored.append((rrf * KIND_WEIGHT.get(kind, 0.8), at, Hit(str(item_id), kind, body, 0.0, at)))
-    scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
-    return [Hit(h.id, h.kind, h.text, s, h.created_at) for s, _, h in scored[:k]]
-
-
 # ---------------------------------------------------------------- SQL
 
 _PENDING = """
     (SELECT id, text FROM memory_items WHERE user_id = :uid AND embedding_model IS NULL LIMIT :n)
-    UNION ALL (SELECT id, text FROM memory_items WHERE user_id = :uid AND embedding_model < :model LIMIT :n)
-    UNION ALL (SELECT id, text FROM memory_items WHERE user_id = :uid AND embedding_model > :model LIMIT :n)
+    UNION ALL (SELECT id, text FROM memory_items WHERE user_id = :uid AND embedding_model < :current LIMIT :n)
+    UNION ALL (SELECT id, text FROM memory_items WHERE user_id = :uid AND embedding_model > :current LIMIT :n)
     LIMIT :n"""  # three index range scans on (user_id, embedding_model): cheap even for 100k rows
+# How many vectors of the current model the user has, counted up to one past EXACT_LIMIT (index only).
+_SIZE = f"""(SELECT count(*) FROM (SELECT 1 FROM memory_items WHERE user_id = :uid AND embedding_model = :current
+    LIMIT {EXACT_LIMIT + 1}) s)"""
 
 
 # Words Postgres' statistics know, as a quoted tsquery lexeme (already stemmed: no normalising again).
-_LEXEME = "CAST('''' || replace(replace(lex, '\\', ''), '''', '''''') || '''' AS tsquery)"
+_QUOTED = "replace(replace(lex, '\\', ''), '''', '''''') || ''''"
+_LEXEME = f"CAST('''' || {_QUOTED} AS tsquery)"
+# The same lexeme as the user-scoped index holds it (pixie_user_tsv, migration 0007): :prefix + lexeme.
+_USER_LEXEME = f"CAST('''' || :prefix || {_QUOTED} AS tsquery)"
+ENGLISH: Any = literal_column("'english'")  # the text search configuration of the tsv column
 
 
-def _words_sql() -> str:
+def says(user_id: uuid.UUID, tsquery: Any) -> Any:
+    """The condition "this user's item says `tsquery`", served by the user-scoped full-text index."""
+    return func.pixie_user_tsv(MemoryItem.user_id, MemoryItem.tsv).op("@@")(func.pixie_user_tsquery(user_id, tsquery))
+
+
+def _words_sql(size: str) -> str:
     """CTEs q (the query's weighted lexemes) and tq (the tsquery that decides whether a row matches at all).
 
     Words: the query's lexemes (Postgres' English stemming) each weigh their inverse frequency,
-    taken from Postgres' own statistics of the tsv column (passed in as :clex/:cfreq). A word in
-    more than :common of all memories matches too much to decide anything on its own (and ranking
-    every match is what makes full text slow on big memories), so rows must contain one of the
-    query's MAX_DECIDERS rarest words that are not common (all of them when even those are common);
-    the others only add weight.
+    taken from Postgres' own statistics of the tsv column (passed in as :clex/:cfreq). A row must
+    contain one of the query's MAX_DECIDERS rarest words; the others only add weight. A word in
+    more than :common of all memories says too little to decide a match on its own, and the
+    deciders together may be expected in at most :budget of the user's `size` memories (rows:
+    scoring every match is what makes full text slow on big memories). When even the rarest word
+    is too frequent, a row must contain all of the rarest words instead.
     """
     return f"""
-    q AS (SELECT {_LEXEME} AS lq, -ln(greatest(coalesce(c.freq, :floor), 1e-6)) AS w,
-                 coalesce(c.freq, :floor) AS f, row_number() OVER (ORDER BY coalesce(c.freq, :floor), l.lex) AS rk
+    q AS (SELECT lq, mq, w, f, row_number() OVER (ORDER BY f, lex) AS rk, sum(f) OVER (ORDER BY f, lex) AS cum FROM (
+          SELECT l.lex, {_LEXEME} AS lq, {_USER_LEXEME} AS mq, -ln(greatest(coalesce(c.freq, :floor), 1e-6)) AS w,
+                 coalesce(c.freq, :floor) AS f
           FROM (SELECT lex FROM unnest(tsvector_to_array(to_tsvector('english', :query))) lex LIMIT {MAX_TERMS}) l
-          LEFT JOIN unnest(CAST(:clex AS text[]), CAST(:cfreq AS float8[])) AS c(elem, freq) ON c.elem = l.lex),
-    tq AS (SELECT CAST(CASE WHEN bool_and(f > :common) THEN string_agg(lq::text, ' & ')
-                            ELSE string_agg(lq::text, ' | ') FILTER (WHERE f <= :common) END AS tsquery) AS m
+          LEFT JOIN unnest(CAST(:clex AS text[]), CAST(:cfreq AS float8[])) AS c(elem, freq) ON c.elem = l.lex) x),
+    tq AS (SELECT CAST(CASE WHEN bool_or(f <= :common AND cum * {size} <= :budget)
+                            THEN string_agg(mq::text, ' | ') FILTER (WHERE f <= :common AND cum * {size} <= :budget)
+                            ELSE string_agg(mq::text, ' & ') END AS tsquery) AS m
            FROM q WHERE rk <= {MAX_DECIDERS} HAVING count(*) > 0)"""
 
 
-def _search_sql(exact: bool, dim: int, with_words: bool) -> str:
+@functools.lru_cache(maxsize=64)
+def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool) -> str:
     """The whole hybrid search as one statement (one round trip).
 
-    Exact (a user with up to EXACT_LIMIT vectors): the vector leg scans the user's own rows (index on
-    user_id). Approximate (a big user): it goes through the HNSW index. The word leg is left to the
-    planner (GIN index or the user's rows); what keeps it cheap is that only rare words decide a match.
-    Each result row: id, kind, text, created_at, vector rank, similarity, word rank, vector candidates.
+    Vector leg — exact (a user with up to EXACT_LIMIT vectors): a scan of the user's own rows
+    (index on user_id); approximate (a big user): the HNSW index. Word leg: the user-scoped GIN
+    index, where only rare words decide a match, so few rows are read and scored. Kind weighs in,
+    recency breaks ties; a vector-only candidate below :minsim is noise, not a memory.
+    Each result row: id, kind, text, created_at, vector rank, word rank, vector candidates. With
+    `meta`, one more row (id NULL) says how many vectors the user has (up to EXACT_LIMIT + 1) and
+    whether any item waits for a vector of the current model: no extra round trip for either.
     """
-    words_ctes = _words_sql() + "," if with_words else ""
-    score = "(SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq)"
+    words_ctes = _words_sql(_SIZE if meta else "CAST(:size AS float8)") + "," if with_words else ""
     if exact:
         # The plain column (not the index expression) can only be served by the per-user scan: exact.
-        distance, ann = "embedding <=> CAST(:qv AS vector)", ""
+        distance, ann = "embedding <=> CAST(CAST(:qv AS real[]) AS vector)", ""
     else:
-        distance = f"(embedding::vector({dim})) <=> CAST(:qv AS vector({dim}))"
+        distance = f"(embedding::vector({dim})) <=> CAST(CAST(:qv AS real[]) AS vector({dim}))"
         ann = f" AND embedding_dim = {dim}"  # a literal, so the planner can use the partial HNSW index
     vec = f"""
-    vec AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY d) AS r, 1 - d AS sim FROM (
+    vec AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY d, created_at DESC) AS r, 1 - d AS sim FROM (
         SELECT id, kind, text, created_at, {distance} AS d FROM memory_items
         WHERE user_id = :uid AND embedding_model = :model AND kind = ANY(:kinds){ann}
         ORDER BY d LIMIT :n) v)"""
     if with_words:
-        txt = f""",
+        txt = """,
     txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r FROM (
-        SELECT mi.id, mi.kind, mi.text, mi.created_at, {score} AS s
-        FROM tq JOIN memory_items mi ON mi.tsv @@ tq.m
+        SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq) AS s
+        FROM tq JOIN memory_items mi ON pixie_user_tsv(mi.user_id, mi.tsv) @@ tq.m
         WHERE mi.user_id = :uid AND mi.kind = ANY(:kinds)
         ORDER BY s DESC, mi.created_at DESC LIMIT :n) t)"""
     else:
-        txt = (", txt AS (SELECT NULL::uuid AS id, NULL::text AS kind, NULL::text AS text, "
+        txt = (",\n    txt AS (SELECT NULL::uuid AS id, NULL::text AS kind, NULL::text AS text, "
                "NULL::timestamptz AS created_at, 0::bigint AS r WHERE false)")
     # Both legs already read each candidate's row: carry kind, text and time along, no second fetch.
+    # (Fusing in Python costs less than planning the fusion as SQL.)
     return f"""WITH {words_ctes}{vec}{txt}
     SELECT coalesce(vec.id, txt.id), coalesce(vec.kind, txt.kind), coalesce(vec.text, txt.text),
-           coalesce(vec.created_at, txt.created_at), vec.r, vec.sim, txt.r, (SELECT count(*) FROM vec)
-    FROM vec FULL JOIN txt ON txt.id = vec.id"""
+           coalesce(vec.created_at, txt.created_at), vec.r, txt.r, (SELECT count(*) FROM vec)
+    FROM vec FULL JOIN txt ON txt.id = vec.id WHERE txt.r IS NOT NULL OR vec.sim >= :minsim""" + (
+        f"""
+    UNION ALL SELECT NULL, NULL, NULL, NULL, {_SIZE}, CAST(EXISTS ({_PENDING.replace(":n", "1")}) AS int), NULL"""
+        if meta else "")
+
+
+def fuse(rows: Sequence[Any], k: int) -> list[Hit]:
+    """Reciprocal-rank fusion of the vector and word ranks; kind weighs in, recency breaks ties.
+
+    Each row is (id, kind, text, created_at, vector rank | None, word rank | None).
+    """
+    scored = []
+    for item_id, kind, body, at, vrank, trank in rows:
+        rrf = (1.0 / (RRF_K + vrank) if vrank else 0.0) + (1.0 / (RRF_K + trank) if trank else 0.0)
+        scored.append((rrf * KIND_WEIGHT.get(kind, 0.8), at, str(item_id), kind, body))
+    scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+    return [Hit(item_id, kind, body, score, at) for score, at, item_id, kind, body in scored[:k]]
 
 
 @functools.lru_cache(maxsize=64)
@@ -302,10 +324,11 @@ class Memory:
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
-        # user → (vectors of the current model, monotonic time until which that holds and nothing waits)
-        self._state: dict[uuid.UUID, tuple[int, float]] = {}
+        # user → (vectors of the current model, monotonic time until which that count holds, until which
+        # nothing of theirs waits for a vector)
+        self._state: dict[uuid.UUID, tuple[int, float, float]] = {}
         self._ann_dims: set[int] | None = None
-        self._freq: tuple[tuple[dict[str, float], float], float] | None = None
+        self._freq: tuple[tuple[dict[str, float], float, float], float] | None = None
         self._ef_default: int | None = None  # the server's hnsw.ef_search
 
     # ------------------------------------------------------------ writing
@@ -325,7 +348,8 @@ class Memory:
             item.embedding, item.embedding_model, item.embedding_dim = vector, self.embedder.name, len(vector)
         else:
             item.embedding = item.embedding_model = item.embedding_dim = None
-            self._state.pop(item.user_id, None)
+            if (state := self._state.get(item.user_id)) is not None:
+                self._state[item.user_id] = (state[0], state[1], 0.0)  # something waits now
 
     async def remember_turn(self, session: AsyncSession, user_id: uuid.UUID, text_: str,
                             tools: Iterable[tuple[str, bool]], source_id: uuid.UUID | None = None,
@@ -356,9 +380,8 @@ class Memory:
         words_ = or_query(text_)
         query = select(MemoryItem).where(MemoryItem.user_id == user_id, MemoryItem.kind == "note")
         if words_:
-            tsq = text("to_tsquery('english', :w)").bindparams(w=words_)
-            query = query.where(MemoryItem.tsv.op("@@")(tsq)).order_by(
-                text("ts_rank_cd(tsv, to_tsquery('english', :w)) DESC").bindparams(w=words_)).limit(20)
+            tsq = func.to_tsquery(ENGLISH, words_)
+            query = query.where(says(user_id, tsq)).order_by(func.ts_rank_cd(MemoryItem.tsv, tsq).desc()).limit(20)
         else:
             query = query.where(MemoryItem.text == text_).limit(1)
         for item in await session.scalars(query):
@@ -400,9 +423,8 @@ class Memory:
         if not wanted:
             return []
         mine = (MemoryItem.user_id == user_id, MemoryItem.kind.in_(("note", "message")))
-        tsq = text("plainto_tsquery('english', :q)").bindparams(q=" ".join(w for w in words(query) if w not in STOP))
-        every = list(await session.scalars(
-            select(MemoryItem).where(*mine, MemoryItem.tsv.op("@@")(tsq)).limit(FORGET_LIMIT + 1)))
+        tsq = func.plainto_tsquery(ENGLISH, " ".join(w for w in words(query) if w not in STOP))
+        every = list(await session.scalars(select(MemoryItem).where(*mine, says(user_id, tsq)).limit(FORGET_LIMIT + 1)))
         if every:
             return every
         # No item has every word: take the best match when it shares at least half of them.
@@ -451,7 +473,7 @@ class Memory:
         done, deadline = 0, time.monotonic() + budget
         while True:
             rows = (await session.execute(text(_PENDING), {
-                "uid": user_id, "model": self.embedder.name, "n": CATCH_UP_BATCH})).all()
+                "uid": user_id, "current": self.embedder.name, "n": CATCH_UP_BATCH})).all()
             if not rows:
                 return done, True
             try:
@@ -476,7 +498,7 @@ class Memory:
             while True:
                 async with sessions() as session, session.begin():
                     rows = (await session.execute(text(_PENDING), {
-                        "uid": user_id, "model": self.embedder.name, "n": batch})).all()
+                        "uid": user_id, "current": self.embedder.name, "n": batch})).all()
                     if rows:
                         await self._embed_rows(session, rows)
                 done += len(rows)
@@ -509,26 +531,6 @@ class Memory:
 
     # ------------------------------------------------------------ searching
 
-    async def _prepare(self, session: AsyncSession, user_id: uuid.UUID) -> int:
-        """Before a search: catch up on the user's backlog, and count their vectors (exact scan or HNSW?).
-
-        One round trip, skipped entirely while the answer is fresh (CLEAN_TTL).
-        """
-        cached = self._state.get(user_id)
-        if cached and cached[1] > time.monotonic():
-            return cached[0]
-        size, waiting = (await session.execute(text(
-            "SELECT (SELECT count(*) FROM (SELECT 1 FROM memory_items WHERE user_id = :uid "
-            f"AND embedding_model = :model LIMIT :lim) s), EXISTS ({_PENDING})"),
-            {"uid": user_id, "model": self.embedder.name, "lim": EXACT_LIMIT + 1, "n": 1})).one()
-        finished = True
-        if waiting:
-            done, finished = await self.catch_up(session, user_id)
-            size += done
-        if finished:
-            self._state[user_id] = (size, time.monotonic() + CLEAN_TTL)
-        return int(size)
-
     async def _has_ann(self, session: AsyncSession, dim: int) -> bool:
         if self._ann_dims is None:
             names = await session.scalars(text(
@@ -537,13 +539,16 @@ class Memory:
             self._ann_dims = {int(n.rsplit("_", 1)[1]) for n in names if n.rsplit("_", 1)[1].isdigit()}
         return dim in self._ann_dims
 
-    async def _word_freq(self, session: AsyncSession) -> tuple[dict[str, float], float]:
+    async def _word_freq(self, session: AsyncSession) -> tuple[dict[str, float], float, float]:
         """How common the frequent words are across all memories (Postgres' statistics; refreshed hourly).
 
-        Returns lexeme → share of memories, and the share assumed for a word Postgres did not list.
+        Returns lexeme → share of memories, the share assumed for a word Postgres did not list, and
+        how many memories there are in all.
         """
         if self._freq is not None and self._freq[1] > time.monotonic():
             return self._freq[0]
+        total = float(await session.scalar(text(
+            "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = CAST('memory_items' AS regclass)")) or 0)
         row = (await session.execute(text(
             "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
             "WHERE schemaname = current_schema() AND tablename = 'memory_items' AND attname = 'tsv'"))).first()
@@ -553,19 +558,25 @@ class Memory:
         floor = min((float(f) for _, f in pairs), default=2e-4) / 2
         # below 0.1% a word's weight hardly differs from an unlisted one's: keep fewer
         table = {w: float(f) for w, f in pairs if f >= 0.001}
-        self._freq = ((table, floor), time.monotonic() + FREQ_TTL)
-        return table, floor
+        self._freq = ((table, floor, total), time.monotonic() + FREQ_TTL)
+        return table, floor, total
 
     async def search(self, session: AsyncSession, user_id: uuid.UUID, query: str, k: int = 5,
                      kinds: tuple[str, ...] = KINDS) -> list[Hit]:
-        """The k items of this user that best fit `query`: vector and full-text ranks, fused."""
-        size = await self._prepare(session, user_id)
+        """The k items of this user that best fit `query`: vector and full-text ranks, fused.
+
+        The statement also counts the user's vectors and looks for items waiting for one, unless
+        both are freshly known (SIZE_TTL, CLEAN_TTL); a backlog is embedded and the search redone.
+        """
+        now = time.monotonic()
+        size, size_until, clean_until = self._state.get(user_id, (0, 0.0, 0.0))
+        meta = size_until <= now or clean_until <= now
         rels = relation_words(query)
         if rels:  # "my son" is Felix in this user's notes: look for Felix too
             notes = await session.scalars(select(MemoryItem.text).where(
                 MemoryItem.user_id == user_id, MemoryItem.kind == "note",
-                MemoryItem.tsv.op("@@")(text("to_tsquery('english', :rels)").bindparams(
-                    rels=" | ".join("(" + " & ".join(words(r)) + ")" for r in sorted(rels))))).limit(50))
+                says(user_id, func.to_tsquery(ENGLISH, " | ".join(
+                    "(" + " & ".join(words(r)) + ")" for r in sorted(rels))))).limit(50))
             names = relation_names(rels, notes)
             if names:
                 query = f"{query} ({', '.join(names)})"
@@ -578,15 +589,20 @@ class Memory:
         if not vector and not with_words:
             return []
         params: dict[str, Any] = {"uid": user_id, "model": self.embedder.name if vector else "",
-                                  "kinds": list(kinds), "n": max(CANDIDATES, k),
-                                  "qv": vector_literal(vector) if vector else "[0]"}
+                                  "current": self.embedder.name,
+                                  "kinds": list(kinds), "n": max(CANDIDATES, k), "prefix": str(user_id)[:8],
+                                  "qv": vector or [0.0],  # sent as real[] (binary): no text to format or parse
+                                  "minsim": min_similarity(self.embedder.name)}
         if with_words:
-            table, floor = await self._word_freq(session)
+            table, floor, total = await self._word_freq(session)
             clex = candidate_lexemes(query[:MAX_TEXT_QUERY], table)
             params.update(query=query[:MAX_TEXT_QUERY], clex=clex, cfreq=[table[w] for w in clex],
-                          common=COMMON, floor=floor)
+                          common=COMMON, floor=floor, budget=WORD_BUDGET)
+            if not meta:  # a big user's count is only known to exceed EXACT_LIMIT: then count every memory
+                params["size"] = float(size if size <= EXACT_LIMIT else max(total, size))
         dim = len(vector)
-        exact = not vector or size <= EXACT_LIMIT or not await self._has_ann(session, dim)
+        # A user not counted lately is searched exactly: always complete, and it counts them.
+        exact = not vector or meta or size <= EXACT_LIMIT or not await self._has_ann(session, dim)
         if not exact:
             params["n"] = max(ANN_CANDIDATES, k)
             if self._ef_default is None:
@@ -594,12 +610,23 @@ class Memory:
                     "SELECT coalesce(current_setting('hnsw.ef_search', true), '40')")) or 40)
             if self._ef_default < EF_SEARCH:
                 await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(EF_SEARCH)})
-        rows = await _fetch(session, _search_sql(exact, dim, with_words), params)
-        if not exact and (not rows or rows[0][7] < min(params["n"], size)):
+        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta), params)
+        if meta:
+            [counts] = [r for r in rows if r[0] is None]
+            rows = [r for r in rows if r[0] is not None]
+            size, clean = int(counts[4]), not counts[5]
+            if not clean:
+                done, clean = await self.catch_up(session, user_id)
+                size += done
+                if done:  # the backlog has vectors now: search again with them
+                    rows = [r for r in await _fetch(session, _search_sql(True, dim, with_words, True), params)
+                            if r[0] is not None]
+            self._state[user_id] = (size, now + SIZE_TTL, now + CLEAN_TTL if clean else 0.0)
+        elif not exact and (not rows or rows[0][6] < min(params["n"], size)):
             params["n"] = max(CANDIDATES, k)
             # The approximate index gave fewer candidates than this user has: do it exactly.
-            rows = await _fetch(session, _search_sql(True, dim, with_words), params)
-        return fuse([r[:7] for r in rows], k, min_similarity(self.embedder.name))
+            rows = await _fetch(session, _search_sql(True, dim, with_words, False), params)
+        return fuse([r[:6] for r in rows], k)
 
 
 class TooMany(Exception):
@@ -610,5 +637,5 @@ class TooMany(Exception):
         self.count = count
 
 
-__all__ = ["CANDIDATES", "EXACT_LIMIT", "KINDS", "Hit", "Memory", "TooMany", "content_words", "fuse",
+__all__ = ["CANDIDATES", "EXACT_LIMIT", "KINDS", "Hit", "Memory", "TooMany", "content_words", "says",
            "near_duplicate", "or_query", "remembers_turn"]

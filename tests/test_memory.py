@@ -338,13 +338,18 @@ def test_which_turns_become_memory() -> None:
     assert not remembers_turn("thanks, perfect!", [])
 
 
-def test_kind_outranks_a_remark_and_recency_breaks_ties() -> None:
-    from core.memory import fuse
-
-    old, new = at("2026-01-01T00:00:00+00:00"), at("2026-02-01T00:00:00+00:00")
-    rows = [(1, "message", "said in passing", new, 1, 0.9, 1), (2, "note", "the note", old, 1, 0.9, 1),
-            (3, "note", "a newer note", new, 1, 0.9, 1), (4, "note", "noise", new, 2, 0.01, None)]
-    assert [h.text for h in fuse(rows, 5, floor=0.1)] == ["a newer note", "the note", "said in passing"]
+async def test_kind_outranks_a_remark_and_recency_breaks_ties(rt: Runtime) -> None:
+    ada = await user(rt, "ada")
+    said = "the Orion launch moved to Friday"
+    async with rt.sessions() as session, session.begin():
+        for kind, when in (("note", "2026-01-01"), ("note", "2026-02-01"), ("message", "2026-03-01")):
+            await rt.memory.add(session, ada.id, kind, said, at=at(f"{when}T09:00:00+00:00"))
+        await rt.memory.add(session, ada.id, "note", "buy oat milk", at=at("2026-03-01T10:00:00+00:00"))
+    async with rt.sessions() as session:
+        hits = await rt.memory.search(session, ada.id, "Orion launch", k=5)
+    # the same words and meaning three times: notes before the passing remark, the newer note first;
+    # the unrelated note is not a hit at all
+    assert [(h.kind, h.created_at.month) for h in hits] == [("note", 2), ("note", 1), ("message", 3)]
 
 
 async def test_my_son_is_found_by_the_name_the_notes_give_him(rt: Runtime) -> None:
