@@ -43,7 +43,7 @@ CATCH_UP_BATCH = 64
 CATCH_UP_BUDGET = 2.0  # seconds a search may spend embedding the user's backlog first
 FORGET_LIMIT = 25
 COMMON = 0.02  # a word in more than 2% of all memories does not decide a full-text match on its own
-WORD_BUDGET = 100  # rows the deciding words may be expected to match in one user's memories
+WORD_BUDGET = CANDIDATES  # rows the deciding words may be expected to match: about as many as a leg keeps
 MAX_TERMS = 12  # query words weighed in the full-text leg
 MAX_DECIDERS = 3  # of which the rarest few decide which rows match at all (the rest only add weight)
 MAX_TEXT_QUERY = 2000
@@ -210,6 +210,9 @@ _LEXEME = f"CAST('''' || {_QUOTED} AS tsquery)"
 # The same lexeme as the user-scoped index holds it (pixie_user_tsv, migration 0007): :prefix + lexeme.
 _USER_LEXEME = f"CAST('''' || :prefix || {_QUOTED} AS tsquery)"
 ENGLISH: Any = literal_column("'english'")  # the text search configuration of the tsv column
+# The weight of a hit's kind, as SQL over {kind}.
+_KIND_WEIGHT = ("CASE {kind} " + " ".join(f"WHEN '{k}' THEN {w}" for k, w in KIND_WEIGHT.items())
+                + f" ELSE {min(KIND_WEIGHT.values())} END")
 
 
 def says(user_id: uuid.UUID, tsquery: Any) -> Any:
@@ -248,16 +251,18 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool) -> str:
     (index on user_id); approximate (a big user): the HNSW index. Word leg: the user-scoped GIN
     index, where only rare words decide a match, so few rows are read and scored. Kind weighs in,
     recency breaks ties; a vector-only candidate below :minsim is noise, not a memory.
-    Each result row: id, kind, text, created_at, vector rank, word rank, vector candidates. With
-    `meta`, one more row (id NULL) says how many vectors the user has (up to EXACT_LIMIT + 1) and
-    whether any item waits for a vector of the current model: no extra round trip for either.
+    The ranks are fused in the statement (reciprocal rank fusion; kind weighs in, recency breaks
+    ties; a vector-only candidate below :minsim is noise, not a memory), so only the k hits come
+    back: (id, kind, text, created_at, score, vector candidates). With `meta`, one more row (id
+    NULL) says how many vectors the user has (up to EXACT_LIMIT + 1) and whether any item waits for
+    a vector of the current model: no extra round trip for either.
     """
     words_ctes = _words_sql(_SIZE if meta else "CAST(:size AS float8)") + "," if with_words else ""
     if exact:
         # The plain column (not the index expression) can only be served by the per-user scan: exact.
-        distance, ann = "embedding <=> CAST(CAST(:qv AS real[]) AS vector)", ""
+        distance, ann = "embedding <=> CAST(:qv AS vector)", ""
     else:
-        distance = f"(embedding::vector({dim})) <=> CAST(CAST(:qv AS real[]) AS vector({dim}))"
+        distance = f"(embedding::vector({dim})) <=> CAST(:qv AS vector({dim}))"
         ann = f" AND embedding_dim = {dim}"  # a literal, so the planner can use the partial HNSW index
     vec = f"""
     vec AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY d, created_at DESC) AS r, 1 - d AS sim FROM (
@@ -275,27 +280,17 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool) -> str:
         txt = (",\n    txt AS (SELECT NULL::uuid AS id, NULL::text AS kind, NULL::text AS text, "
                "NULL::timestamptz AS created_at, 0::bigint AS r WHERE false)")
     # Both legs already read each candidate's row: carry kind, text and time along, no second fetch.
-    # (Fusing in Python costs less than planning the fusion as SQL.)
-    return f"""WITH {words_ctes}{vec}{txt}
-    SELECT coalesce(vec.id, txt.id), coalesce(vec.kind, txt.kind), coalesce(vec.text, txt.text),
-           coalesce(vec.created_at, txt.created_at), vec.r, txt.r, (SELECT count(*) FROM vec)
-    FROM vec FULL JOIN txt ON txt.id = vec.id WHERE txt.r IS NOT NULL OR vec.sim >= :minsim""" + (
-        f"""
-    UNION ALL SELECT NULL, NULL, NULL, NULL, {_SIZE}, CAST(EXISTS ({_PENDING.replace(":n", "1")}) AS int), NULL"""
-        if meta else "")
-
-
-def fuse(rows: Sequence[Any], k: int) -> list[Hit]:
-    """Reciprocal-rank fusion of the vector and word ranks; kind weighs in, recency breaks ties.
-
-    Each row is (id, kind, text, created_at, vector rank | None, word rank | None).
-    """
-    scored = []
-    for item_id, kind, body, at, vrank, trank in rows:
-        rrf = (1.0 / (RRF_K + vrank) if vrank else 0.0) + (1.0 / (RRF_K + trank) if trank else 0.0)
-        scored.append((rrf * KIND_WEIGHT.get(kind, 0.8), at, str(item_id), kind, body))
-    scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
-    return [Hit(item_id, kind, body, score, at) for score, at, item_id, kind, body in scored[:k]]
+    found = f"""(SELECT coalesce(vec.id, txt.id) AS id, coalesce(vec.kind, txt.kind) AS kind,
+           coalesce(vec.text, txt.text), coalesce(vec.created_at, txt.created_at) AS at,
+           (coalesce(1.0 / ({RRF_K} + vec.r), 0) + coalesce(1.0 / ({RRF_K} + txt.r), 0))
+               * {_KIND_WEIGHT.format(kind="coalesce(vec.kind, txt.kind)")} AS score,
+           (SELECT count(*) FROM vec) AS candidates
+    FROM vec FULL JOIN txt ON txt.id = vec.id WHERE txt.r IS NOT NULL OR vec.sim >= :minsim
+    ORDER BY score DESC, at DESC LIMIT :k)"""
+    if meta:
+        found += f"""
+    UNION ALL SELECT NULL, NULL, NULL, NULL, {_SIZE}, CAST(EXISTS ({_PENDING.replace(":n", "1")}) AS int)"""
+    return f"WITH {words_ctes}{vec}{txt}\n    {found}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -590,8 +585,8 @@ class Memory:
             return []
         params: dict[str, Any] = {"uid": user_id, "model": self.embedder.name if vector else "",
                                   "current": self.embedder.name,
-                                  "kinds": list(kinds), "n": max(CANDIDATES, k), "prefix": str(user_id)[:8],
-                                  "qv": vector or [0.0],  # sent as real[] (binary): no text to format or parse
+                                  "kinds": list(kinds), "n": max(CANDIDATES, k), "k": k, "prefix": str(user_id)[:8],
+                                  "qv": vector_literal(vector) if vector else "[0]",
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
             table, floor, total = await self._word_freq(session)
@@ -622,11 +617,11 @@ class Memory:
                     rows = [r for r in await _fetch(session, _search_sql(True, dim, with_words, True), params)
                             if r[0] is not None]
             self._state[user_id] = (size, now + SIZE_TTL, now + CLEAN_TTL if clean else 0.0)
-        elif not exact and (not rows or rows[0][6] < min(params["n"], size)):
+        elif not exact and (not rows or rows[0][5] < min(params["n"], size)):
             params["n"] = max(CANDIDATES, k)
             # The approximate index gave fewer candidates than this user has: do it exactly.
             rows = await _fetch(session, _search_sql(True, dim, with_words, False), params)
-        return fuse([r[:6] for r in rows], k)
+        return [Hit(str(item_id), kind, body, float(score), at) for item_id, kind, body, at, score, _ in rows]
 
 
 class TooMany(Exception):

@@ -159,7 +159,8 @@ class MemoryItem(Base):
     __table_args__ = (
         Index("ix_memory_user_kind_source", "user_id", "kind", "source_id"),
         # Each user's words: lexemes prefixed with the owner's id (functions from migration 0007).
-        Index("ix_memory_user_tsv", text("pixie_user_tsv(user_id, tsv)"), postgresql_using="gin"),
+        Index("ix_memory_user_tsv", text("pixie_user_tsv(user_id, tsv)"), postgresql_using="gin",
+              postgresql_with={"fastupdate": "off"}),
         Index("ix_memory_user_model", "user_id", "embedding_model"),
         # HNSW on 384-d vectors, only for users with very many memories (migration 0002 creates it).
         Index("ix_memory_hnsw_384", text("(embedding::vector(384)) vector_cosine_ops"), postgresql_using="hnsw",

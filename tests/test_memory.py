@@ -162,6 +162,35 @@ async def test_no_tool_lets_one_user_see_or_touch_anothers_memory(rt: Runtime) -
     assert any("9911-zebra" in t for t in texts(await call(rt, ada, "search_memory", {"query": "locker code"})))
 
 
+async def test_users_whose_ids_share_the_word_index_prefix_stay_apart(rt: Runtime) -> None:
+    """The word index narrows by the first 8 hex digits of the owner's id; rows are still one user's."""
+    twins = [uuid.UUID(f"abcdef12-0000-4000-8000-00000000000{i}") for i in (1, 2)]
+    async with rt.sessions() as session, session.begin():
+        session.add_all([User(id=twins[0], name="ada", tz="Europe/Berlin"),
+                         User(id=twins[1], name="bob", tz="Europe/Berlin")])
+    async with rt.sessions() as session:
+        ada, bob = [await session.get(User, i) for i in twins]
+    assert ada is not None and bob is not None
+    await call(rt, ada, "remember", {"text": "the vault combination is quokka-7781"})
+    await call(rt, bob, "remember", {"text": "the quokka enclosure opens at 9"})
+    await call(rt, bob, "remember", {"text": "the vault combination is quokka-7781"})  # bob's own, same words
+    found = texts(await call(rt, ada, "search_memory", {"query": "quokka vault combination", "k": 10}))
+    assert found == ["the vault combination is quokka-7781"]
+    assert (await call(rt, ada, "forget", {"query": "enclosure opens"})).result["count"] == 0
+    assert len(await items(rt, user_id=bob.id)) == 2  # bob's notes are untouched by ada's forget
+
+
+async def test_words_with_quotes_and_backslashes_are_found_and_forgotten(rt: Runtime) -> None:
+    ada = await user(rt, "ada")
+    odd = "the printer's share is \\\\nas\\scans and the wifi is 'o''reilly'"
+    assert (await call(rt, ada, "remember", {"text": odd})).ok
+    assert texts(await call(rt, ada, "search_memory", {"query": "printer's scans o'reilly"})) == [odd]
+    again = await call(rt, ada, "remember", {"text": odd})
+    assert again.result["duplicate"] is True
+    assert (await call(rt, ada, "forget", {"query": "printer's share scans"})).result["count"] == 1
+    assert await items(rt, kind="note") == []
+
+
 async def test_top_k_is_complete_for_a_small_user_next_to_a_huge_one(rt: Runtime) -> None:
     """Filtered HNSW drops rows of a user with few of them; Pixie's search never does."""
     ada, bob = await user(rt, "ada"), await user(rt, "bob")
@@ -200,10 +229,22 @@ async def test_a_big_users_search_uses_the_index_and_stays_complete(rt: Runtime,
         async with rt.sessions() as session, session.begin():
             for i in range(n):
                 await rt.memory.add(session, who.id, "note", f"{who.name} fact number {i} about topic {i % 7}")
-    mem = Memory(rt.memory.embedder)  # fresh size cache
+    statements: list[str] = []
+    fetch = memory_mod._fetch
+
+    async def spy(session: Any, sql: str, params: dict[str, Any]) -> list[Any]:
+        statements.append(sql)
+        return await fetch(session, sql, params)
+
+    monkeypatch.setattr(memory_mod, "_fetch", spy)
+    mem = Memory(rt.memory.embedder)  # fresh: it has not counted anyone yet
     async with rt.sessions() as session:
-        hits = await mem.search(session, ada.id, "fact about topic 3", k=20)
-    assert len(hits) == 20 and all(h.text.startswith("ada") for h in hits)
+        first = await mem.search(session, ada.id, "fact about topic 3", k=20)
+        second = await mem.search(session, ada.id, "fact about topic 3", k=20)
+    # the first search is exact and counts ada; knowing she is big, the next one asks the HNSW index
+    assert "vector(384)" not in statements[0] and "vector(384)" in statements[-1]
+    for hits in (first, second):
+        assert len(hits) == 20 and all(h.text.startswith("ada") for h in hits)
 
 
 def test_a_search_sends_only_the_word_statistics_its_words_can_stem_to() -> None:
