@@ -232,11 +232,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results = asyncio.run(run(Path(tmp), args.queries, args.skip_1m))
     print()
-    print("| data | Pixie p50 | Pixie p95 | bare pgvector p50 | bare p95 | short top-5 (Pixie / bare) | notes |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| data | Pixie p50 / p95 | bare pgvector p50 / p95 | Pixie ÷ bare, p50 / p95 | short top-5 (Pixie / bare) "
+          "| notes |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for name, r, note in results:
-        print(f"| {name} | {r['pixie_p50']:.1f} ms | {r['pixie_p95']:.1f} ms | {r['bare_p50']:.1f} ms | "
-              f"{r['bare_p95']:.1f} ms | {r['short_pixie']} / {r['short_bare']} | {note} |")
+        print(f"| {name} | {r['pixie_p50']:.1f} / {r['pixie_p95']:.1f} ms | "
+              f"{r['bare_p50']:.1f} / {r['bare_p95']:.1f} ms | "
+              f"{r['pixie_p50'] / r['bare_p50']:.2f}× / {r['pixie_p95'] / r['bare_p95']:.2f}× | "
+              f"{r['short_pixie']} / {r['short_bare']} | {note} |")
     if local:
         print(f"\nlocal model (all-MiniLM-L6-v2, numpy): {local['texts_s']:.0f} texts/s batched; "
               f"one query {local['query_p50']:.1f} ms p50, {local['query_p95']:.1f} ms p95")
