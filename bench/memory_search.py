@@ -92,7 +92,7 @@ async def drop_indexes(conn: Any) -> None:
 async def create_indexes(conn: Any, hnsw: bool) -> float:
     t0 = time.perf_counter()
     await conn.execute("CREATE INDEX IF NOT EXISTS ix_memory_user_tsv ON memory_items "
-                       "USING gin (pixie_user_tsv(user_id, tsv)) WITH (fastupdate = off)")
+                       "USING gin (user_tsv) WITH (fastupdate = off)")
     await conn.execute("CREATE INDEX IF NOT EXISTS ix_memory_user_model ON memory_items (user_id, embedding_model)")
     await conn.execute("CREATE INDEX IF NOT EXISTS ix_memory_user_kind_source ON memory_items "
                        "(user_id, kind, source_id)")

@@ -207,7 +207,7 @@ _SIZE = f"""(SELECT count(*) FROM (SELECT 1 FROM memory_items WHERE user_id = :u
 # Words Postgres' statistics know, as a quoted tsquery lexeme (already stemmed: no normalising again).
 _QUOTED = "replace(replace(lex, '\\', ''), '''', '''''') || ''''"
 _LEXEME = f"CAST('''' || {_QUOTED} AS tsquery)"
-# The same lexeme as the user-scoped index holds it (pixie_user_tsv, migration 0007): :prefix + lexeme.
+# The same lexeme as the user_tsv column holds it (pixie_user_tsv, migration 0007): :prefix + lexeme.
 _USER_LEXEME = f"CAST('''' || :prefix || {_QUOTED} AS tsquery)"
 ENGLISH: Any = literal_column("'english'")  # the text search configuration of the tsv column
 # The weight of a hit's kind, as SQL over {kind}.
@@ -217,7 +217,7 @@ _KIND_WEIGHT = ("CASE {kind} " + " ".join(f"WHEN '{k}' THEN {w}" for k, w in KIN
 
 def says(user_id: uuid.UUID, tsquery: Any) -> Any:
     """The condition "this user's item says `tsquery`", served by the user-scoped full-text index."""
-    return func.pixie_user_tsv(MemoryItem.user_id, MemoryItem.tsv).op("@@")(func.pixie_user_tsquery(user_id, tsquery))
+    return MemoryItem.user_tsv.op("@@")(func.pixie_user_tsquery(user_id, tsquery))
 
 
 def _words_sql(size: str) -> str:
@@ -273,7 +273,7 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool) -> str:
         txt = """,
     txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r FROM (
         SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq) AS s
-        FROM tq JOIN memory_items mi ON pixie_user_tsv(mi.user_id, mi.tsv) @@ tq.m
+        FROM tq JOIN memory_items mi ON mi.user_tsv @@ tq.m
         WHERE mi.user_id = :uid AND mi.kind = ANY(:kinds)
         ORDER BY s DESC, mi.created_at DESC LIMIT :n) t)"""
     else:

@@ -158,9 +158,7 @@ class MemoryItem(Base):
     __tablename__ = "memory_items"
     __table_args__ = (
         Index("ix_memory_user_kind_source", "user_id", "kind", "source_id"),
-        # Each user's words: lexemes prefixed with the owner's id (functions from migration 0007).
-        Index("ix_memory_user_tsv", text("pixie_user_tsv(user_id, tsv)"), postgresql_using="gin",
-              postgresql_with={"fastupdate": "off"}),
+        Index("ix_memory_user_tsv", "user_tsv", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
         Index("ix_memory_user_model", "user_id", "embedding_model"),
         # HNSW on 384-d vectors, only for users with very many memories (migration 0002 creates it).
         Index("ix_memory_hnsw_384", text("(embedding::vector(384)) vector_cosine_ops"), postgresql_using="hnsw",
@@ -171,7 +169,12 @@ class MemoryItem(Base):
     kind: Mapped[str] = mapped_column(String(16))  # note | task | event | message
     source_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     text: Mapped[str] = mapped_column(Text)
-    tsv: Mapped[Any] = mapped_column(TSVECTOR, Computed("to_tsvector('english', text)", persisted=True))
+    # Words for full-text search (never read into Python: deferred).
+    tsv: Mapped[Any] = mapped_column(TSVECTOR, Computed("to_tsvector('english', text)", persisted=True),
+                                     deferred=True)
+    # The same words, each prefixed with the owner's id (functions from migration 0007): one user's index.
+    user_tsv: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed("pixie_user_tsv(user_id, to_tsvector('english', text))", persisted=True), deferred=True)
     embedding: Mapped[Any | None] = mapped_column(Vector())  # any model's dimension, see embedding_dim
     embedding_model: Mapped[str | None] = mapped_column(String(200))  # None: not embedded yet
     embedding_dim: Mapped[int | None] = mapped_column(SmallInteger)
