@@ -14,7 +14,7 @@ from rich.text import Text
 
 from core import clock
 from core.runtime import Runtime
-from core.types import IncomingMessage, OutgoingNotification
+from core.types import IncomingMessage, OutgoingNotification, Reply
 
 PLATFORM = "terminal"
 
@@ -51,9 +51,18 @@ def _notes(items: list[OutgoingNotification]) -> list[dict[str, Any]]:
     return [{"kind": n.kind, "text": n.text} for n in items]
 
 
+def moved_to(reply: Reply) -> str | None:
+    """The zone a reply moved its user to ("I'm in Tokyo now"), if it did."""
+    return next((a.result["tz"] for a in reply.actions if a.tool == "set_timezone" and a.ok), None)
+
+
 async def run_jsonl(rt: Runtime, user: str, tz: str, stdin: TextIO = sys.stdin,
                     stdout: TextIO = sys.stdout) -> None:
-    """One JSON object per input line → one per output line, in order, flushed after each."""
+    """One JSON object per input line → one per output line, in order, flushed after each.
+
+    `tz` is every speaker's zone (the --tz option or the stored one) until they say they moved.
+    """
+    zones: dict[str, str] = {}
     while True:
         raw = await asyncio.to_thread(stdin.readline)
         if not raw:
@@ -65,9 +74,13 @@ async def run_jsonl(rt: Runtime, user: str, tz: str, stdin: TextIO = sys.stdin,
         except LineError as exc:
             out: dict[str, Any] = {"reply": str(exc), "actions": [], "notifications": []}
         else:
-            notes = await rt.assistant.tick(PLATFORM, who, now, tz)
+            zone = zones.get(who, tz)
+            if who in zones:  # a time without an offset is read in the speaker's own zone
+                who, text, now = read_line(raw, user, zone)
+            notes = await rt.assistant.tick(PLATFORM, who, now, zone)
             reply = await rt.assistant.handle(
-                IncomingMessage(PLATFORM, who, text, ts=now, display_name=who), tz=tz)
+                IncomingMessage(PLATFORM, who, text, ts=now, display_name=who), tz=zone)
+            zones[who] = moved_to(reply) or zone
             out = {"reply": reply.text, "actions": [a.as_dict() for a in reply.actions],
                    "notifications": _notes(notes)}
         stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
@@ -107,6 +120,7 @@ async def run_interactive(rt: Runtime, user: str, tz: str, console: Console | No
                 continue
             reply = await rt.assistant.handle(
                 IncomingMessage(PLATFORM, user, text, ts=dt.datetime.now(clock.UTC), display_name=user), tz=tz)
+            tz = moved_to(reply) or tz
             console.print(Text("pixie › ", style="bold magenta") + Text(reply.text))
     finally:
         task.cancel()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import functools
+import re
+import unicodedata
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 UTC = dt.UTC
 
@@ -88,3 +91,95 @@ def fmt_when(value: dt.datetime | dt.date, tz: ZoneInfo, today: dt.date | None =
         local = value.astimezone(tz)
         return f"{fmt_day(local.date(), today)} {local:%H:%M}"
     return fmt_day(value, today)
+
+
+# ---------------------------------------------------------------- naming a zone in words
+
+# What people say instead of an IANA name: abbreviations, and places that are no zone's own name
+# (a zone's city is found by itself: "Lisbon", "new york", "Sao Paulo"). Countries spanning several
+# zones (the US, Canada, Russia, Brazil, Australia, Mexico) are left out: which city is asked back.
+_SAID_ZONES = {
+    "utc": "UTC", "gmt": "UTC", "z": "UTC", "zulu": "UTC", "universal": "UTC",
+    "pst": "America/Los_Angeles", "pdt": "America/Los_Angeles", "pacific": "America/Los_Angeles",
+    "mst": "America/Denver", "mdt": "America/Denver", "mountain": "America/Denver",
+    "cst": "America/Chicago", "cdt": "America/Chicago", "central": "America/Chicago",
+    "est": "America/New_York", "edt": "America/New_York", "eastern": "America/New_York",
+    "akst": "America/Anchorage", "hst": "Pacific/Honolulu", "hawaii": "Pacific/Honolulu",
+    "cet": "Europe/Berlin", "cest": "Europe/Berlin", "wet": "Europe/Lisbon", "west": "Europe/Lisbon",
+    "eet": "Europe/Athens", "eest": "Europe/Athens", "bst": "Europe/London", "ist": "Asia/Kolkata",
+    "jst": "Asia/Tokyo", "kst": "Asia/Seoul", "aest": "Australia/Sydney", "aedt": "Australia/Sydney",
+    "nzst": "Pacific/Auckland", "nzdt": "Pacific/Auckland", "sgt": "Asia/Singapore", "hkt": "Asia/Hong_Kong",
+    "nyc": "America/New_York", "new york city": "America/New_York", "boston": "America/New_York",
+    "washington": "America/New_York", "washington dc": "America/New_York", "dc": "America/New_York",
+    "miami": "America/New_York", "atlanta": "America/New_York", "philadelphia": "America/New_York",
+    "san francisco": "America/Los_Angeles", "sf": "America/Los_Angeles", "seattle": "America/Los_Angeles",
+    "portland": "America/Los_Angeles", "san diego": "America/Los_Angeles", "la": "America/Los_Angeles",
+    "austin": "America/Chicago", "dallas": "America/Chicago", "houston": "America/Chicago",
+    "montreal": "America/Toronto", "ottawa": "America/Toronto",
+    "munich": "Europe/Berlin", "frankfurt": "Europe/Berlin", "hamburg": "Europe/Berlin", "cologne": "Europe/Berlin",
+    "dusseldorf": "Europe/Berlin", "stuttgart": "Europe/Berlin", "barcelona": "Europe/Madrid",
+    "milan": "Europe/Rome", "florence": "Europe/Rome", "naples": "Europe/Rome", "geneva": "Europe/Zurich",
+    "manchester": "Europe/London", "edinburgh": "Europe/London", "rotterdam": "Europe/Amsterdam",
+    "krakow": "Europe/Warsaw", "st petersburg": "Europe/Moscow", "saint petersburg": "Europe/Moscow",
+    "tel aviv": "Asia/Jerusalem", "beijing": "Asia/Shanghai", "shenzhen": "Asia/Shanghai",
+    "mumbai": "Asia/Kolkata", "delhi": "Asia/Kolkata", "new delhi": "Asia/Kolkata", "bangalore": "Asia/Kolkata",
+    "bengaluru": "Asia/Kolkata", "chennai": "Asia/Kolkata", "hyderabad": "Asia/Kolkata",
+    "osaka": "Asia/Tokyo", "kyoto": "Asia/Tokyo", "hanoi": "Asia/Ho_Chi_Minh", "saigon": "Asia/Ho_Chi_Minh",
+    "rio": "America/Sao_Paulo", "rio de janeiro": "America/Sao_Paulo", "cape town": "Africa/Johannesburg",
+    "uk": "Europe/London", "england": "Europe/London", "britain": "Europe/London", "scotland": "Europe/London",
+    "ireland": "Europe/Dublin", "germany": "Europe/Berlin", "france": "Europe/Paris", "spain": "Europe/Madrid",
+    "italy": "Europe/Rome", "netherlands": "Europe/Amsterdam", "holland": "Europe/Amsterdam",
+    "belgium": "Europe/Brussels", "switzerland": "Europe/Zurich", "austria": "Europe/Vienna",
+    "portugal": "Europe/Lisbon", "poland": "Europe/Warsaw", "czechia": "Europe/Prague",
+    "czech republic": "Europe/Prague", "hungary": "Europe/Budapest", "sweden": "Europe/Stockholm",
+    "norway": "Europe/Oslo", "denmark": "Europe/Copenhagen", "finland": "Europe/Helsinki",
+    "greece": "Europe/Athens", "turkey": "Europe/Istanbul", "ukraine": "Europe/Kiev", "israel": "Asia/Jerusalem",
+    "egypt": "Africa/Cairo", "kenya": "Africa/Nairobi", "nigeria": "Africa/Lagos",
+    "south africa": "Africa/Johannesburg", "uae": "Asia/Dubai", "india": "Asia/Kolkata", "china": "Asia/Shanghai",
+    "japan": "Asia/Tokyo", "korea": "Asia/Seoul", "south korea": "Asia/Seoul", "thailand": "Asia/Bangkok",
+    "vietnam": "Asia/Ho_Chi_Minh", "philippines": "Asia/Manila", "new zealand": "Pacific/Auckland",
+    "argentina": "America/Argentina/Buenos_Aires", "colombia": "America/Bogota", "peru": "America/Lima",
+    "chile": "America/Santiago",
+}
+_NOT_CITIES = frozenset({"Indian/Christmas", "Pacific/Easter", "Pacific/Wake", "Europe/Jersey", "America/Nome"})
+_OFFSET = re.compile(r"(?:utc|gmt)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?")
+_FILLER = re.compile(r"\b(?:the|time\s*zone|timezone|tz|time|city|of|standard|daylight|zone)\b")
+
+
+def _plain(text: str) -> str:
+    """Lower case, no accents, words separated by single spaces ("São_Paulo" → "sao paulo")."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^a-z0-9+:/-]+", " ", bare.lower().replace("_", " ")).split())
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """Every IANA zone by its full name and by its city ("america/new_york", "new york")."""
+    names: dict[str, str] = {}
+    for key in sorted(available_timezones(), key=lambda k: (k.count("/"), k)):
+        if key.startswith(("Etc/", "SystemV/", "US/", "posix", "right")) or key in ("localtime", "Factory"):
+            continue
+        names.setdefault(_plain(key), key)
+        # a city, except where it is a word said for something else ("easter", "christmas", "wake")
+        if "/" in key and not key.startswith("Antarctica/") and key not in _NOT_CITIES:
+            names.setdefault(_plain(key.rsplit("/", 1)[1]), key)
+    return names
+
+
+def find_zone(said: str) -> str | None:
+    """The IANA zone someone means by `said` — a zone name, a city, a common abbreviation or place,
+    or a whole-hour UTC offset — or None when it names none of those."""
+    plain = _plain(said)
+    if not plain:
+        return None
+    offset = _OFFSET.fullmatch(plain)
+    if offset:
+        sign, hours, minutes = offset.groups()
+        if int(hours) > 14 or int(minutes or 0):
+            return None  # half-hour offsets have no fixed-offset zone: a city says it better
+        return "UTC" if int(hours) == 0 else f"Etc/GMT{'-' if sign == '+' else '+'}{int(hours)}"
+    for candidate in (plain, " ".join(_FILLER.sub(" ", plain).split())):
+        found = _SAID_ZONES.get(candidate) or _zone_names().get(candidate)
+        if found and is_zone(found):
+            return found
+    return None

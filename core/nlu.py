@@ -2,7 +2,7 @@
 
 Pure and fast: regular expressions over a normalised message plus the time parser of
 core.timeparse. The order of the checks is the order of precedence: social talk, help,
-memory and settings (forget, the digest, remember), news told with nothing asked, changes to
+memory and settings (forget, the digest, the time zone, remember), news told with nothing asked, changes to
 existing tasks, questions (tasks, calendar, availability, memory), and last new tasks and events.
 """
 
@@ -20,6 +20,7 @@ from core.nlu_questions import _question
 from core.nlu_tasks import _manage
 from core.nlu_text import _Msg
 from core.nlu_words import _ACK, _ASK_RE, _GREET, _HELP_RE, _LEAD_RE, _SOCIAL_RE, _THANKS, normalise
+from core.nlu_zone import _timezone
 
 # ---------------------------------------------------------------- social talk
 
@@ -61,7 +62,7 @@ def parse_message(text: str, now: dt.datetime) -> Intent:
     if _HELP_RE.fullmatch(m.body.strip()):
         return Intent(None, reply_kind="help")
     m.whens = tp.find(clean, now)
-    for first in (_forget, _digest, _remember):
+    for first in (_forget, _digest, _timezone, _remember):
         found = first(m)
         if found is not None:
             return found

@@ -187,6 +187,13 @@ class Speaker:
             where = f" on {r['platform'].capitalize()}" + (f" in {r['channel']}" if r.get("channel") else "")
         return f"Your daily digest comes at {r['digest_time']}{where} — next one {self.when(r['next_digest'])}."
 
+    def _set_timezone(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+        local = dt.datetime.fromisoformat(r["local_time"])
+        text = f"Done — I'm on {r['tz']} time for you now (it's {local:%H:%M} there)."
+        if r["previous"] != r["tz"]:
+            text += " Reminders you already set still come at the same moment."
+        return text
+
     def _memory_line(self, h: dict[str, Any]) -> str:
         """A found memory, quoted; a remark says when it was made, since it may have changed since."""
         quoted = f"“{h['text']}”"

@@ -152,6 +152,10 @@ class SetDigest(Args):
     channel: str | None = _text(200)  # e.g. a Slack channel: "#general" or "C0123ABCD"
 
 
+class SetTimezone(Args):
+    zone: str = Field(min_length=1, max_length=100)  # an IANA zone, a city, or a UTC offset ("UTC+2")
+
+
 # ---------------------------------------------------------------- shared helpers
 
 def _when(ctx: ToolContext, value: str, name: str) -> dt.datetime | dt.date:
@@ -186,10 +190,11 @@ def event_dict(ev: Event, tz: ZoneInfo, start: dt.datetime | None = None,
                end: dt.datetime | None = None) -> dict[str, Any]:
     """An event (or one occurrence of a series) as tools, listings and `--json` show it."""
     s, e = start or ev.start_at, end or ev.end_at
+    own = clock.zone(ev.tz)  # an all-day event is its dates where it was made, wherever the user is now
     return {
         "id": str(ev.id), "title": ev.title,
-        "start": s.astimezone(tz).date().isoformat() if ev.all_day else clock.iso_local(s, tz),
-        "end": e.astimezone(tz).date().isoformat() if ev.all_day else clock.iso_local(e, tz),
+        "start": s.astimezone(own).date().isoformat() if ev.all_day else clock.iso_local(s, tz),
+        "end": e.astimezone(own).date().isoformat() if ev.all_day else clock.iso_local(e, tz),
         "all_day": ev.all_day, "location": ev.location, "attendees": ev.attendees or [],
         "recurrence": ev.recurrence, "status": ev.status, "source": ev.source,
         "created_at": clock.iso_local(ev.created_at, tz),
@@ -219,7 +224,8 @@ def memory_text_for_task(task: Task, tz: ZoneInfo) -> str:
 
 def memory_text_for_event(ev: Event, tz: ZoneInfo) -> str:
     """How an event reads in memory."""
-    when = clock.fmt_day(ev.start_at.astimezone(tz).date()) if ev.all_day else clock.fmt_when(ev.start_at, tz)
+    when = (clock.fmt_day(ev.start_at.astimezone(clock.zone(ev.tz)).date()) if ev.all_day
+            else clock.fmt_when(ev.start_at, tz))
     text = f"Event: {ev.title}, {when}"
     if ev.location:
         text += f" at {ev.location}"
@@ -620,6 +626,22 @@ async def set_digest(ctx: ToolContext, a: SetDigest) -> dict[str, Any]:
             "next_digest": clock.iso_local(user.next_digest_at, ctx.tz) if user.next_digest_at else None}
 
 
+async def set_timezone(ctx: ToolContext, a: SetTimezone) -> dict[str, Any]:
+    """Set the user's time zone: reminders, the digest and every time said follow it from now on."""
+    from core.scheduler import digest_slot_after  # the scheduler imports this module
+
+    key = clock.find_zone(a.zone)
+    if key is None:
+        raise ToolError(f"I couldn't tell which time zone “{a.zone}” is — name a city (“Lisbon”) or a zone "
+                        "like Europe/Berlin.")
+    user = ctx.user
+    previous, user.tz = user.tz, key
+    user.next_digest_at = digest_slot_after(ctx.now, user.digest_time, key)
+    zone = clock.zone(key)
+    return {"tz": key, "previous": previous, "local_time": clock.iso_local(ctx.now, zone),
+            "next_digest": clock.iso_local(user.next_digest_at, zone) if user.next_digest_at else None}
+
+
 ToolFn = Callable[[ToolContext, Any], Awaitable[dict[str, Any]]]
 TOOLS: dict[str, tuple[type[Args], ToolFn]] = {
     "create_task": (CreateTask, create_task),
@@ -636,9 +658,10 @@ TOOLS: dict[str, tuple[type[Args], ToolFn]] = {
     "search_memory": (SearchMemory, search_memory),
     "forget": (Forget, forget),
     "set_digest": (SetDigest, set_digest),
+    "set_timezone": (SetTimezone, set_timezone),
 }
 MUTATING = {"create_task", "update_task", "complete_task", "delete_task", "create_event", "update_event",
-            "cancel_event", "remember", "set_digest", "forget"}
+            "cancel_event", "remember", "set_digest", "set_timezone", "forget"}
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -21,16 +21,19 @@ from core.tools import TOOLS, validation_message
 DESCRIPTIONS: dict[str, str] = {
     "create_task": "Add a to-do.",
     "list_tasks": "List tasks (open by default).",
-    "update_task": "Change a task (title, due, priority, project, notes, reminder, status).",
+    "update_task": "Change a task.",
     "complete_task": "Mark a task done.",
     "delete_task": "Delete a task for good.",
     "create_event": "Add a calendar event (default length 1 hour).",
     "list_events": "List events overlapping a window.",
     "update_event": "Move or change an event.",
     "cancel_event": "Cancel an event.",
-    "check_availability": "Is the user free in a window; what clashes.",
+    "check_availability": "Free in a window? What clashes.",
     "remember": "Store a fact the user wants kept.",
     "search_memory": "Look up what the user told you before.",
+    "forget": "Delete notes by words (all must match) or by memory_id.",
+    "set_digest": "When/where the daily digest comes; time \"off\" stops it.",
+    "set_timezone": "The user's time zone: IANA name or city.",
 }
 
 # Only what a field's name does not already say; the time format is stated once, in the system prompt.
