@@ -244,13 +244,15 @@ def _words_sql(size: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool) -> str:
+def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, n: int, k: int) -> str:
     """The whole hybrid search as one statement (one round trip).
 
     Vector leg — exact (a user with up to EXACT_LIMIT vectors): a scan of the user's own rows
     (index on user_id); approximate (a big user): the HNSW index. Word leg: the user-scoped GIN
     index, where only rare words decide a match, so few rows are read and scored. Kind weighs in,
     recency breaks ties; a vector-only candidate below :minsim is noise, not a memory.
+    The limits are literals (n candidates per leg, k hits), so a generic plan is costed like a custom
+    one and Postgres can keep it instead of planning the statement again for every search.
     The ranks are fused in the statement (reciprocal rank fusion; kind weighs in, recency breaks
     ties; a vector-only candidate below :minsim is noise, not a memory), so only the k hits come
     back: (id, kind, text, created_at, score, vector candidates). With `meta`, one more row (id
@@ -268,14 +270,14 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool) -> str:
     vec AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY d, created_at DESC) AS r, 1 - d AS sim FROM (
         SELECT id, kind, text, created_at, {distance} AS d FROM memory_items
         WHERE user_id = :uid AND embedding_model = :model AND kind = ANY(:kinds){ann}
-        ORDER BY d LIMIT :n) v)"""
+        ORDER BY d LIMIT {n}) v)"""
     if with_words:
-        txt = """,
+        txt = f""",
     txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r FROM (
         SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq) AS s
         FROM tq JOIN memory_items mi ON mi.user_tsv @@ tq.m
         WHERE mi.user_id = :uid AND mi.kind = ANY(:kinds)
-        ORDER BY s DESC, mi.created_at DESC LIMIT :n) t)"""
+        ORDER BY s DESC, mi.created_at DESC LIMIT {n}) t)"""
     else:
         txt = (",\n    txt AS (SELECT NULL::uuid AS id, NULL::text AS kind, NULL::text AS text, "
                "NULL::timestamptz AS created_at, 0::bigint AS r WHERE false)")
@@ -286,7 +288,7 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool) -> str:
                * {_KIND_WEIGHT.format(kind="coalesce(vec.kind, txt.kind)")} AS score,
            (SELECT count(*) FROM vec) AS candidates
     FROM vec FULL JOIN txt ON txt.id = vec.id WHERE txt.r IS NOT NULL OR vec.sim >= :minsim
-    ORDER BY score DESC, at DESC LIMIT :k)"""
+    ORDER BY score DESC, at DESC LIMIT {k})"""
     if meta:
         found += f"""
     UNION ALL SELECT NULL, NULL, NULL, NULL, {_SIZE}, CAST(EXISTS ({_PENDING.replace(":n", "1")}) AS int)"""
@@ -585,7 +587,7 @@ class Memory:
             return []
         params: dict[str, Any] = {"uid": user_id, "model": self.embedder.name if vector else "",
                                   "current": self.embedder.name,
-                                  "kinds": list(kinds), "n": max(CANDIDATES, k), "k": k, "prefix": str(user_id)[:8],
+                                  "kinds": list(kinds), "prefix": str(user_id)[:8],
                                   "qv": vector_literal(vector) if vector else "[0]",
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
@@ -598,14 +600,14 @@ class Memory:
         dim = len(vector)
         # A user not counted lately is searched exactly: always complete, and it counts them.
         exact = not vector or meta or size <= EXACT_LIMIT or not await self._has_ann(session, dim)
+        n = max(CANDIDATES if exact else ANN_CANDIDATES, k)
         if not exact:
-            params["n"] = max(ANN_CANDIDATES, k)
             if self._ef_default is None:
                 self._ef_default = int(await session.scalar(text(
                     "SELECT coalesce(current_setting('hnsw.ef_search', true), '40')")) or 40)
             if self._ef_default < EF_SEARCH:
                 await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(EF_SEARCH)})
-        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta), params)
+        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta, n, k), params)
         if meta:
             [counts] = [r for r in rows if r[0] is None]
             rows = [r for r in rows if r[0] is not None]
@@ -614,13 +616,12 @@ class Memory:
                 done, clean = await self.catch_up(session, user_id)
                 size += done
                 if done:  # the backlog has vectors now: search again with them
-                    rows = [r for r in await _fetch(session, _search_sql(True, dim, with_words, True), params)
-                            if r[0] is not None]
+                    again = await _fetch(session, _search_sql(True, dim, with_words, True, n, k), params)
+                    rows = [r for r in again if r[0] is not None]
             self._state[user_id] = (size, now + SIZE_TTL, now + CLEAN_TTL if clean else 0.0)
-        elif not exact and (not rows or rows[0][5] < min(params["n"], size)):
-            params["n"] = max(CANDIDATES, k)
+        elif not exact and (not rows or rows[0][5] < min(n, size)):
             # The approximate index gave fewer candidates than this user has: do it exactly.
-            rows = await _fetch(session, _search_sql(True, dim, with_words, False), params)
+            rows = await _fetch(session, _search_sql(True, dim, with_words, False, max(CANDIDATES, k), k), params)
         return [Hit(str(item_id), kind, body, float(score), at) for item_id, kind, body, at, score, _ in rows]
 
 
