@@ -43,6 +43,9 @@ CATCH_UP_BATCH = 64
 CATCH_UP_BUDGET = 2.0  # seconds a search may spend embedding the user's backlog first
 FORGET_LIMIT = 25
 COMMON = 0.02  # a word in more than 2% of all memories does not decide a full-text match on its own
+# Memories per user, on average, from which a generic plan of the HNSW statement stays on the index
+# (below ~30 Postgres could cost the per-user scan cheaper for a generic "average" user).
+GENERIC_ANN_AVERAGE = 200
 WORD_BUDGET = CANDIDATES  # rows the deciding words may be expected to match: about as many as a leg keeps
 MAX_TERMS = 12  # query words weighed in the full-text leg
 MAX_DECIDERS = 3  # of which the rarest few decide which rows match at all (the rest only add weight)
@@ -244,15 +247,16 @@ def _words_sql(size: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, n: int, k: int) -> str:
+def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tuple[int, int] | None) -> str:
     """The whole hybrid search as one statement (one round trip).
 
     Vector leg — exact (a user with up to EXACT_LIMIT vectors): a scan of the user's own rows
     (index on user_id); approximate (a big user): the HNSW index. Word leg: the user-scoped GIN
     index, where only rare words decide a match, so few rows are read and scored. Kind weighs in,
     recency breaks ties; a vector-only candidate below :minsim is noise, not a memory.
-    The limits are literals (n candidates per leg, k hits), so a generic plan is costed like a custom
-    one and Postgres can keep it instead of planning the statement again for every search.
+    `limits` (n candidates per leg, k hits) go in as literals, so a generic plan is costed like a
+    custom one and Postgres can keep it instead of planning the statement for every search; None
+    leaves them as parameters :n and :k.
     The ranks are fused in the statement (reciprocal rank fusion; kind weighs in, recency breaks
     ties; a vector-only candidate below :minsim is noise, not a memory), so only the k hits come
     back: (id, kind, text, created_at, score, vector candidates). With `meta`, one more row (id
@@ -260,6 +264,7 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, n: int, k: 
     a vector of the current model: no extra round trip for either.
     """
     words_ctes = _words_sql(_SIZE if meta else "CAST(:size AS float8)") + "," if with_words else ""
+    n, k = limits or (":n", ":k")
     if exact:
         # The plain column (not the index expression) can only be served by the per-user scan: exact.
         distance, ann = "embedding <=> CAST(:qv AS vector)", ""
@@ -316,6 +321,14 @@ async def _fetch(session: AsyncSession, sql: str, params: dict[str, Any]) -> lis
     return list(await driver.fetch(statement, *(params[n] for n in names)))
 
 
+@dataclass(frozen=True)
+class _Stats:
+    words: dict[str, float]  # lexeme → share of all memories (the frequent ones)
+    floor: float  # the share assumed for a word Postgres did not list
+    total: float  # memories in all (estimate)
+    users: int
+
+
 class Memory:
     """Reads and writes memory items for one user at a time."""
 
@@ -325,7 +338,7 @@ class Memory:
         # nothing of theirs waits for a vector)
         self._state: dict[uuid.UUID, tuple[int, float, float]] = {}
         self._ann_dims: set[int] | None = None
-        self._freq: tuple[tuple[dict[str, float], float, float], float] | None = None
+        self._freq: tuple[_Stats, float] | None = None
         self._ef_default: int | None = None  # the server's hnsw.ef_search
 
     # ------------------------------------------------------------ writing
@@ -536,16 +549,14 @@ class Memory:
             self._ann_dims = {int(n.rsplit("_", 1)[1]) for n in names if n.rsplit("_", 1)[1].isdigit()}
         return dim in self._ann_dims
 
-    async def _word_freq(self, session: AsyncSession) -> tuple[dict[str, float], float, float]:
-        """How common the frequent words are across all memories (Postgres' statistics; refreshed hourly).
-
-        Returns lexeme → share of memories, the share assumed for a word Postgres did not list, and
-        how many memories there are in all.
-        """
+    async def _statistics(self, session: AsyncSession) -> _Stats:
+        """How common the frequent words are across all memories, how many memories and users there
+        are (Postgres' statistics and a count; refreshed hourly)."""
         if self._freq is not None and self._freq[1] > time.monotonic():
             return self._freq[0]
-        total = float(await session.scalar(text(
-            "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = CAST('memory_items' AS regclass)")) or 0)
+        total, users = (await session.execute(text(
+            "SELECT greatest(reltuples, 0), (SELECT count(*) FROM users) FROM pg_class "
+            "WHERE oid = CAST('memory_items' AS regclass)"))).one()
         row = (await session.execute(text(
             "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
             "WHERE schemaname = current_schema() AND tablename = 'memory_items' AND attname = 'tsv'"))).first()
@@ -555,8 +566,9 @@ class Memory:
         floor = min((float(f) for _, f in pairs), default=2e-4) / 2
         # below 0.1% a word's weight hardly differs from an unlisted one's: keep fewer
         table = {w: float(f) for w, f in pairs if f >= 0.001}
-        self._freq = ((table, floor, total), time.monotonic() + FREQ_TTL)
-        return table, floor, total
+        stats = _Stats(table, floor, float(total), int(users))
+        self._freq = (stats, time.monotonic() + FREQ_TTL)
+        return stats
 
     async def search(self, session: AsyncSession, user_id: uuid.UUID, query: str, k: int = 5,
                      kinds: tuple[str, ...] = KINDS) -> list[Hit]:
@@ -591,23 +603,30 @@ class Memory:
                                   "qv": vector_literal(vector) if vector else "[0]",
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
-            table, floor, total = await self._word_freq(session)
-            clex = candidate_lexemes(query[:MAX_TEXT_QUERY], table)
-            params.update(query=query[:MAX_TEXT_QUERY], clex=clex, cfreq=[table[w] for w in clex],
-                          common=COMMON, floor=floor, budget=WORD_BUDGET)
+            stats = await self._statistics(session)
+            clex = candidate_lexemes(query[:MAX_TEXT_QUERY], stats.words)
+            params.update(query=query[:MAX_TEXT_QUERY], clex=clex, cfreq=[stats.words[w] for w in clex],
+                          common=COMMON, floor=stats.floor, budget=WORD_BUDGET)
             if not meta:  # a big user's count is only known to exceed EXACT_LIMIT: then count every memory
-                params["size"] = float(size if size <= EXACT_LIMIT else max(total, size))
+                params["size"] = float(size if size <= EXACT_LIMIT else max(stats.total, size))
         dim = len(vector)
         # A user not counted lately is searched exactly: always complete, and it counts them.
         exact = not vector or meta or size <= EXACT_LIMIT or not await self._has_ann(session, dim)
         n = max(CANDIDATES if exact else ANN_CANDIDATES, k)
+        limits: tuple[int, int] | None = (n, k)
         if not exact:
+            stats = await self._statistics(session)
+            if stats.total < GENERIC_ANN_AVERAGE * max(stats.users, 1):
+                # Next to many small users a generic plan would be costed for an average user and
+                # might scan this big one's rows instead of the HNSW index: plan each search.
+                limits = None
+                params.update(n=n, k=k)
             if self._ef_default is None:
                 self._ef_default = int(await session.scalar(text(
                     "SELECT coalesce(current_setting('hnsw.ef_search', true), '40')")) or 40)
             if self._ef_default < EF_SEARCH:
                 await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(EF_SEARCH)})
-        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta, n, k), params)
+        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta, limits), params)
         if meta:
             [counts] = [r for r in rows if r[0] is None]
             rows = [r for r in rows if r[0] is not None]
@@ -616,12 +635,12 @@ class Memory:
                 done, clean = await self.catch_up(session, user_id)
                 size += done
                 if done:  # the backlog has vectors now: search again with them
-                    again = await _fetch(session, _search_sql(True, dim, with_words, True, n, k), params)
+                    again = await _fetch(session, _search_sql(True, dim, with_words, True, (n, k)), params)
                     rows = [r for r in again if r[0] is not None]
             self._state[user_id] = (size, now + SIZE_TTL, now + CLEAN_TTL if clean else 0.0)
         elif not exact and (not rows or rows[0][5] < min(n, size)):
             # The approximate index gave fewer candidates than this user has: do it exactly.
-            rows = await _fetch(session, _search_sql(True, dim, with_words, False, max(CANDIDATES, k), k), params)
+            rows = await _fetch(session, _search_sql(True, dim, with_words, False, (max(CANDIDATES, k), k)), params)
         return [Hit(str(item_id), kind, body, float(score), at) for item_id, kind, body, at, score, _ in rows]
 
 

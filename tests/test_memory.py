@@ -243,7 +243,15 @@ async def test_a_big_users_search_uses_the_index_and_stays_complete(rt: Runtime,
         second = await mem.search(session, ada.id, "fact about topic 3", k=20)
     # the first search is exact and counts ada; knowing she is big, the next one asks the HNSW index
     assert "vector(384)" not in statements[0] and "vector(384)" in statements[-1]
-    for hits in (first, second):
+    assert "LIMIT $" not in memory_mod._positional(statements[-1])[0]  # literal limits: a plan Postgres can keep
+    # next to many small users the HNSW statement is planned for each search (limits as parameters)
+    monkeypatch.setattr(memory_mod, "GENERIC_ANN_AVERAGE", 10_000)
+    crowded = Memory(rt.memory.embedder)
+    async with rt.sessions() as session:
+        await crowded.search(session, ada.id, "fact about topic 3", k=20)
+        third = await crowded.search(session, ada.id, "fact about topic 3", k=20)
+    assert "vector(384)" in statements[-1] and "LIMIT $" in memory_mod._positional(statements[-1])[0]
+    for hits in (first, second, third):
         assert len(hits) == 20 and all(h.text.startswith("ada") for h in hits)
 
 
