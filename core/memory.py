@@ -247,7 +247,8 @@ def _words_sql(size: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tuple[int, int] | None) -> str:
+def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tuple[int, int] | None,
+                every_kind: bool = True) -> str:
     """The whole hybrid search as one statement (one round trip).
 
     Vector leg — exact (a user with up to EXACT_LIMIT vectors): a scan of the user's own rows
@@ -265,6 +266,8 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tup
     """
     words_ctes = _words_sql(_SIZE if meta else "CAST(:size AS float8)") + "," if with_words else ""
     n, k = limits or (":n", ":k")
+    # Every item is of one of the KINDS: a search of all of them needs no per-row check of the kind.
+    of_kind, mi_of_kind = ("", "") if every_kind else (" AND kind = ANY(:kinds)", " AND mi.kind = ANY(:kinds)")
     if exact:
         # The plain column (not the index expression) can only be served by the per-user scan: exact.
         distance, ann = "embedding <=> CAST(:qv AS vector)", ""
@@ -274,14 +277,14 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tup
     vec = f"""
     vec AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY d, created_at DESC) AS r, 1 - d AS sim FROM (
         SELECT id, kind, text, created_at, {distance} AS d FROM memory_items
-        WHERE user_id = :uid AND embedding_model = :model AND kind = ANY(:kinds){ann}
+        WHERE user_id = :uid AND embedding_model = :model{of_kind}{ann}
         ORDER BY d LIMIT {n}) v)"""
     if with_words:
         txt = f""",
     txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r FROM (
         SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq) AS s
         FROM tq JOIN memory_items mi ON mi.user_tsv @@ tq.m
-        WHERE mi.user_id = :uid AND mi.kind = ANY(:kinds)
+        WHERE mi.user_id = :uid{mi_of_kind}
         ORDER BY s DESC, mi.created_at DESC LIMIT {n}) t)"""
     else:
         txt = (",\n    txt AS (SELECT NULL::uuid AS id, NULL::text AS kind, NULL::text AS text, "
@@ -600,7 +603,7 @@ class Memory:
         params: dict[str, Any] = {"uid": user_id, "model": self.embedder.name if vector else "",
                                   "current": self.embedder.name,
                                   "kinds": list(kinds), "prefix": str(user_id)[:8],
-                                  "qv": vector_literal(vector) if vector else "[0]",
+                                  "qv": vector or [0.0],  # in binary, by the connection's codec
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
             stats = await self._statistics(session)
@@ -626,7 +629,8 @@ class Memory:
                     "SELECT coalesce(current_setting('hnsw.ef_search', true), '40')")) or 40)
             if self._ef_default < EF_SEARCH:
                 await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(EF_SEARCH)})
-        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta, limits), params)
+        every = set(kinds) >= set(KINDS)
+        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta, limits, every), params)
         if meta:
             [counts] = [r for r in rows if r[0] is None]
             rows = [r for r in rows if r[0] is not None]
@@ -635,12 +639,13 @@ class Memory:
                 done, clean = await self.catch_up(session, user_id)
                 size += done
                 if done:  # the backlog has vectors now: search again with them
-                    again = await _fetch(session, _search_sql(True, dim, with_words, True, (n, k)), params)
+                    again = await _fetch(session, _search_sql(True, dim, with_words, True, (n, k), every), params)
                     rows = [r for r in again if r[0] is not None]
             self._state[user_id] = (size, now + SIZE_TTL, now + CLEAN_TTL if clean else 0.0)
         elif not exact and (not rows or rows[0][5] < min(n, size)):
             # The approximate index gave fewer candidates than this user has: do it exactly.
-            rows = await _fetch(session, _search_sql(True, dim, with_words, False, (max(CANDIDATES, k), k)), params)
+            rows = await _fetch(session, _search_sql(True, dim, with_words, False, (max(CANDIDATES, k), k), every),
+                                params)
         return [Hit(str(item_id), kind, body, float(score), at) for item_id, kind, body, at, score, _ in rows]
 
 

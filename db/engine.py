@@ -7,6 +7,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from pgvector import Vector
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -43,12 +46,34 @@ def database_url(database_url: str | None, data_dir: Path) -> str:
     return normalise_url(database_url) if database_url else embedded_url(data_dir)
 
 
+def vector_binary(value: Any) -> bytes:
+    """pgvector's binary form of a vector given as a list, an array, a Vector, or '[1,2,3]' text."""
+    if isinstance(value, str):
+        value = np.array(value.strip("[] ").split(","), dtype=np.float32) if value.strip("[] ") else []
+    return (value if isinstance(value, Vector) else Vector(value)).to_binary()
+
+
+async def _vector_codec(conn: Any) -> None:
+    """Vectors travel in binary (no 384 floats printed and parsed per query); reads come back as Vector."""
+    try:
+        await conn.set_type_codec("vector", schema="public", encoder=vector_binary, decoder=Vector.from_binary,
+                                  format="binary")
+    except ValueError:  # the extension is not created yet: migrate() replaces this connection
+        pass
+
+
 def make_engine(url: str, **kw: Any) -> AsyncEngine:
     """An async engine with a pool sized for many concurrent conversations."""
     kw.setdefault("pool_size", 10)
     kw.setdefault("max_overflow", 20)
     kw.setdefault("pool_pre_ping", False)
-    return create_async_engine(url, **kw)
+    engine = create_async_engine(url, **kw)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connected(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.run_async(_vector_codec)
+
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

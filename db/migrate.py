@@ -65,3 +65,4 @@ async def migrate(engine: AsyncEngine) -> None:
         finally:
             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK})
             await conn.commit()
+    await engine.dispose()  # connections opened before the vector type existed lack its binary codec

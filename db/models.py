@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pgvector.sqlalchemy import Vector
+from pgvector.sqlalchemy import Vector as _TextVector
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -42,6 +42,15 @@ def utcnow() -> dt.datetime:
 class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: TZ, dict[str, Any]: JSONB}
 
+
+
+class Vector(_TextVector):
+    """pgvector's column type, bound as is: the connection's codec sends vectors in binary (db/engine.py)."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> None:
+        return None
 
 def _id() -> Mapped[uuid.UUID]:
     return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
