@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -175,18 +175,22 @@ def relation_names(rels: set[str], notes: Iterable[str]) -> list[str]:
     return list(names)[:3]
 
 
-def candidate_lexemes(query: str, table: dict[str, float]) -> list[str]:
+def candidate_lexemes(query: str, table: dict[str, float], memo: dict[str, tuple[str, ...]] | None = None) -> list[str]:
     """The listed lexemes that Postgres' English stemming can make of the query's words.
 
     A stem is a prefix of its word, or one whose last letter became "i" ("cities" → "citi"): only
-    those entries of the frequency table are sent with a search, not all of them.
+    those entries of the frequency table are sent with a search, not all of them. `memo` keeps
+    each word's answer for the same table.
     """
     found: dict[str, None] = {}
     for w in set(words(query)):
-        for end in range(1, len(w) + 1):
-            for lex in (w[:end], w[:end - 1] + "i"):
-                if lex in table:
-                    found[lex] = None
+        lexemes = memo.get(w) if memo is not None else None
+        if lexemes is None:
+            lexemes = tuple(lex for end in range(1, len(w) + 1) for lex in (w[:end], w[:end - 1] + "i")
+                            if lex in table)
+            if memo is not None and len(memo) < 50_000:
+                memo[w] = lexemes
+        found.update(dict.fromkeys(lexemes))
     return list(found)
 
 
@@ -317,9 +321,18 @@ def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
 
 
 async def _fetch(session: AsyncSession, sql: str, params: dict[str, Any]) -> list[Any]:
-    """Run a read on the session's own asyncpg connection (same transaction; no ORM layer on the hot path)."""
-    conn = await session.connection()
-    driver: Any = (await conn.get_raw_connection()).driver_connection
+    """Run a read on the session's own asyncpg connection (same transaction; no ORM layer on the hot path).
+
+    The connection is looked up once per transaction (a transaction keeps its connection).
+    """
+    tx = session.sync_session.get_transaction()
+    known = session.info.get("pixie_driver")
+    if tx is not None and known is not None and known[0] is tx:
+        driver = known[1]
+    else:
+        conn = await session.connection()
+        driver = (await conn.get_raw_connection()).driver_connection
+        session.info["pixie_driver"] = (session.sync_session.get_transaction(), driver)
     statement, names = _positional(sql)
     return list(await driver.fetch(statement, *(params[n] for n in names)))
 
@@ -330,6 +343,7 @@ class _Stats:
     floor: float  # the share assumed for a word Postgres did not list
     total: float  # memories in all (estimate)
     users: int
+    stems: dict[str, tuple[str, ...]] = field(default_factory=dict)  # word → its lexemes in `words`
 
 
 class Memory:
@@ -607,7 +621,7 @@ class Memory:
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
             stats = await self._statistics(session)
-            clex = candidate_lexemes(query[:MAX_TEXT_QUERY], stats.words)
+            clex = candidate_lexemes(query[:MAX_TEXT_QUERY], stats.words, stats.stems)
             params.update(query=query[:MAX_TEXT_QUERY], clex=clex, cfreq=[stats.words[w] for w in clex],
                           common=COMMON, floor=stats.floor, budget=WORD_BUDGET)
             if not meta:  # a big user's count is only known to exceed EXACT_LIMIT: then count every memory
