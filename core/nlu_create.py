@@ -112,7 +112,35 @@ def _content(m: _Msg) -> tuple[int, int, str]:
     return b, hi, ""
 
 
+# "I'm at the dentist tomorrow at 3", "we're in Rome next week", "I'm off on Friday": where the user
+# will be, which belongs in the calendar under that place or state, not as a task called "I'm".
+_WHEREABOUTS = re.compile(r"(?:i'?m|i\s+am|we'?re|we\s+are|(?:i|we)(?:'ll|\s+will)\s+be)\s+(?:going\s+to\s+be\s+)?"
+                          r"(?P<what>(?:at|in)\s+\w|off\b|away\b|out\s+of\s+(?:the\s+)?office\b|busy\b"
+                          r"|on\s+(?:holiday|vacation|leave)\b)")
+
+
+def _whereabouts(m: _Msg) -> Intent | None:
+    """An event for where (or how) the user will be at a stated time, or None."""
+    hit = _WHEREABOUTS.match(m.body)
+    if hit is None or not any(w.has_day or w.has_time for w in m.whens):
+        return None
+    lo = m.b + hit.start("what")
+    event = _create_event(m, lo, len(m.text))
+    if event is None:
+        return None
+    place = event.args.get("location")
+    if place and m.low.startswith("at ", lo):  # "at the dentist": the place is what happens
+        event.args["title"] = _cap(re.sub(r"^(?:the|my|our)\s+", "", place))
+        del event.args["location"]
+    elif place and m.low.startswith("in ", lo):
+        event.args["title"] = f"In {place}"
+    return event
+
+
 def _create(m: _Msg) -> Intent:
+    where = _whereabouts(m)
+    if where is not None:
+        return where
     lo, hi, context = _content(m)
     _priority(m), _project(m)  # so that their words do not decide the kind
     content = _clean(_piece(m, lo, hi)).lower()

@@ -524,3 +524,29 @@ def test_long_junk_is_handled_quickly(text: str) -> None:
     start = time.perf_counter()
     parse_message(text, dt.datetime(2026, 1, 13, 9, tzinfo=ZoneInfo(TZ)))
     assert time.perf_counter() - start < 0.5
+
+
+# ---------------------------------------------------------------- where the user will be, and where they are
+
+@pytest.mark.parametrize(("text", "expect"), [
+    ("I'm at the dentist tomorrow at 3", {"title": "Dentist", "start": "2026-01-14T15:00"}),
+    ("I'm in London next week", {"title": "In London", "start": "2026-01-19", "location": "London"}),
+    ("we're in Rome on Friday", {"title": "In Rome", "start": "2026-01-16"}),
+    ("I'm off on Friday", {"title": "Off", "start": "2026-01-16"}),
+    ("I'll be out of office on Monday", {"title": "Out of office", "start": "2026-01-19"}),
+])
+def test_where_the_user_will_be_goes_in_the_calendar(text: str, expect: dict[str, Any]) -> None:
+    check(understand(text), "create_event", expect)
+
+
+@pytest.mark.parametrize(("text", "zone"), [
+    ("I'm in Tokyo now", "Tokyo"), ("set my timezone to America/New_York", "America/New_York"),
+    ("my time zone is PST", "PST"), ("I moved to Lisbon", "Lisbon"), ("I'm on Pacific time", "Pacific"),
+])
+def test_saying_where_the_user_is_now_sets_the_time_zone(text: str, zone: str) -> None:
+    check(understand(text), "set_timezone", {"zone": zone})
+
+
+@pytest.mark.parametrize("text", ["I'm in a meeting now", "I moved to a new flat", "I'm at the office"])
+def test_a_remark_about_where_the_user_is_changes_no_zone(text: str) -> None:
+    assert understand(text).tool != "set_timezone"
