@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from core.types import OutgoingNotification, PlatformUnavailable, Undeliverable
+from tests.fakes.server import close, serve
 
 
 @dataclass
@@ -93,17 +94,12 @@ class FakeChatPlatform:
     async def __aenter__(self) -> FakeChatPlatform:
         app = web.Application()
         app.router.add_post("/api/messages", self._post)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await serve(app, self.port)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._released.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await close(self._runner)
 
 
 class HttpNotifier:

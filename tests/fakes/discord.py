@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.server import close, serve
+
 TOKEN = "fake-discord-token"
 BOT_ID, APP_ID = 4000, 4001
 BOT = {"id": str(BOT_ID), "username": "Pixie", "discriminator": "0", "global_name": "Pixie", "avatar": None,
@@ -80,19 +82,12 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gw", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app, self.port)
         return self
 
     async def stop(self) -> None:
         """Close the gateway and stop serving."""
-        for ws in list(self._sockets):
-            await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await close(self._runner, self._sockets)
 
     def next_id(self) -> int:
         """A fresh snowflake."""

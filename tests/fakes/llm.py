@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from core.context import approx_tokens
+from tests.fakes.server import close, serve
 
 _ids = itertools.count(1)
 
@@ -162,16 +163,11 @@ class FakeLLM:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_post("/v1/messages", self._anthropic)
         app.router.add_post("/v1/chat/completions", self._openai)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)  # don't wait out a slow step
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await serve(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await close(self._runner)
 
     # ------------------------------------------------------------ Anthropic
 

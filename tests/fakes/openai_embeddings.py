@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from core.embeddings import HashEmbedder
+from tests.fakes.server import close, serve
 
 NATIVE_DIM = 512  # what the fake model returns when no `dimensions` is asked for
 
@@ -36,16 +37,11 @@ class FakeEmbeddings:
     async def __aenter__(self) -> FakeEmbeddings:
         app = web.Application()
         app.router.add_post("/v1/embeddings", self._embeddings)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
+        await close(self._runner)
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import close, serve
+
 TOKEN = "123456:TEST-token"
 BOT = {"id": 999000, "is_bot": True, "first_name": "Pixie", "username": "PixieTestBot",
        "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
@@ -87,18 +89,13 @@ class FakeTelegram:
         """Serve on a free port of 127.0.0.1."""
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app, self.port)
         return self
 
     async def stop(self) -> None:
         """Stop serving."""
         self._new.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await close(self._runner)
 
     # ------------------------------------------------------------ what users do
 
