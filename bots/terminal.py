@@ -23,8 +23,12 @@ class LineError(ValueError):
     """A jsonl input line that cannot be used; the message is the reply."""
 
 
-def read_line(raw: str, default_user: str, tz: str) -> tuple[str, str, dt.datetime]:
-    """(user, text, now) from one jsonl input line; LineError with a clear reason otherwise."""
+def read_line(raw: str, default_user: str, tz: str,
+              zones: dict[str, str] | None = None) -> tuple[str, str, dt.datetime]:
+    """(user, text, now) from one jsonl input line; LineError with a clear reason otherwise.
+
+    A "now" without an offset is read in the speaker's zone: theirs in `zones`, else `tz`.
+    """
     try:
         obj = json.loads(raw)
     except ValueError:
@@ -37,6 +41,8 @@ def read_line(raw: str, default_user: str, tz: str) -> tuple[str, str, dt.dateti
     user = obj.get("user", default_user)
     if not isinstance(user, str) or not user.strip() or len(user) > 200:
         raise LineError("I couldn't read that line: \"user\" must be a short string.")
+    user = user.strip()
+    tz = (zones or {}).get(user, tz)
     now = dt.datetime.now(clock.UTC)
     if obj.get("now") is not None:
         try:
@@ -44,7 +50,7 @@ def read_line(raw: str, default_user: str, tz: str) -> tuple[str, str, dt.dateti
         except ValueError:
             raise LineError(f"I couldn't read \"now\": {obj['now']!r} is not an ISO 8601 time.") from None
         now = clock.as_instant(value, clock.zone(tz))
-    return user.strip(), text, now
+    return user, text, now
 
 
 def _notes(items: list[OutgoingNotification]) -> list[dict[str, Any]]:
@@ -70,13 +76,11 @@ async def run_jsonl(rt: Runtime, user: str, tz: str, stdin: TextIO = sys.stdin,
         if not raw.strip():
             continue
         try:
-            who, text, now = read_line(raw, user, tz)
+            who, text, now = read_line(raw, user, tz, zones)
         except LineError as exc:
             out: dict[str, Any] = {"reply": str(exc), "actions": [], "notifications": []}
         else:
             zone = zones.get(who, tz)
-            if who in zones:  # a time without an offset is read in the speaker's own zone
-                who, text, now = read_line(raw, user, zone)
             notes = await rt.assistant.tick(PLATFORM, who, now, zone)
             reply = await rt.assistant.handle(
                 IncomingMessage(PLATFORM, who, text, ts=now, display_name=who), tz=zone)
