@@ -214,8 +214,9 @@ _SIZE = f"""(SELECT count(*) FROM (SELECT 1 FROM memory_items WHERE user_id = :u
 # Words Postgres' statistics know, as a quoted tsquery lexeme (already stemmed: no normalising again).
 _QUOTED = "replace(replace(lex, '\\', ''), '''', '''''') || ''''"
 _LEXEME = f"CAST('''' || {_QUOTED} AS tsquery)"
-# The same lexeme as the user_tsv column holds it (pixie_user_tsv, migration 0007): :prefix + lexeme.
-_USER_LEXEME = f"CAST('''' || :prefix || {_QUOTED} AS tsquery)"
+# The same lexeme as the user_tsv column holds it: the owner's prefix, made as pixie_user_tsv makes it
+# (migration 0007), then the lexeme.
+_USER_LEXEME = f"CAST('''' || left(CAST(CAST(:uid AS uuid) AS text), 8) || {_QUOTED} AS tsquery)"
 ENGLISH: Any = literal_column("'english'")  # the text search configuration of the tsv column
 # The weight of a hit's kind, as SQL over {kind}.
 _KIND_WEIGHT = ("CASE {kind} " + " ".join(f"WHEN '{k}' THEN {w}" for k, w in KIND_WEIGHT.items())
@@ -616,7 +617,7 @@ class Memory:
             return []
         params: dict[str, Any] = {"uid": user_id, "model": self.embedder.name if vector else "",
                                   "current": self.embedder.name,
-                                  "kinds": list(kinds), "prefix": str(user_id)[:8],
+                                  "kinds": list(kinds),
                                   "qv": vector or [0.0],  # in binary, by the connection's codec
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
