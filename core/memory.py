@@ -265,7 +265,8 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tup
     leaves them as parameters :n and :k.
     The ranks are fused in the statement (reciprocal rank fusion; kind weighs in, recency breaks
     ties; a vector-only candidate below :minsim is noise, not a memory), so only the k hits come
-    back: (id, kind, text, created_at, score, vector candidates). With `meta`, one more row (id
+    back: (id, kind, text, created_at, score, vector candidates — counted only for the approximate
+    index, whose count can fall short). With `meta`, one more row (id
     NULL) says how many vectors the user has (up to EXACT_LIMIT + 1) and whether any item waits for
     a vector of the current model: no extra round trip for either.
     """
@@ -299,7 +300,7 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tup
            coalesce(vec.text, txt.text), coalesce(vec.created_at, txt.created_at) AS at,
            (coalesce(1.0 / ({RRF_K} + vec.r), 0) + coalesce(1.0 / ({RRF_K} + txt.r), 0))
                * {_KIND_WEIGHT.format(kind="coalesce(vec.kind, txt.kind)")} AS score,
-           (SELECT count(*) FROM vec) AS candidates
+           {"0" if exact else "(SELECT count(*) FROM vec)"} AS candidates
     FROM vec FULL JOIN txt ON txt.id = vec.id WHERE txt.r IS NOT NULL OR vec.sim >= :minsim
     ORDER BY score DESC, at DESC LIMIT {k})"""
     if meta:

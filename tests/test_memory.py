@@ -191,6 +191,24 @@ async def test_words_with_quotes_and_backslashes_are_found_and_forgotten(rt: Run
     assert await items(rt, kind="note") == []
 
 
+async def test_a_long_notes_vector_stays_in_its_row(rt: Runtime) -> None:
+    """A search reads every vector of a user's memories: one kept out of line (TOAST) costs an index
+    lookup per memory, several times the distance itself. A long note's words make way instead."""
+    ada = await user(rt, "ada")
+    long_note = " ".join(f"the {w} budget for quarter {i} goes to the {w}-{i} team offsite in Lisbon"
+                         for i, w in enumerate(["alpha", "beta", "gamma", "delta", "epsilon", "zeta"] * 2))
+    assert (await call(rt, ada, "remember", {"text": long_note})).ok
+    async with rt.sessions() as session:
+        toast = await session.scalar(text(
+            "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = CAST('memory_items' AS regclass)"))
+        row = (await session.execute(text(
+            "SELECT pg_column_size(m.*), embedding_dim FROM memory_items m WHERE kind = 'note'"))).one()
+        outside = await session.scalar(text(f"SELECT coalesce(sum(octet_length(chunk_data)), 0) FROM {toast}"))
+    assert row[1] == 384 and row[0] > 2000  # over the 2 kB threshold: something had to go
+    assert outside < 384 * 4  # …and it was not the vector
+    assert texts(await call(rt, ada, "search_memory", {"query": "Lisbon offsite budget"})) == [long_note]
+
+
 async def test_top_k_is_complete_for_a_small_user_next_to_a_huge_one(rt: Runtime) -> None:
     """Filtered HNSW drops rows of a user with few of them; Pixie's search never does."""
     ada, bob = await user(rt, "ada"), await user(rt, "bob")
