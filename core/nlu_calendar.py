@@ -76,6 +76,8 @@ def _create_event(m: _Msg, lo: int, hi: int) -> Intent | None:
         args["end"] = _iso(end)
     else:
         args["start"] = _iso(first)
+        if "days" in when.kinds and when.window and not when.rrule:  # "in Rome from May 3 to 7": every day of it
+            args["end"] = _iso(when.window[1] - dt.timedelta(days=1))
     title, location, attendees = _event_title(m, lo, hi)
     result = {"title": title or "Event", **args}
     if location:

@@ -63,6 +63,8 @@ def _decide(m: _Msg, content_low: str) -> str | None:
             _NEED.match(content_low) or _NEED.match(body) or re.match(r"(?:remember|don'?t\s+forget)\s+to\b", body) \
             or (deadline and not _CAL_WORD.search(body)):
         return "task"
+    if any("days" in w.kinds for w in m.whens):  # "vacation 10-14 August": it fills those days
+        return "event"
     lead = _lead_word(content_low)
     chore = _chore(lead) and not _EVENT_NOUN.match(content_low, len(lead) + 1) and not _EVENT_VERBS.match(content_low)
     if _CAL_WORD.search(body) or _SCHEDULE_LEAD.match(content_low) or (recur and not chore) or \

@@ -47,6 +47,8 @@ class Speaker:
 
     def span(self, ev: dict[str, Any], with_day: bool = False) -> str:
         if ev.get("all_day"):
+            if ev.get("end") and ev["end"] != ev["start"]:  # several days: say which (the end is the last day)
+                return f"{self.when(ev['start'])} – {self.when(ev['end'])}"
             return ("all day " + self.when(ev["start"])) if with_day else "all day"
         s, e = clock.parse_when(ev["start"], self.tz), clock.parse_when(ev["end"], self.tz)
         assert isinstance(s, dt.datetime) and isinstance(e, dt.datetime)

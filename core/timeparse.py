@@ -152,7 +152,9 @@ class Mention:
 
     start: int
     end: int
-    kind: str  # date | window | moment | time | range | period | duration | recur | invalid (a day that does not exist)
+    # date | window | days (a stretch of whole days said) | moment | time | range | period | duration | recur
+    # | invalid (a day that does not exist)
+    kind: str
     prep: str = ""
     day: dt.date | None = None
     time: dt.time | None = None
@@ -223,6 +225,67 @@ def _on_or_after(today: dt.date, month: int, day: int, year: str | None) -> dt.d
         if found >= today:
             return found
     return None
+
+
+# --- stretches of days (first of all: "May 3 to 7" is one span, not a date and a 7 o'clock)
+
+_TO = r"\s*(?:-|–|—|to|until|till|til|through|thru|(?P<and>and))\s*"
+_DNUM = r"(?:the\s+)?(?P<d{i}>\d{{1,2}})(?:st|nd|rd|th)?"
+_NOT_CLOCK = r"(?![\d:]|\s*(?:[ap]\.?m\b|[ap]\b|h\b|hrs?\b|hours?\b|o'?clock|minutes?\b|mins?\b))"
+_YEAR = r"(?:,?\s+(?P<y>\d{4})\b)?"
+_SPAN_LEAD = r"\b(?P<lead>from\s+|between\s+)?"
+
+
+def _span(m: re.Match[str], first: dt.date | None, last: dt.date | None) -> Mention | None:
+    """Days first..last (inclusive) as one "days" mention; "and" only joins them after "between"."""
+    if first is None or last is None or (m["and"] and not (m["lead"] or "").startswith("between")):
+        return None
+    if not first < last <= first + dt.timedelta(days=92):  # "May 7 to May 3" is no 11-month trip
+        return None
+    return _m(m, "days", day=first, window=(first, last + dt.timedelta(days=1)))
+
+
+def _last_of(first: dt.date | None, month: int, day: int) -> dt.date | None:
+    """The first month/day on or after `first` ("Dec 28 to Jan 3" ends next year)."""
+    return _on_or_after(first, month, day, None) if first else None
+
+
+@_rule(_SPAN_LEAD + rf"(?:{WD},?\s+)?(?P<mon>{MON})\.?\s+{_DNUM.format(i=1)}{_TO}"
+       rf"(?:(?:{WD},?\s+)?(?P<mon2>{MON})\.?\s+)?{_DNUM.format(i=2)}\b{_NOT_CLOCK}{_YEAR}")
+def _month_day_span(m: re.Match[str], c: _Ctx) -> Mention | None:
+    """ "May 3 to 7", "from May 3 to May 7", "Dec 28 - Jan 3 2027"."""
+    first = _on_or_after(c.today, MONTH[m["mon"]], int(m["d1"]), m["y"] if not m["mon2"] else None)
+    return _span(m, first, _last_of(first, MONTH[m["mon2"] or m["mon"]], int(m["d2"])))
+
+
+@_rule(_SPAN_LEAD + rf"{_DNUM.format(i=1)}(?:\s+(?:of\s+)?(?P<mon>{MON})\b\.?)?{_TO}"
+       rf"{_DNUM.format(i=2)}\s+(?:of\s+)?(?P<mon2>{MON})\b\.?{_YEAR}")
+def _day_month_span(m: re.Match[str], c: _Ctx) -> Mention | None:
+    """ "3-7 May", "3rd to the 7th of May", "28 December to 3 January"."""
+    month = MONTH[m["mon"] or m["mon2"]]
+    first = _on_or_after(c.today, month, int(m["d1"]), m["y"] if not m["mon"] else None)
+    return _span(m, first, _last_of(first, MONTH[m["mon2"]], int(m["d2"])))
+
+
+@_rule(_SPAN_LEAD + r"(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})" + _TO
+       + r"(?P<y2>\d{4})-(?P<m2>\d{1,2})-(?P<d2>\d{1,2})\b")
+def _iso_span(m: re.Match[str], c: _Ctx) -> Mention | None:
+    """ "2026-05-03 to 2026-05-07"."""
+    first, last = (dt.date(int(m[f"y{i}"]), int(m[f"m{i}"]), int(m[f"d{i}"])) for i in (1, 2))
+    return _span(m, first, last)
+
+
+@_rule(_SPAN_LEAD + rf"(?<!every\s)(?<!each\s)(?P<next>next\s+)?(?P<wd1>{WD})\b\.?{_TO}(?P<wd2>{WD})\b\.?"
+       r"(?:\s+(?P<nw>next|this)\s+week\b)?(?!\s*(?:nights?|evenings?)\b)")
+def _weekday_span(m: re.Match[str], c: _Ctx) -> Mention | None:
+    """ "Monday to Friday", "from Wed through Sun", "Mon-Fri next week": the coming such days (this
+    week's while still ahead)."""
+    wd = WEEKDAY[m["wd1"]]
+    if m["next"] or m["nw"] == "next":
+        first = _monday(c.today) + dt.timedelta(days=7 + wd)
+    else:
+        first = _next_weekday(c.today, wd, allow_today=True)
+    return _span(m, first, _next_weekday(first, WEEKDAY[m["wd2"]]))
 
 
 # --- recurrences (first: "the first Monday of each month" is not a plain Monday)
@@ -641,7 +704,7 @@ def scan(text: str, now: dt.datetime) -> list[Mention]:
 
 # ---------------------------------------------------------------- mentions read together
 
-_DATEISH = {"date", "window"}
+_DATEISH = {"date", "window", "days"}
 _TIMEISH = {"time", "range"}
 
 

@@ -169,6 +169,14 @@ def _instant(ctx: ToolContext, value: str, name: str) -> dt.datetime:
     return clock.as_instant(_when(ctx, value, name), ctx.tz)
 
 
+def _window(ctx: ToolContext, a: Window) -> tuple[dt.datetime, dt.datetime]:
+    """A window's instants; a date-only end is its last day, so "the 29th to the 29th" is that day."""
+    end = _when(ctx, a.end, "end")
+    if not isinstance(end, dt.datetime):
+        end = end + dt.timedelta(days=1)
+    return _instant(ctx, a.start, "start"), clock.as_instant(end, ctx.tz)
+
+
 def task_due(task: Task, tz: ZoneInfo) -> str | None:
     """The due value as the tool schema speaks it: an ISO date, or a datetime with offset."""
     if task.due_at is not None:
@@ -194,7 +202,8 @@ def event_dict(ev: Event, tz: ZoneInfo, start: dt.datetime | None = None,
     return {
         "id": str(ev.id), "title": ev.title,
         "start": s.astimezone(own).date().isoformat() if ev.all_day else clock.iso_local(s, tz),
-        "end": e.astimezone(own).date().isoformat() if ev.all_day else clock.iso_local(e, tz),
+        # an all-day event's end is its last day (stored: the midnight after it)
+        "end": (e.astimezone(own) - dt.timedelta(days=1)).date().isoformat() if ev.all_day else clock.iso_local(e, tz),
         "all_day": ev.all_day, "location": ev.location, "attendees": ev.attendees or [],
         "recurrence": ev.recurrence, "status": ev.status, "source": ev.source,
         "created_at": clock.iso_local(ev.created_at, tz),
@@ -224,7 +233,9 @@ def memory_text_for_task(task: Task, tz: ZoneInfo) -> str:
 
 def memory_text_for_event(ev: Event, tz: ZoneInfo) -> str:
     """How an event reads in memory."""
-    when = (clock.fmt_day(ev.start_at.astimezone(clock.zone(ev.tz)).date()) if ev.all_day
+    own = clock.zone(ev.tz)
+    first, last = ev.start_at.astimezone(own).date(), (ev.end_at.astimezone(own) - dt.timedelta(days=1)).date()
+    when = (clock.fmt_day(first) + (f" to {clock.fmt_day(last)}" if last > first else "") if ev.all_day
             else clock.fmt_when(ev.start_at, tz))
     text = f"Event: {ev.title}, {when}"
     if ev.location:
@@ -449,7 +460,7 @@ def _event_times(ctx: ToolContext, start_s: str, end_s: str | None) -> tuple[dt.
     if end_s:
         end_v = _when(ctx, end_s, "end")
         if all_day and not isinstance(end_v, dt.datetime):
-            end_v = end_v + dt.timedelta(days=1) if end_v <= start else end_v  # type: ignore[operator]
+            end_v = end_v + dt.timedelta(days=1)  # a date-only end is the last day, as people say it
         finish = clock.as_instant(end_v, ctx.tz)
     else:
         finish = clock.start_of_day(start + dt.timedelta(days=1), ctx.tz) if all_day else begin + dt.timedelta(hours=1)
@@ -496,7 +507,7 @@ async def _conflicts(ctx: ToolContext, ev: Event) -> list[dict[str, Any]]:
 
 
 async def list_events(ctx: ToolContext, a: Window) -> dict[str, Any]:
-    start, end = _instant(ctx, a.start, "start"), _instant(ctx, a.end, "end")
+    start, end = _window(ctx, a)
     if end <= start:
         raise ToolError("The end of that window comes before its start.")
     return {"events": await events_between(ctx, start, end), "start": clock.iso_local(start, ctx.tz),
@@ -513,10 +524,14 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
         ev.attendees = a.attendees or None
     if a.start or a.end:
         length = ev.end_at - ev.start_at
-        start_s = a.start or clock.iso_local(ev.start_at, ctx.tz)
-        end_s = a.end or (None if a.start else clock.iso_local(ev.end_at, ctx.tz))
+        shown = event_dict(ev, ctx.tz)  # an all-day event's dates, so a new end alone keeps it all-day
+        start_s = a.start or shown["start"]
+        end_s = a.end or (None if a.start else shown["end"])
         start, end, all_day = _event_times(ctx, start_s, end_s)
-        if a.start and not a.end:
+        if a.start and not a.end and all_day:  # the same number of days, midnight to midnight across DST
+            days = round(length / dt.timedelta(days=1)) or 1
+            end = clock.start_of_day(start.astimezone(ctx.tz).date() + dt.timedelta(days=days), ctx.tz)
+        elif a.start and not a.end:
             end = start + length
         ev.start_at, ev.end_at, ev.all_day = start, end, all_day
     if a.recurrence is not None:
@@ -538,7 +553,7 @@ async def cancel_event(ctx: ToolContext, a: EventRef) -> dict[str, Any]:
 
 
 async def check_availability(ctx: ToolContext, a: Window) -> dict[str, Any]:
-    start, end = _instant(ctx, a.start, "start"), _instant(ctx, a.end, "end")
+    start, end = _window(ctx, a)
     if end <= start:
         raise ToolError("The end of that window comes before its start.")
     conflicts = await events_between(ctx, start, end)

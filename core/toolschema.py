@@ -24,7 +24,7 @@ DESCRIPTIONS: dict[str, str] = {
     "update_task": "Change a task.",
     "complete_task": "Mark a task done.",
     "delete_task": "Delete a task for good.",
-    "create_event": "Add a calendar event (default length 1 hour).",
+    "create_event": "Add a calendar event (default 1 hour; all-day: dates, end = last day).",
     "list_events": "List events overlapping a window.",
     "update_event": "Move or change an event.",
     "cancel_event": "Cancel an event.",

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core import timeparse as tp
 from core.intents import Intent
 from core.nlu import parse_message
 
@@ -537,6 +538,34 @@ def test_long_junk_is_handled_quickly(text: str) -> None:
 ])
 def test_where_the_user_will_be_goes_in_the_calendar(text: str, expect: dict[str, Any]) -> None:
     check(understand(text), "create_event", expect)
+
+
+@pytest.mark.parametrize(("text", "expect"), [
+    ("I'm in Rome from May 3 to May 7", {"title": "In Rome", "start": "2026-05-03", "end": "2026-05-07"}),
+    ("vacation 10-14 August", {"title": "Vacation", "start": "2026-08-10", "end": "2026-08-14"}),
+    ("I'm off Monday to Friday next week", {"title": "Off", "start": "2026-01-19", "end": "2026-01-23"}),
+    ("ski trip Dec 28 - Jan 3", {"title": "Ski trip", "start": "2026-12-28", "end": "2027-01-03"}),
+    ("conference in Berlin May 3rd through the 7th", {"start": "2026-05-03", "end": "2026-05-07"}),
+    ("we're away between March 10 and March 12", {"title": "Away", "start": "2026-03-10", "end": "2026-03-12"}),
+])
+def test_a_stretch_of_days_is_one_event_over_all_of_them(text: str, expect: dict[str, Any]) -> None:
+    check(understand(text), "create_event", expect)
+
+
+@pytest.mark.parametrize(("text", "expect"), [
+    ("workshop May 3 2-5pm", {"start": "2026-05-03T14:00", "end": "2026-05-03T17:00"}),  # hours, not days
+    ("I'm off on Friday", {"start": "2026-01-16"}),
+])
+def test_hours_and_single_days_are_no_stretch(text: str, expect: dict[str, Any]) -> None:
+    said = understand(text)
+    check(said, "create_event", expect)
+    assert "T" in said.args.get("end", "T")  # a timed end, or none: never a last day
+
+
+@pytest.mark.parametrize("text", ["May 7 to May 3", "every Monday to Friday", "dinner on March 5 and March 6"])
+def test_what_reads_as_no_stretch_of_days(text: str) -> None:
+    now = dt.datetime(2026, 1, 13, 9, tzinfo=ZoneInfo(TZ))
+    assert all("days" not in w.kinds for w in tp.find(text.lower(), now)), text
 
 
 @pytest.mark.parametrize(("text", "zone"), [

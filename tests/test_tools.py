@@ -152,6 +152,31 @@ async def test_update_and_cancel_event(rt: Runtime) -> None:
     assert listed.result["events"] == []
 
 
+async def test_an_all_day_stretch_covers_its_last_day_across_dst(rt: Runtime) -> None:
+    """A date-only end is the last day, as people say it ("27 to 31 March"); Berlin moves its clocks on the 29th."""
+    ada = await _user(rt)
+    trip = await call(rt, ada, "create_event", {"title": "Lisbon trip", "start": "2026-03-27", "end": "2026-03-31"})
+    assert trip.ok and (trip.result["event"]["start"], trip.result["event"]["end"]) == ("2026-03-27", "2026-03-31")
+    async with rt.sessions() as session:
+        ev = await session.scalar(select(Event))
+        assert ev is not None and ev.all_day
+        assert (ev.start_at, ev.end_at) == (at("2026-03-27T00:00:00+01:00"), at("2026-04-01T00:00:00+02:00"))
+    for day, expected in (("2026-03-26", []), ("2026-03-29", ["Lisbon trip"]), ("2026-03-31", ["Lisbon trip"]),
+                          ("2026-04-01", [])):
+        listed = await call(rt, ada, "list_events", {"start": day, "end": day})
+        assert [e["title"] for e in listed.result["events"]] == expected, day
+    one_day = await call(rt, ada, "create_event", {"title": "Pi day", "start": "2026-03-14", "end": "2026-03-14"})
+    assert one_day.result["event"]["end"] == "2026-03-14"
+    # A new end alone keeps it all-day; a new start alone keeps its five days, midnight to midnight.
+    longer = await call(rt, ada, "update_event", {"event_ref": "lisbon", "end": "2026-04-02"})
+    assert longer.ok and longer.result["event"] == {**longer.result["event"], "all_day": True,
+                                                    "start": "2026-03-27", "end": "2026-04-02"}
+    moved = await call(rt, ada, "update_event", {"event_ref": "lisbon", "start": "2026-03-20"})
+    assert (moved.result["event"]["start"], moved.result["event"]["end"]) == ("2026-03-20", "2026-03-26")
+    backwards = await call(rt, ada, "create_event", {"title": "Nope", "start": "2026-03-27", "end": "2026-03-26"})
+    assert not backwards.ok
+
+
 async def test_remember_dedupes_and_search_finds(rt: Runtime) -> None:
     ada = await _user(rt)
     first = await call(rt, ada, "remember", {"text": "The office wifi password is hunter2"})
