@@ -194,16 +194,24 @@ def task_dict(task: Task, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
+def all_day_dates(ev: Event, start: dt.datetime | None = None,
+                  end: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+    """An all-day event's first and last day, in the zone it was made in (wherever the user is now);
+    it is stored as the midnight it starts and the midnight after its last day."""
+    own = clock.zone(ev.tz)
+    last = (end or ev.end_at).astimezone(own) - dt.timedelta(days=1)
+    return (start or ev.start_at).astimezone(own).date(), last.date()
+
+
 def event_dict(ev: Event, tz: ZoneInfo, start: dt.datetime | None = None,
                end: dt.datetime | None = None) -> dict[str, Any]:
     """An event (or one occurrence of a series) as tools, listings and `--json` show it."""
     s, e = start or ev.start_at, end or ev.end_at
-    own = clock.zone(ev.tz)  # an all-day event is its dates where it was made, wherever the user is now
+    first, last = all_day_dates(ev, s, e)
     return {
         "id": str(ev.id), "title": ev.title,
-        "start": s.astimezone(own).date().isoformat() if ev.all_day else clock.iso_local(s, tz),
-        # an all-day event's end is its last day (stored: the midnight after it)
-        "end": (e.astimezone(own) - dt.timedelta(days=1)).date().isoformat() if ev.all_day else clock.iso_local(e, tz),
+        "start": first.isoformat() if ev.all_day else clock.iso_local(s, tz),
+        "end": last.isoformat() if ev.all_day else clock.iso_local(e, tz),
         "all_day": ev.all_day, "location": ev.location, "attendees": ev.attendees or [],
         "recurrence": ev.recurrence, "status": ev.status, "source": ev.source,
         "created_at": clock.iso_local(ev.created_at, tz),
@@ -233,8 +241,7 @@ def memory_text_for_task(task: Task, tz: ZoneInfo) -> str:
 
 def memory_text_for_event(ev: Event, tz: ZoneInfo) -> str:
     """How an event reads in memory."""
-    own = clock.zone(ev.tz)
-    first, last = ev.start_at.astimezone(own).date(), (ev.end_at.astimezone(own) - dt.timedelta(days=1)).date()
+    first, last = all_day_dates(ev)
     when = (clock.fmt_day(first) + (f" to {clock.fmt_day(last)}" if last > first else "") if ev.all_day
             else clock.fmt_when(ev.start_at, tz))
     text = f"Event: {ev.title}, {when}"
