@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
@@ -20,6 +21,12 @@ from core.memory import Memory
 from core.runtime import Runtime
 from db.engine import database_url, make_engine, make_sessionmaker
 from db.migrate import migrate
+
+if TYPE_CHECKING:
+    from arq.connections import RedisSettings
+
+    from tests.fakes.chat_platform import FakeChatPlatform
+    from tests.fakes.telegram import FakeTelegram
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 TABLES = ("notifications, reminders, memory_items, events, tasks, messages, identities, users"
@@ -92,3 +99,33 @@ def at(iso: str) -> dt.datetime:
     value = dt.datetime.fromisoformat(iso)
     assert value.tzinfo is not None
     return value
+
+
+# ---------------------------------------------------------------- the worker's parts (Redis, platforms)
+
+@pytest.fixture
+async def redis() -> AsyncIterator[RedisSettings]:
+    """A Redis database of the test's own on the server at 127.0.0.1:6379."""
+    from tests.jobs_support import private_redis_db
+
+    async with private_redis_db() as settings:
+        yield settings
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeChatPlatform]:
+    """A chat platform on 127.0.0.1 that records what it is sent."""
+    from tests.fakes.chat_platform import FakeChatPlatform
+
+    async with FakeChatPlatform() as server:
+        yield server
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    """A Telegram Bot API on 127.0.0.1 for the real python-telegram-bot."""
+    from tests.fakes.telegram import FakeTelegram
+
+    server = await FakeTelegram().start()
+    yield server
+    await server.stop()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from arq.connections import RedisSettings
 from sqlalchemy import select
@@ -15,19 +13,7 @@ from db.models import Identity, Notification, User
 from jobs import reminders
 from tests.conftest import at
 from tests.fakes.chat_platform import FakeChatPlatform
-from tests.jobs_support import Clock, burst, call, job_context, platform_user, private_redis_db
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[RedisSettings]:
-    async with private_redis_db() as settings:
-        yield settings
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeChatPlatform]:
-    async with FakeChatPlatform() as server:
-        yield server
+from tests.jobs_support import Clock, burst, call, job_context, platform_user
 
 
 async def _rows(rt: Runtime) -> list[Notification]:

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,21 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.runtime import Runtime
 from db.models import Notification
 from tests.fakes.chat_platform import FakeChatPlatform
-from tests.jobs_support import call, job_context, platform_user, private_redis_db, running, wait_until
+from tests.jobs_support import call, job_context, platform_user, running, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[RedisSettings]:
-    async with private_redis_db() as settings:
-        yield settings
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeChatPlatform]:
-    async with FakeChatPlatform() as server:
-        yield server
 
 
 async def spawn_worker(engine: AsyncEngine, redis: RedisSettings, fake: FakeChatPlatform,

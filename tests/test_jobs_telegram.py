@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
 
-import pytest
 from arq.connections import RedisSettings
 from fakes.telegram import TOKEN, FakeTelegram
 from sqlalchemy import select, update
@@ -20,22 +18,9 @@ from core.notify import Router
 from core.runtime import Runtime
 from db.models import Task, User
 from jobs.context import JobContext
-from tests.jobs_support import Clock, burst, private_redis_db
+from tests.jobs_support import Clock, burst
 
 ADA = 1001
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[RedisSettings]:
-    async with private_redis_db() as settings:
-        yield settings
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    server = await FakeTelegram().start()
-    yield server
-    await server.stop()
 
 
 async def test_a_reminder_from_a_telegram_dm_arrives_there_once_with_buttons_that_work(

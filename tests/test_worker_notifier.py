@@ -20,22 +20,9 @@ from db.models import Identity, Notification, User
 from jobs.context import JobContext
 from jobs.worker import default_notifier
 from tests.conftest import at
-from tests.jobs_support import Clock, burst, call, platform_user, private_redis_db
+from tests.jobs_support import Clock, burst, call, platform_user
 
 ADA, DORA = 1001, 5001
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[RedisSettings]:
-    async with private_redis_db() as settings:
-        yield settings
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    server = await FakeTelegram().start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
