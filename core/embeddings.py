@@ -10,6 +10,8 @@ import zlib
 from collections.abc import Sequence
 from typing import Protocol
 
+from pgvector import Vector
+
 WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -43,9 +45,11 @@ def vector_literal(vector: Sequence[float]) -> str:
 
 
 def parse_vector(value: object) -> list[float]:
-    """A vector read back from Postgres (text or a sequence) as floats."""
+    """A vector read back from Postgres (text, pgvector's Vector, or a sequence) as floats."""
     if isinstance(value, str):
         return [float(v) for v in value.strip("[]").split(",") if v]
+    if isinstance(value, Vector):
+        return [float(v) for v in value.to_list()]
     return [float(v) for v in value]  # type: ignore[attr-defined]
 
 

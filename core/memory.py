@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pgvector import Vector
 from sqlalchemy import delete, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -465,23 +466,26 @@ class Memory:
     # ------------------------------------------------------------ embedding
 
     async def embed_texts(self, session: AsyncSession, texts: list[str]) -> list[list[float]]:
-        """Vectors for `texts`; a slow embedder's are looked up in (and added to) the cache first."""
+        """Vectors for `texts`; a slow embedder's are looked up in (and added to) the cache first.
+
+        This is on the search's path: it runs on the session's own connection, vectors in binary.
+        """
         if self.embedder.inline or not texts:
             return await self.embedder.embed(texts)
         model = self.embedder.name
         keys = [text_hash(t) for t in texts]
-        rows = await session.execute(select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
-            EmbeddingCache.model == model, EmbeddingCache.text_hash.in_(set(keys))))
-        cached = {h: parse_vector(v) for h, v in rows}
+        rows = await _fetch(session, "SELECT text_hash, embedding FROM embedding_cache "
+                                     "WHERE model = :m AND text_hash = ANY(CAST(:hs AS bytea[]))",
+                            {"m": model, "hs": list(set(keys))})
+        cached = {bytes(h): parse_vector(v) for h, v in rows}
         missing = list(dict.fromkeys(t for t, h in zip(texts, keys, strict=True) if h not in cached))
         if missing:
             fresh = await self.embedder.embed(missing)
             new = {text_hash(t): v for t, v in zip(missing, fresh, strict=True)}
-            await session.execute(text(
-                "INSERT INTO embedding_cache (model, text_hash, embedding) "
-                "SELECT :m, h, CAST(e AS vector) FROM unnest(CAST(:hs AS bytea[]), CAST(:es AS text[])) AS x(h, e) "
-                "ON CONFLICT DO NOTHING"),
-                {"m": model, "hs": list(new), "es": [vector_literal(v) for v in new.values()]})
+            await _fetch(session, "INSERT INTO embedding_cache (model, text_hash, embedding) "
+                                  "SELECT :m, h, e FROM unnest(CAST(:hs AS bytea[]), CAST(:es AS vector[])) AS x(h, e) "
+                                  "ON CONFLICT DO NOTHING",
+                         {"m": model, "hs": list(new), "es": [Vector(v) for v in new.values()]})
             cached.update(new)
         return [cached[h] for h in keys]
 

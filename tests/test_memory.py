@@ -322,6 +322,18 @@ async def test_the_same_text_is_never_embedded_twice(rt: Runtime) -> None:
     assert sorted(slow.embedded) == ["ask wifi password", "the wifi password is kaffeebohne77", "wifi password"]
 
 
+async def test_a_cached_vector_comes_back_as_it_was_made(rt: Runtime) -> None:
+    slow = SlowEmbedder()
+    mem = Memory(slow)
+    said = ["Priya's birthday is on March 14", "the Atlas stack is Python and FastAPI"]
+    async with rt.sessions() as session, session.begin():
+        made = await mem.embed_texts(session, said)
+    async with rt.sessions() as session, session.begin():
+        again = await mem.embed_texts(session, [said[1], said[0], said[1]])
+    assert slow.embedded == said  # the second time, every vector came from the cache
+    assert again == [pytest.approx(v, abs=1e-6) for v in (made[1], made[0], made[1])]
+
+
 async def test_a_model_change_reembeds_everything_while_search_keeps_working(rt: Runtime) -> None:
     ada = await user(rt, "ada")
     for t in ("Priya's birthday is on March 14", "the Atlas stack is Python and FastAPI", "Lena is vegan"):
