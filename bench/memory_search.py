@@ -5,9 +5,13 @@ Run: uv run python bench/memory_search.py [--queries 200] [--skip-1m] [--skip-lo
 Scenarios (in one run, one embedded Postgres): one user with 1k, 10k and 100k memories (the
 HNSW index is built for 100k), then 1M rows spread over 1,000 users. Rows are bulk-loaded with
 COPY; texts are Zipf-distributed words (so full-text matches are realistic, some words very
-common) and vectors are clustered 384-d unit vectors. The query's embedding is precomputed for
-both sides, so the figures compare the database work; the local model's own time per query is
-printed separately (add it to Pixie's side for an end-to-end figure).
+common) and vectors are clustered 384-d unit vectors.
+
+Two tables. Database work only: the query's vector is at hand on both sides. The whole search (with
+the `local` extra): the query is really embedded by the local model on both sides — Pixie looks it
+up in the embedding cache, runs the model and caches the vector, then searches; the bare side runs
+the model and then its query. The vectors handed back are still the precomputed ones, so both
+tables find the same rows. Then the local model's own throughput.
 
 Bare query = what a pgvector user writes: `WHERE user_id = $1 ORDER BY embedding <=> $q LIMIT 5`
 (in the form the HNSW index can serve). Pixie = Memory.search: session, backlog check, vector leg
@@ -76,6 +80,25 @@ class BenchEmbedder:
         return [self.table[t] for t in items]
 
 
+class ModelTimedEmbedder:
+    """The whole search as a user meets it: the local model really embeds the query (in its worker
+    thread, as LocalEmbedder does) and the embedding cache is looked up and written first, as for
+    every non-inline model. The vector handed back is still the precomputed one, so the hits are
+    those of the database-only run; `took` records the model's own time for each query."""
+
+    name, dim, inline = MODEL, DIM, False
+
+    def __init__(self, table: dict[str, list[float]], model: Any) -> None:
+        self.table, self.model = table, model
+        self.took: list[float] = []
+
+    async def embed(self, items: list[str]) -> list[list[float]]:
+        t0 = time.perf_counter()
+        await asyncio.to_thread(self.model.encode, items)
+        self.took.append((time.perf_counter() - t0) * 1000)
+        return [self.table[t] for t in items]
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -135,13 +158,21 @@ BARE = ("SELECT id, text FROM memory_items WHERE user_id = $1 AND embedding_dim 
         "ORDER BY (embedding::vector(384)) <=> $2::vector(384) LIMIT 5")
 
 
-async def measure(rt: Any, conn: Any, memory: Memory, embedder: BenchEmbedder, users: list[uuid.UUID],
-                  queries: int) -> dict[str, float]:
+async def measure(rt: Any, conn: Any, embedder: BenchEmbedder, users: list[uuid.UUID], queries: int,
+                  model: Any | None) -> dict[str, float]:
+    """Per query: the bare query and Pixie's search with the vector at hand (database work only);
+    then, with the local model, each side as a user meets it — the bare query after the model has
+    embedded the query, and Pixie's whole search (cache, model, search). The two whole runs take
+    turns going first."""
     qs = texts(queries + 20)
     qv = vectors(queries + 20)
     for t, v in zip(qs, qv, strict=True):
         embedder.table[t] = [float(x) for x in v]
-    pixie, bare, short_bare, short_pixie = [], [], 0, 0
+    memory = Memory(embedder)  # fresh per-user size cache
+    timed = ModelTimedEmbedder(embedder.table, model) if model is not None else None
+    whole_memory = Memory(timed) if timed is not None else None
+    series: dict[str, list[float]] = {k: [] for k in ("pixie", "bare", "whole", "whole_db", "ref", "ref_db")}
+    short_bare = short_pixie = 0
     # One open transaction, as the search_memory tool runs inside the message's own transaction.
     async with rt.sessions() as session, session.begin():
         for i, (t, v) in enumerate(zip(qs, qv, strict=True)):
@@ -151,23 +182,46 @@ async def measure(rt: Any, conn: Any, memory: Memory, embedder: BenchEmbedder, u
             t1 = time.perf_counter()
             hits = await memory.search(session, uid, t, k=5)
             t2 = time.perf_counter()
-            if i >= 20:  # warm-up first
-                bare.append((t1 - t0) * 1000)
-                pixie.append((t2 - t1) * 1000)
+            warm = i >= 20  # warm-up first
+            if warm:
+                series["bare"].append((t1 - t0) * 1000)
+                series["pixie"].append((t2 - t1) * 1000)
                 short_bare += len(got) < 5
                 short_pixie += len(hits) < 5
-    return {"pixie_p50": pct(pixie, 50), "pixie_p95": pct(pixie, 95), "bare_p50": pct(bare, 50),
-            "bare_p95": pct(bare, 95), "short_bare": short_bare, "short_pixie": short_pixie}
+            if whole_memory is None or timed is None:
+                continue
+            for side in ("ref", "whole") if i % 2 else ("whole", "ref"):
+                t3 = time.perf_counter()
+                if side == "ref":
+                    await asyncio.to_thread(timed.model.encode, [t])
+                    t4 = time.perf_counter()
+                    await conn.fetch(BARE, uid, v)
+                    db = (time.perf_counter() - t4) * 1000
+                else:
+                    again = await whole_memory.search(session, uid, t, k=5)
+                    assert [h.id for h in again] == [h.id for h in hits]
+                    db = (time.perf_counter() - t3) * 1000 - timed.took[-1]
+                if warm:
+                    series[side].append((time.perf_counter() - t3) * 1000)
+                    series[f"{side}_db"].append(db)
+    out: dict[str, float] = {"short_bare": short_bare, "short_pixie": short_pixie}
+    for name, values in series.items():
+        if values:
+            out.update({f"{name}_p50": pct(values, 50), f"{name}_p95": pct(values, 95)})
+    return out
 
 
-def local_model_figures() -> dict[str, float] | None:
+def local_model() -> Any | None:
     from core.embeddings import local_model_installed
 
     if not local_model_installed():
         return None
     from core.minilm import LocalEmbedder
 
-    model = LocalEmbedder()
+    return LocalEmbedder()
+
+
+def local_model_figures(model: Any) -> dict[str, float]:
     sample = [f"remember that {t}" for t in texts(512)]
     model.encode(sample[:32])
     t0 = time.perf_counter()
@@ -181,7 +235,8 @@ def local_model_figures() -> dict[str, float] | None:
     return {"texts_s": batched, "query_p50": pct(single, 50), "query_p95": pct(single, 95)}
 
 
-async def run(data_dir: Path, queries: int, skip_1m: bool) -> list[tuple[str, dict[str, float], str]]:
+async def run(data_dir: Path, queries: int, skip_1m: bool,
+              model: Any | None) -> list[tuple[str, dict[str, float], str]]:
     import asyncpg
     from pgvector.asyncpg import register_vector
 
@@ -202,8 +257,7 @@ async def run(data_dir: Path, queries: int, skip_1m: bool) -> list[tuple[str, di
             have = size
             built = await create_indexes(conn, hnsw=size >= 100_000)
             note = f"load {took:.0f} s, indexes {built:.0f} s"
-            memory = Memory(embedder)  # fresh per-user size cache
-            out.append((f"1 user, {size // 1000}k", await measure(rt, conn, memory, embedder, [solo], queries), note))
+            out.append((f"1 user, {size // 1000}k", await measure(rt, conn, embedder, [solo], queries, model), note))
             print(out[-1], flush=True)
             await drop_indexes(conn)
         if not skip_1m:
@@ -212,8 +266,7 @@ async def run(data_dir: Path, queries: int, skip_1m: bool) -> list[tuple[str, di
             took = await load(conn, many, 1000)
             # No HNSW at 1M: its build alone would take ~10 min here, and per-user scans serve these users.
             built = await create_indexes(conn, hnsw=False)
-            memory = Memory(embedder)
-            out.append(("1M rows, 1,000 users", await measure(rt, conn, memory, embedder, many, queries),
+            out.append(("1M rows, 1,000 users", await measure(rt, conn, embedder, many, queries, model),
                         f"load {took:.0f} s, indexes {built:.0f} s, no HNSW"))
             print(out[-1], flush=True)
         await create_indexes(conn, hnsw=False)
@@ -228,18 +281,33 @@ def main() -> None:
     p.add_argument("--skip-local", action="store_true")
     args = p.parse_args()
     random.seed(7)
-    local = None if args.skip_local else local_model_figures()
+    model = None if args.skip_local else local_model()
+    local = local_model_figures(model) if model is not None else None
     with tempfile.TemporaryDirectory() as tmp:
-        results = asyncio.run(run(Path(tmp), args.queries, args.skip_1m))
-    print()
+        results = asyncio.run(run(Path(tmp), args.queries, args.skip_1m, model))
+    print("\nDatabase work only (the query's vector at hand on both sides):\n")
     print("| data | Pixie p50 / p95 | bare pgvector p50 / p95 | Pixie ÷ bare, p50 / p95 | short top-5 (Pixie / bare) "
           "| notes |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, r, note in results:
-        print(f"| {name} | {r['pixie_p50']:.1f} / {r['pixie_p95']:.1f} ms | "
-              f"{r['bare_p50']:.1f} / {r['bare_p95']:.1f} ms | "
+        print(f"| {name} | {r['pixie_p50']:.2f} / {r['pixie_p95']:.2f} ms | "
+              f"{r['bare_p50']:.2f} / {r['bare_p95']:.2f} ms | "
               f"{r['pixie_p50'] / r['bare_p50']:.2f}× / {r['pixie_p95'] / r['bare_p95']:.2f}× | "
               f"{r['short_pixie']} / {r['short_bare']} | {note} |")
+    if any("whole_p50" in r for _, r, _ in results):
+        print("\nThe whole search, the query embedded by the local model. Pixie: embedding-cache lookup, model, "
+              "cache write, search. Bare: the model, then the bare query. 'Besides the model' takes each run's "
+              "own model time out.\n")
+        print("| data | Pixie p50 / p95 | bare + model p50 / p95 | Pixie ÷ (bare + model), p50 / p95 "
+              "| besides the model: Pixie / bare, p50 | ratio |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for name, r, _ in results:
+            if "whole_p50" in r:
+                print(f"| {name} | {r['whole_p50']:.1f} / {r['whole_p95']:.1f} ms | "
+                      f"{r['ref_p50']:.1f} / {r['ref_p95']:.1f} ms | "
+                      f"{r['whole_p50'] / r['ref_p50']:.2f}× / {r['whole_p95'] / r['ref_p95']:.2f}× | "
+                      f"{r['whole_db_p50']:.2f} / {r['ref_db_p50']:.2f} ms | "
+                      f"{r['whole_db_p50'] / r['ref_db_p50']:.2f}× |")
     if local:
         print(f"\nlocal model (all-MiniLM-L6-v2, numpy): {local['texts_s']:.0f} texts/s batched; "
               f"one query {local['query_p50']:.1f} ms p50, {local['query_p95']:.1f} ms p95")
