@@ -167,8 +167,8 @@ class Refs:
 
 
 def _event_line(ev: dict[str, Any], tz: ZoneInfo, limit: int, refs: Refs) -> str:
-    if ev.get("all_day"):
-        span = "all day"
+    if ev.get("all_day"):  # its end is its last day
+        span = f"all day {ev['start']} to {ev['end']}" if ev.get("end", ev["start"]) != ev["start"] else "all day"
     else:
         s, e = clock.parse_when(ev["start"], tz), clock.parse_when(ev["end"], tz)
         span = f"{clock.fmt_time(s, tz)}–{clock.fmt_time(e, tz)}" if isinstance(s, dt.datetime) \

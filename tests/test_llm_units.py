@@ -106,6 +106,14 @@ def test_the_context_stays_under_budget_and_quotes_stored_text() -> None:
     assert refs.resolve({"task_id": "t9"}) == {"task_id": "t9"}  # never shown: stays unknown
 
 
+def test_the_context_gives_a_stretch_of_days_its_first_and_last_day() -> None:
+    trip = {"id": "ev-rome", "title": "Rome", "start": "2026-03-27", "end": "2026-03-31", "all_day": True}
+    day = {"id": "ev-fair", "title": "Book fair", "start": "2026-03-29", "end": "2026-03-29", "all_day": True}
+    text, _ = render_context(ContextPack(NOW, "Europe/Berlin", agenda=[trip, day]))
+    assert 'e1 all day 2026-03-27 to 2026-03-31 "Rome"' in text
+    assert 'e2 all day "Book fair"' in text  # one day: just "all day"
+
+
 def test_the_static_prefix_is_big_enough_to_cache_and_the_context_shrinks_to_fit() -> None:
     prefix = static_prefix()
     assert prefix.tokens >= 1024 and prefix is static_prefix()
