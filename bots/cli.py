@@ -7,6 +7,7 @@ import datetime as dt
 import getpass
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -18,6 +19,8 @@ from core import clock
 app = typer.Typer(help="Pixie, your self-hosted AI secretary.", no_args_is_help=True, add_completion=False)
 memory_app = typer.Typer(help="Search, forget and re-embed what Pixie remembers.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
+email_app = typer.Typer(help="Turn emails into tasks and proposed meetings.", no_args_is_help=True)
+app.add_typer(email_app, name="email")
 console = Console()
 err = Console(stderr=True)
 
@@ -229,6 +232,42 @@ def memory_reindex(batch: Annotated[int, typer.Option("--batch", min=1, max=4096
 
     done, name = _run(go)
     console.print(f"{done} memories embedded with {name}; everything is up to date.")
+
+
+@email_app.command("ingest")
+def email_ingest(files: Annotated[list[Path], typer.Argument(help="Email files (.eml, RFC 5322).")],
+                 user: UserOpt = None, tz: TzOpt = None, as_json: JsonOpt = False) -> None:
+    """Read emails for a user: what they ask becomes tasks, meeting requests proposed events."""
+    from core.email_tasks import ingest
+
+    _check_tz(tz)
+    name = _user(user)
+
+    async def go(rt: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for f in files:
+            try:
+                raw = f.read_bytes()
+            except OSError as e:
+                out.append({"file": str(f), "message_id": None, "status": "rejected",
+                            "reason": f"cannot read the file: {e.strerror or e}", "tasks": [], "events": []})
+                continue
+            out.append(await ingest(rt, name, tz, raw, str(f)))
+        return out
+
+    results = _run(go, tz=tz)
+    if as_json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            head = f"{r['file']}: {r['status']}" + (f" — {r['reason']}" if r.get("reason") else "")
+            console.print(head)
+            for t in r["tasks"]:
+                console.print(f"  task  {t['title']}" + (f" (due {t['due']})" if t.get("due") else ""))
+            for e in r["events"]:
+                console.print(f"  event {e['title']} {e['start']} (proposed)")
+    if any(r["status"] == "rejected" for r in results):
+        raise typer.Exit(1)
 
 
 @app.command()
