@@ -87,12 +87,11 @@ def _region(mail: Mail) -> str:
     with the forwarded mail's headers dropped (its text is what the user wants handled)."""
     forward = re.match(r"^\s*(?:fwd?|fw)\s*:", mail.subject, re.I) is not None \
         or "---------- Forwarded message" in mail.text
-    lines = mail.text.replace("\r\n", "\n").split("\n")
     if not forward:
         m = _QUOTE_START.search(mail.text)
         return mail.text[:m.start()] if m else mail.text
-    kept = [ln for ln in lines if not _FORWARD_MARK.match(ln) and not _HEADER_LINE.match(ln)
-            and not ln.lstrip().startswith(">")]
+    kept = [ln for ln in mail.text.replace("\r\n", "\n").split("\n")
+            if not _FORWARD_MARK.match(ln) and not _HEADER_LINE.match(ln) and not ln.lstrip().startswith(">")]
     return "\n".join(kept)
 
 
@@ -213,7 +212,6 @@ def _proposal(command: str, meeting: bool, now: dt.datetime) -> Proposal | None:
             else command.split(" sometime")[0].split(" next ")[0]
         due = str(args.get("start", ""))[:10] or None
         return Proposal("create_task", {"title": title[:1].upper() + title[1:], **({"due": due} if due else {})})
-    args.pop("start", None), args.pop("end", None), args.pop("location", None)
     return Proposal("create_task", args)
 
 
