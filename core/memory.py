@@ -25,7 +25,7 @@ from pgvector import Vector
 from sqlalchemy import delete, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.embeddings import Embedder, parse_vector, text_hash, vector_literal
+from core.embeddings import Embedder, parse_vector, text_hash
 from db.models import EmbeddingCache, MemoryItem, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -491,11 +491,10 @@ class Memory:
 
     async def _embed_rows(self, session: AsyncSession, rows: Sequence[Any]) -> None:
         vectors = await self.embed_texts(session, [r.text for r in rows])
-        await session.execute(text(
-            "UPDATE memory_items m SET embedding = CAST(x.e AS vector), embedding_model = :model, "
-            "embedding_dim = vector_dims(CAST(x.e AS vector)) "
-            "FROM unnest(CAST(:ids AS uuid[]), CAST(:es AS text[])) AS x(id, e) WHERE m.id = x.id"),
-            {"model": self.embedder.name, "ids": [r.id for r in rows], "es": [vector_literal(v) for v in vectors]})
+        await _fetch(session, "UPDATE memory_items m SET embedding = x.e, embedding_model = :model, "
+                              "embedding_dim = vector_dims(x.e) "
+                              "FROM unnest(CAST(:ids AS uuid[]), CAST(:es AS vector[])) AS x(id, e) WHERE m.id = x.id",
+                     {"model": self.embedder.name, "ids": [r.id for r in rows], "es": [Vector(v) for v in vectors]})
 
     async def catch_up(self, session: AsyncSession, user_id: uuid.UUID,
                        budget: float = CATCH_UP_BUDGET) -> tuple[int, bool]:
