@@ -209,7 +209,7 @@ class Access:
         if name == "link":
             return await self._link(session, user, msg, arg, now)
         if name == "digest":
-            return await self._digest(session, user, msg, arg)
+            return self._digest(user, msg, arg)
         if name in ("invite", "admit") and user.role != "owner":
             return "Only an owner can admit people."
         if name == "invite":
@@ -242,18 +242,14 @@ class Access:
         return (f"Linked! Your {platform_name(msg.platform)} account now shares one task list, calendar and "
                 "memory with your other account. Say /digest here to get your digest here.")
 
-    async def _digest(self, session: AsyncSession, user: User, msg: IncomingMessage, arg: str) -> str:
+    @staticmethod
+    def _digest(user: User, msg: IncomingMessage, arg: str) -> str | Thought:
         wanted = arg.lower().strip()
         if wanted in ("", "where"):
             where = platform_name(user.digest_platform) if user.digest_platform else "wherever you last wrote to me"
             return f"Your reminders and morning digest go to {where}. Say /digest here to get them here."
-        target = msg.platform if wanted == "here" else wanted
-        has = await session.scalar(select(Identity.id).where(Identity.user_id == user.id,
-                                                             Identity.platform == target))
-        if has is None:
-            return f"You haven't talked to me on {platform_name(target)} yet — say hi there first, or use /digest here."
-        user.digest_platform = target
-        return f"Done — your reminders and morning digest will come to {platform_name(target)}."
+        # Moving the digest is the set_digest tool's: it checks the platform and sets (or clears) the channel.
+        return Thought(calls=[ToolCall("set_digest", {"platform": msg.platform if wanted == "here" else wanted})])
 
     async def _admit_by_id(self, session: AsyncSession, arg: str, now: dt.datetime) -> str:
         who = parse_owners(arg)

@@ -7,6 +7,7 @@ import logging
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -16,16 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import clock, safety
 from core.access import TRUSTED_PLATFORMS, Access
 from core.brain import Brain, BrainInput, Thought, ToolCall
+from core.context import ContextPack, gather_context
 from core.memory import Memory
 from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
-from core.tools import Ambiguous, ToolContext, best_matches, run_tool
+from core.tools import Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
 from core.types import Action, IncomingMessage, OutgoingNotification, Reply
+from core.usage import record_usage
 from db.models import Identity, Message, User
 
 log = logging.getLogger(__name__)
 
 MAX_CHARS = 4000
+BUTTONS = {"done": "complete_task", "snooze": "snooze_task"}  # a button's action → the tool it calls
 ORDINALS = {"first": 1, "1st": 1, "one": 1, "second": 2, "2nd": 2, "two": 2, "third": 3, "3rd": 3,
             "three": 3, "fourth": 4, "4th": 4, "four": 4, "fifth": 5, "5th": 5, "five": 5, "last": -1}
 
@@ -44,6 +48,21 @@ def pick_choice(text: str, candidates: list[dict[str, Any]]) -> dict[str, Any] |
             return candidates[n - 1] if n > 0 else candidates[-1]
     found = best_matches(text, [(c, c.get("title", "")) for c in candidates])
     return found[0] if len(found) == 1 else None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the read phase found: whose message, and what the brain needs (or the decision already made)."""
+
+    user_id: uuid.UUID
+    user_name: str
+    tz: str
+    msg: IncomingMessage
+    text: str
+    now: dt.datetime
+    thought: Thought | None  # decided without a brain: a command, or the answer to Pixie's question
+    had_pending: bool
+    context: ContextPack | None
 
 
 class Assistant:
@@ -78,6 +97,11 @@ class Assistant:
         return user
 
     # ------------------------------------------------------------ messages
+    #
+    # A turn runs in three phases, so no transaction or pooled connection waits on a model:
+    #   read  — a short transaction: who is speaking, is it new, what the brain needs (context);
+    #   think — the brain decides from that data alone (a model call may take seconds);
+    #   act   — one write transaction in which only tools change user data, and the turn is stored.
 
     async def handle(self, msg: IncomingMessage, tz: str | None = None) -> Reply:
         """Answer one message. Bad input gets a clear reply; a failure changes nothing."""
@@ -89,73 +113,107 @@ class Assistant:
             return Reply(f"That message is too long for me ({len(text)} characters; I read up to {MAX_CHARS}). "
                          "Could you split it up?")
         try:
-            async with self.sessions() as session, session.begin():
-                return await self._handle(session, msg, text, now, tz)
+            turn = await self._read(msg, text, now, tz)
+            if isinstance(turn, Reply):
+                return turn
+            thought = turn.thought or await self.brain.think(BrainInput(
+                text, now.astimezone(clock.zone(turn.tz)), turn.user_name, user_id=turn.user_id, tz=turn.tz,
+                context=turn.context))
+            return await self._act(turn, thought)
         except Exception:
             log.exception("failed to handle a message from %s:%s", msg.platform, msg.platform_user_id)
             return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again.")
 
-    async def _handle(self, session: AsyncSession, msg: IncomingMessage, text: str, now: dt.datetime,
-                      tz: str | None) -> Reply:
-        user = await self.user_for(session, msg.platform, msg.platform_user_id, now, tz,
-                                   name=msg.display_name if msg.platform == "terminal" else None,
-                                   create=msg.platform in TRUSTED_PLATFORMS)
-        welcome = None
-        if msg.platform not in TRUSTED_PLATFORMS:  # strangers stop here: nothing of theirs reaches a brain
-            user, welcome = await self.access.admit(session, msg, text, now, user, lambda: self.user_for(
-                session, msg.platform, msg.platform_user_id, now, tz))
-            if user is None:
-                return Reply(welcome or "", duplicate=welcome is None)
-        assert user is not None
-        if tz and tz != user.tz:  # the user (or --tz) moved zones: speak and schedule in the new one
-            user.tz = tz
-            user.next_digest_at = digest_slot_after(now, user.digest_time, tz)
-        turn_id = uuid.uuid4()  # the stored message; its memory item points back to it
-        if msg.message_id is not None:
-            stored = await session.execute(
-                insert(Message).values(id=turn_id, user_id=user.id, platform=msg.platform,
-                                       external_id=msg.message_id, role="user", text=text, created_at=now)
-                .on_conflict_do_nothing(index_elements=["platform", "external_id"],
-                                        index_where=Message.external_id.is_not(None))
-                .returning(Message.id))
-            if stored.scalar_one_or_none() is None:
+    async def _read(self, msg: IncomingMessage, text: str, now: dt.datetime, tz: str | None) -> Turn | Reply:
+        """Phase one: admit the speaker, drop a redelivery, and gather what the brain needs."""
+        async with self.sessions() as session, session.begin():
+            user = await self.user_for(session, msg.platform, msg.platform_user_id, now, tz,
+                                       name=msg.display_name if msg.platform == "terminal" else None,
+                                       create=msg.platform in TRUSTED_PLATFORMS)
+            welcome = None
+            if msg.platform not in TRUSTED_PLATFORMS:  # strangers stop here: nothing of theirs reaches a brain
+                user, welcome = await self.access.admit(session, msg, text, now, user, lambda: self.user_for(
+                    session, msg.platform, msg.platform_user_id, now, tz))
+                if user is None:
+                    return Reply(welcome or "", duplicate=welcome is None)
+            assert user is not None
+            if msg.message_id is not None and await session.scalar(select(Message.id).where(
+                    Message.platform == msg.platform, Message.external_id == msg.message_id)) is not None:
                 return Reply("", duplicate=True)
-        else:
-            session.add(Message(id=turn_id, user_id=user.id, platform=msg.platform, role="user", text=text,
-                                created_at=now))
-        zone = clock.zone(user.tz)
-        ctx = ToolContext(session, user, now, zone, self.memory)
-        shortcut = welcome or await self.access.command(session, user, msg, text, now, ctx.today)
-        if isinstance(shortcut, str):
-            session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=shortcut,
-                                created_at=now))
-            return Reply(shortcut)
-        thought = shortcut or await self._pending_choice(ctx, text)
-        if thought is None:
-            thought = await self.brain.think(BrainInput(text, now.astimezone(zone), user.name,
-                                                        user_id=user.id, tz=user.tz, session=session))
-            if safety.needs_confirmation(thought.calls):  # deleting several items: ask first
-                question, user.pending = safety.ask(thought.calls)
-                thought = Thought(text=question, note=thought.note)
-        actions = []
-        for call in thought.calls:
-            action = await run_tool(ctx, call.name, call.args)
-            actions.append(action)
-            if not action.ok:
-                break
-        reply = self._compose(ctx, thought, actions)
-        session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=reply,
-                            actions=[a.as_dict() for a in actions] or None, created_at=now))
-        # Every turn is remembered (cheap: a slow embedder's vector is made later, off this path).
-        await self.memory.remember_turn(session, user.id, text, [(a.tool, a.ok) for a in actions], turn_id, now)
+            if tz and tz != user.tz:  # --tz says the user is elsewhere now: a tool moves them
+                ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="chat")
+                await run_tool(ctx, "set_timezone", {"zone": tz})
+            zone = clock.zone(user.tz)
+            shortcut = welcome or await self.access.command(session, user, msg, text, now,
+                                                            now.astimezone(zone).date())
+            if isinstance(shortcut, str):  # an access command (pairing, /link, /help): answered here
+                if not await self._store(session, user, msg, text, now, uuid.uuid4()):
+                    return Reply("", duplicate=True)
+                session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=shortcut,
+                                    created_at=now))
+                return Reply(shortcut)
+            pending = user.pending
+            thought = shortcut or self._pending_choice(pending, text)
+            context = None
+            if thought is None and self.brain.reads_context(text):
+                context = await gather_context(session, self.memory, user.id, user.tz, now, text)
+            return Turn(user.id, user.name, user.tz, msg, text, now, thought, pending is not None, context)
+
+    async def _act(self, turn: Turn, thought: Thought) -> Reply:
+        """Phase three: one write transaction — store the turn, ask or run the tools, store the reply."""
+        msg, now = turn.msg, turn.now
+        async with self.sessions() as session, session.begin():
+            # Locked: two turns of one person (from two platforms) act one after the other.
+            user = await session.get(User, turn.user_id, with_for_update=True, populate_existing=True)
+            if user is None:  # merged into another account by /link meanwhile
+                return Reply("Your accounts were just linked — please send that again.")
+            turn_id = uuid.uuid4()  # the stored message; its memory item points back to it
+            if not await self._store(session, user, msg, turn.text, now, turn_id):
+                return Reply("", duplicate=True)
+            if turn.had_pending:  # the question asked last time lapses with any answer
+                user.pending = None
+            ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="chat")
+            if thought.calls and not thought.confirmed:
+                touched = await items_touched(ctx, [(c.name, c.args) for c in thought.calls])
+                if touched > 1:  # deleting or cancelling several things: ask first
+                    question, user.pending = safety.ask(thought.calls, touched)
+                    thought = replace(thought, calls=[], text=question)
+            actions = []
+            for call in thought.calls:
+                action = await run_tool(ctx, call.name, call.args)
+                actions.append(action)
+                if not action.ok:
+                    break
+            reply = self._compose(ctx, thought, actions)
+            session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=reply,
+                                actions=[a.as_dict() for a in actions] or None, created_at=now))
+            # Every turn is remembered (cheap: a slow embedder's vector is made later, off this path).
+            await self.memory.remember_turn(session, user.id, turn.text, [(a.tool, a.ok) for a in actions],
+                                            turn_id, now)
+            await record_usage(session, thought.usage)
         return Reply(reply, actions)
 
-    async def _pending_choice(self, ctx: ToolContext, text: str) -> Thought | None:
-        """If Pixie asked "which one?", read the answer and finish the original call."""
-        pending = ctx.user.pending
+    @staticmethod
+    async def _store(session: AsyncSession, user: User, msg: IncomingMessage, text: str, now: dt.datetime,
+                     turn_id: uuid.UUID) -> bool:
+        """Store the user's message; False when a delivery with its id was stored already."""
+        if msg.message_id is None:
+            session.add(Message(id=turn_id, user_id=user.id, platform=msg.platform, role="user", text=text,
+                                created_at=now))
+            return True
+        stored = await session.execute(
+            insert(Message).values(id=turn_id, user_id=user.id, platform=msg.platform, external_id=msg.message_id,
+                                   role="user", text=text, created_at=now)
+            .on_conflict_do_nothing(index_elements=["platform", "external_id"],
+                                    index_where=Message.external_id.is_not(None))
+            .returning(Message.id))
+        return stored.scalar_one_or_none() is not None
+
+    @staticmethod
+    def _pending_choice(pending: dict[str, Any] | None, text: str) -> Thought | None:
+        """If Pixie asked "which one?" or "are you sure?", read the answer into the original call."""
         if not pending:
             return None
-        ctx.user.pending = None
         if "confirm" in pending:  # "are you sure?" — yes runs the held calls, anything else drops them
             return safety.answer(pending, text)
         choice = pick_choice(text, pending["candidates"])
@@ -170,7 +228,7 @@ class Assistant:
         if not actions:
             text = thought.text or notice(thought.reply_kind or "unknown")
         else:
-            text = "\n".join(speaker.action(a) for a in actions)
+            text = "\n".join(say(speaker, a) for a in actions)
             last = actions[-1]
             if not last.ok and last.result.get("candidates"):
                 noun = "task" if last.tool.endswith("task") else "event"
@@ -182,8 +240,9 @@ class Assistant:
 
     async def press(self, platform: str, platform_user_id: str, action: str, value: str,
                     now: dt.datetime | None = None, press_id: str | None = None) -> Reply:
-        """A Done / Snooze 1h button under a notification; pressing it twice changes nothing more."""
+        """A Done / Snooze 1h button under a notification: a tool call; pressing it twice changes nothing more."""
         now = now or dt.datetime.now(clock.UTC)
+        call = BUTTONS.get(action)
         try:
             async with self.sessions() as session, session.begin():
                 user = await self.user_for(session, platform, platform_user_id, now, create=False)
@@ -199,22 +258,11 @@ class Assistant:
                         .returning(Message.id))
                     if stored.scalar_one_or_none() is None:
                         return Reply("", duplicate=True)
-                ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory)
-                if action == "done":
-                    done = await run_tool(ctx, "complete_task", {"task_id": value})
-                    return Reply(Speaker(ctx.tz, now).action(done), [done])
-                if action == "snooze":
-                    task = await run_tool(ctx, "list_tasks", {"status": "all"})
-                    row = next((t for t in task.result.get("tasks", []) if t["id"] == value), None)
-                    if row is None or row["status"] == "done":
-                        return Reply("That task is already done or gone — nothing to snooze.")
-                    # An hour from the press, not from the old reminder: a second press lands on the same time.
-                    later = (now + dt.timedelta(hours=1)).astimezone(ctx.tz).replace(second=0, microsecond=0)
-                    moved = await run_tool(ctx, "update_task", {"task_id": value, "remind_at": later.isoformat()})
-                    text = (f"Snoozed: I'll remind you about “{row['title']}” at {clock.fmt_time(later, ctx.tz)}."
-                            if moved.ok else Speaker(ctx.tz, now).action(moved))
-                    return Reply(text, [moved])
-                return Reply("That button doesn't do anything any more.")
+                if call is None:
+                    return Reply("That button doesn't do anything any more.")
+                ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="button")
+                done = await run_tool(ctx, call, {"task_id": value})
+                return Reply(say(Speaker(ctx.tz, now), done), [done])
         except Exception:
             log.exception("failed to handle a button press from %s:%s", platform, platform_user_id)
             return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again.")

@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from core.context import ContextPack
+    from core.usage import UsageEvent
 
 
 @dataclass(frozen=True)
@@ -24,30 +28,40 @@ class Thought:
     text: str | None = None  # a reply the brain wrote itself
     reply_kind: str | None = None  # or a canned reply kind (greeting, thanks, unknown…)
     note: str | None = None  # e.g. "(answered offline: the model was unavailable)"
+    usage: tuple[UsageEvent, ...] = ()  # what thinking cost (model calls); recorded when the turn acts
+    confirmed: bool = False  # the user already said yes to these calls: don't ask again
 
 
 @dataclass(frozen=True)
 class BrainInput:
-    """One message in context: its text and the user's clock (aware, in their zone)."""
+    """One message in context: its text and the user's clock (aware, in their zone). Data only: no session."""
 
     text: str
     now: dt.datetime
     user_name: str = ""
-    # For brains that read context (the model brain): whose message, in which zone, and the
-    # assistant's session, whose transaction already holds this message. The offline rules ignore them.
     user_id: uuid.UUID | None = None
     tz: str | None = None
-    session: Any = None
+    # What the assistant read for this turn when the brain asked for it (`reads_context`): agenda,
+    # tasks, memories, earlier turns. The offline rules need none.
+    context: ContextPack | None = None
 
 
 class Brain(Protocol):
-    """Anything that can think about a message."""
+    """Anything that can think about a message: a function from data to a decision, holding no database handle."""
+
+    def reads_context(self, text: str) -> bool:
+        """Whether the assistant should read the user's context for this message before thinking."""
+        ...
 
     async def think(self, request: BrainInput) -> Thought: ...
 
 
 class OfflineBrain:
     """Rules and the time parser: no model, no key, no network."""
+
+    def reads_context(self, text: str) -> bool:
+        """The rules read the message alone."""
+        return False
 
     async def think(self, request: BrainInput) -> Thought:
         """Understand the message with the offline rules."""

@@ -255,7 +255,7 @@ def wants_memories(text: str) -> bool:
 
 async def gather_context(session: AsyncSession, memory: Memory, user_id: uuid.UUID, tz_name: str,
                          now: dt.datetime, text: str, budget: Budget | None = None) -> ContextPack:
-    """Read what may matter for `text` from this user's rows (the caller's session and transaction)."""
+    """Read what may matter for `text` from this user's rows (the turn's short read transaction)."""
     from sqlalchemy import and_, or_
 
     from core.tools import ToolContext, events_between, task_dict
@@ -288,10 +288,9 @@ async def gather_context(session: AsyncSession, memory: Memory, user_id: uuid.UU
                      "source_id": str(sources[h.id]) if sources.get(h.id) else None} for h in hits]
         recent = list(await session.execute(
             select(Message.role, Message.text, Message.created_at).where(Message.user_id == user_id)
-            .order_by(Message.created_at.desc()).limit(b.turns + 1)))
-    # The current message is already stored in this transaction: leave it out of "earlier turns".
-    turns = [Turn(role, body) for role, body, at in reversed(recent)
-             if not (role == "user" and at == now and body == text)][-b.turns:]
+            .order_by(Message.created_at.desc()).limit(b.turns)))
+    # Read before the current message is stored (it is stored when the turn acts): all of these are earlier.
+    turns = [Turn(role, body) for role, body, _at in reversed(recent)]
     return ContextPack(local, tz_name, agenda, tasks, memories, turns)
 
 

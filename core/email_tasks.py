@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
 from connectors.mail import BadEmail, Mail, parse_email
 from core import clock
 from core.nlu import parse_message
-from db.models import Event, Inbound, Task
+from db.models import Inbound
 
 PLATFORM = "email"  # Inbound rows: one per (user, Message-ID), so an email is handled once
 
@@ -249,19 +248,12 @@ async def ingest(rt: Any, user_name: str, tz: str | None, raw: bytes, file: str 
         if stored.scalar() is None:
             result["status"] = "duplicate"
             return result
-        ctx = ToolContext(session, user, now, zone, rt.memory)
+        ctx = ToolContext(session, user, now, zone, rt.memory, source=PLATFORM)  # tasks and events say so
         for p in extract(mail, zone):
             action = await run_tool(ctx, p.tool, p.args)
-            if not action.ok:
-                continue
-            if p.tool == "create_task":
-                await session.execute(update(Task).where(Task.id == uuid.UUID(action.result["task_id"]))
-                                      .values(source=PLATFORM))
-                result["tasks"].append(action.result["task"])
-            else:
-                await session.execute(update(Event).where(Event.id == uuid.UUID(action.result["event_id"]))
-                                      .values(source=PLATFORM, status="proposed"))
-                result["events"].append(action.result["event"] | {"source": PLATFORM, "status": "proposed"})
+            if action.ok:
+                result["tasks" if p.tool == "create_task" else "events"].append(
+                    action.result["task" if p.tool == "create_task" else "event"])
         result["status"] = "created"
     return result
 

@@ -20,11 +20,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from core.brain import Brain, BrainInput, Thought, ToolCall
-from core.context import Budget, ContextPack, Refs, build_messages, fit, gather_context, static_prefix
+from core.context import Budget, ContextPack, Refs, approx_tokens, build_messages, fit, static_prefix
 from core.llm import ModelRequest, ModelResponse, Outcome, Provider, Router, Tier, Usage, choose_tier
-from core.memory import Memory
 from core.toolschema import MAX_CALLS, check_call
-from core.usage import UsageEvent, UsageLog, cost_usd
+from core.usage import UsageEvent, cost_usd
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +58,25 @@ class TurnReport:
 
 
 class LLMBrain:
-    """Thinks with a model through the router; answers offline when no provider can."""
+    """Thinks with a model through the router; answers offline when no provider can.
 
-    def __init__(self, router: Router, memory: Memory, fallback: Brain, usage: UsageLog | None = None,
+    A function from data to a decision: the assistant reads the context before (`reads_context`)
+    and records the usage this returns after; no database handle is held while a model answers.
+    """
+
+    def __init__(self, router: Router, fallback: Brain,
                  prices: dict[str, tuple[float, float, float, float]] | None = None, budget: Budget | None = None,
                  max_tokens: int = 1024, observer: Callable[[TurnReport], None] | None = None) -> None:
         self.router = router
-        self.memory = memory
         self.fallback = fallback
-        self.usage = usage
         self.prices = prices or {}
         self.budget = budget or Budget()
         self.max_tokens = max_tokens
         self.observer = observer
+
+    def reads_context(self, text: str) -> bool:
+        """Everything but small talk is thought about with the user's context."""
+        return small_talk(text) is None
 
     async def think(self, request: BrainInput) -> Thought:
         """Decide what to do about one message."""
@@ -80,11 +85,7 @@ class LLMBrain:
             return Thought(reply_kind=kind)
         t0 = time.perf_counter()
         tz = request.tz or str(request.now.tzinfo)
-        if request.session is not None and request.user_id is not None:
-            pack = await gather_context(request.session, self.memory, request.user_id, tz, request.now,
-                                        request.text, self.budget)
-        else:
-            pack = ContextPack(request.now, tz)
+        pack = request.context or ContextPack(request.now, tz)
         prefix = static_prefix()
         messages, refs = build_messages(pack, request.text, fit(self.budget, prefix.tokens, request.text))
         user = hashlib.sha256(str(request.user_id).encode()).hexdigest()[:20] if request.user_id else None
@@ -97,8 +98,6 @@ class LLMBrain:
 
         outcome = await self.router.complete(build, tier)
         if self.observer is not None:
-            from core.context import approx_tokens
-
             self.observer(TurnReport(tier, outcome, prefix.tokens + approx_tokens(messages[0].text),
                                      context_seconds))
         if outcome.response is None:
@@ -109,9 +108,8 @@ class LLMBrain:
                 first = outcome.attempts[0].provider
                 thought = replace(thought, note=f"(answered by {NAMES.get(outcome.provider or '', outcome.provider)}"
                                                 f" — {NAMES.get(first, first)} isn't answering right now)")
-        if self.usage is not None and request.user_id is not None:
-            # In the turn's own transaction: one statement, no extra commit for the user to wait on.
-            await self.usage.record(self._events(request, outcome), request.session)
+        if request.user_id is not None:  # recorded in the turn's write transaction
+            thought = replace(thought, usage=tuple(self._events(request, outcome)))
         return thought
 
     async def _offline(self, request: BrainInput) -> Thought:

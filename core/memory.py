@@ -420,10 +420,11 @@ class Memory:
         return None
 
     async def forget(self, session: AsyncSession, user_id: uuid.UUID, query: str | None = None,
-                     memory_id: uuid.UUID | None = None) -> list[MemoryItem]:
+                     memory_id: uuid.UUID | None = None, dry_run: bool = False) -> list[MemoryItem]:
         """Delete the notes and remarks that match (all the words of) `query`, or one item by id.
 
-        Returns what was deleted; raises TooMany when the words match more than FORGET_LIMIT items.
+        Returns what was (with `dry_run`: would be) deleted; raises TooMany when the words match more
+        than FORGET_LIMIT items.
         Tasks and events are not forgotten here: deleting them removes what memory keeps of them.
         """
         mine = (MemoryItem.user_id == user_id, MemoryItem.kind.in_(("note", "message")))
@@ -433,7 +434,7 @@ class Memory:
             found = await self._forget_candidates(session, user_id, query or "")
         if len(found) > FORGET_LIMIT:
             raise TooMany(len(found))
-        if found:
+        if found and not dry_run:
             await session.execute(delete(MemoryItem).where(*mine, MemoryItem.id.in_([i.id for i in found])))
             # A cached vector is derived from the text too: a forgotten text leaves nothing behind.
             await session.execute(delete(EmbeddingCache).where(

@@ -79,12 +79,7 @@ class Speaker:
             text += f" @ {ev['location']}"
         return text
 
-    # -------------------------------------------------------------- per tool
-
-    def action(self, a: Action) -> str:
-        if not a.ok:
-            return self.failure(a)
-        return getattr(self, f"_{a.tool}")(a.args, a.result)
+    # -------------------------------------------------------------- per tool (each registered with its tool)
 
     def failure(self, a: Action) -> str:
         candidates = a.result.get("candidates")
@@ -96,25 +91,25 @@ class Speaker:
             return "\n".join(lines)
         return a.result.get("error") or "That didn't work; nothing was changed."
 
-    def _create_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def create_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         t = r["task"]
         text = f"Added: {self.task_line(t)}."
         if t.get("remind_at"):
             text += f" I'll remind you {self.when(t['remind_at'])}."
         return text
 
-    def _update_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def update_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         return f"Updated: {self.task_line(r['task'])}."
 
-    def _complete_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def complete_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         if r.get("already_done"):
             return f"“{r['task']['title']}” was already done."
         return f"Done: {r['task']['title']} ✓"
 
-    def _delete_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def delete_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         return f"Deleted: {r['task']['title']}."
 
-    def _list_tasks(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def list_tasks(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         tasks = r["tasks"]
         scope = f"{args['project']} " if args.get("project") else ""
         if not tasks:
@@ -122,7 +117,7 @@ class Speaker:
         head = f"Your {scope}tasks ({len(tasks)}):"
         return "\n".join([head] + [f"• {self.task_line(t)}" for t in tasks[:50]])
 
-    def _create_event(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def create_event(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         ev = r["event"]
         text = f"Added to your calendar: {ev['title']} — {self.span(ev, with_day=True)}"
         if ev.get("location"):
@@ -135,14 +130,14 @@ class Speaker:
             text += f" Heads up: that overlaps {clashes}."
         return text
 
-    def _update_event(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def update_event(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         text = f"Updated: {self.event_line(r['event'], with_day=True)}."
         if r.get("conflicts"):
             text += " Heads up: that overlaps " + ", ".join(
                 f"{c['title']} {self.span(c)}" for c in r["conflicts"][:3]) + "."
         return text
 
-    def _cancel_event(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def cancel_event(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         return f"Cancelled: {self.event_line(r['event'], with_day=True)}."
 
     def _window(self, r: dict[str, Any]) -> str:
@@ -159,7 +154,7 @@ class Speaker:
             return f"{self.when(s_l.date().isoformat())} {s_l:%H:%M}–{e_l:%H:%M}"
         return f"{self.when(r['start'])} – {self.when(r['end'])}"
 
-    def _list_events(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def list_events(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         events = r["events"]
         window = self._window(r)
         if not events:
@@ -169,19 +164,19 @@ class Speaker:
         return "\n".join([f"Your calendar {_for(window)}:"]
                          + [f"• {self.event_line(e, with_day=many_days)}" for e in events[:50]])
 
-    def _check_availability(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def check_availability(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         window = self._window(r)
         if r["free"]:
             return f"You're free {window}."
         clashes = ", ".join(self.event_line(c) for c in r["conflicts"][:5])
         return f"You're not free {window}: {clashes}."
 
-    def _remember(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def remember(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         if r.get("duplicate"):
             return f"I already have that: “{r['text']}”."
         return f"Got it, I'll remember: “{r['text']}”."
 
-    def _set_digest(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def set_digest(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         if r["digest_time"] is None:
             return "OK, no more daily digest. Say “send my digest at 7:30” to bring it back."
         where = ""
@@ -189,7 +184,14 @@ class Speaker:
             where = f" on {r['platform'].capitalize()}" + (f" in {r['channel']}" if r.get("channel") else "")
         return f"Your daily digest comes at {r['digest_time']}{where} — next one {self.when(r['next_digest'])}."
 
-    def _set_timezone(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def snooze_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+        at = clock.parse_when(r["task"]["remind_at"], self.tz)
+        assert isinstance(at, dt.datetime)
+        day = at.astimezone(self.tz).date()
+        when = clock.fmt_time(at, self.tz) if day == self.today else self.when(r["task"]["remind_at"])
+        return f"Snoozed: I'll remind you about “{r['task']['title']}” at {when}."
+
+    def set_timezone(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         local = dt.datetime.fromisoformat(r["local_time"])
         text = f"Done — I'm on {r['tz']} time for you now (it's {local:%H:%M} there)."
         if r["previous"] != r["tz"]:
@@ -204,7 +206,7 @@ class Speaker:
             quoted = f"you said {day if day in ('today', 'tomorrow') else 'on ' + day}: {quoted}"
         return quoted
 
-    def _search_memory(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def search_memory(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         hits = r["hits"]
         if not hits:
             return "I don't have anything about that yet."
@@ -214,7 +216,7 @@ class Speaker:
             return f"Here's what I have: {self._memory_line(best[0])}"
         return "\n".join(["Here's what I have:"] + [f"• {self._memory_line(h)}" for h in best])
 
-    def _forget(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+    def forget(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         # Never quote what was forgotten: this reply is kept in the conversation log.
         what = f" about “{args['query']}”" if args.get("query") else ""
         if not r["forgotten"]:

@@ -52,15 +52,14 @@ def make_embedder(settings: Settings) -> Embedder:
     return HashEmbedder()
 
 
-def make_brain(settings: Settings, memory: Memory | None = None,
-               sessions: async_sessionmaker | None = None) -> Brain:
+def make_brain(settings: Settings) -> Brain:
     """The brain the settings ask for: a model when one is configured (PIXIE_LLM), else the offline rules."""
     if settings.llm == "offline":
         return OfflineBrain()
     from connectors.llm import build_providers  # the SDKs load only when a model is configured
     from core.llm import RetryPolicy, Router
     from core.llm_brain import LLMBrain
-    from core.usage import UsageLog, price_table
+    from core.usage import price_table
 
     providers = build_providers(settings)
     if not providers:
@@ -68,8 +67,7 @@ def make_brain(settings: Settings, memory: Memory | None = None,
             log.warning("PIXIE_LLM=%s but no key or base URL for it is set: using the offline rules", settings.llm)
         return OfflineBrain()
     policy = RetryPolicy(budget=settings.llm_budget, call_timeout=min(settings.llm_timeout, settings.llm_budget))
-    return LLMBrain(Router(providers, policy), memory or Memory(make_embedder(settings)), OfflineBrain(),
-                    UsageLog(sessions) if sessions is not None else None, price_table(settings.llm_prices))
+    return LLMBrain(Router(providers, policy), OfflineBrain(), price_table(settings.llm_prices))
 
 
 @asynccontextmanager
@@ -82,7 +80,7 @@ async def open_runtime(settings: Settings | None = None, default_tz: str | None 
         await migrate(engine)
         sessions = make_sessionmaker(engine)
         memory = Memory(make_embedder(settings))
-        assistant = Assistant(sessions, brain or make_brain(settings, memory, sessions), memory, default_tz)
+        assistant = Assistant(sessions, brain or make_brain(settings), memory, default_tz)
         try:
             yield Runtime(settings, engine, sessions, memory, assistant)
         finally:

@@ -1,4 +1,7 @@
-"""Asking before a destructive request touches more than one item (pure: no I/O)."""
+"""Asking before a destructive request touches more than one item (pure: no I/O).
+
+How many items a call touches is the tools' to say (`core.tools.items_touched`); this asks and reads the answer.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,8 @@ from typing import Any
 
 from core.brain import Thought, ToolCall
 
-DESTRUCTIVE = frozenset({"delete_task", "cancel_event", "forget"})
 _YES = re.compile(r"^\s*(y|yes|yeah|yep|yup|sure|ok|okay|confirm(ed)?|do it|go ahead|please do|correct)\b", re.I)
 _NO = re.compile(r"^\s*(n|no|nope|nah|cancel|stop|don'?t|never ?mind|wait)\b", re.I)
-
-
-def needs_confirmation(calls: list[ToolCall]) -> bool:
-    """Whether these calls would delete or cancel more than one item."""
-    return sum(1 for c in calls if c.name in DESTRUCTIVE) > 1
 
 
 def _label(call: ToolCall) -> str:
@@ -25,9 +22,9 @@ def _label(call: ToolCall) -> str:
     return f"{verb} “{ref}”"
 
 
-def ask(calls: list[ToolCall]) -> tuple[str, dict[str, Any]]:
-    """The question to ask, and what to keep in `user.pending` until the answer comes."""
-    lines = [f"That would change {len(calls)} items — are you sure? (yes / no)"]
+def ask(calls: list[ToolCall], items: int) -> tuple[str, dict[str, Any]]:
+    """The question to ask about calls that would touch `items` things, and what to keep until the answer."""
+    lines = [f"That would change {items} items — are you sure? (yes / no)"]
     lines += [f"• {_label(c)}" for c in calls]
     return "\n".join(lines), {"confirm": [{"name": c.name, "args": c.args} for c in calls]}
 
@@ -35,10 +32,10 @@ def ask(calls: list[ToolCall]) -> tuple[str, dict[str, Any]]:
 def answer(pending: dict[str, Any], text: str) -> Thought | None:
     """Read the answer to `ask`: the calls on yes, a no-op on no, None when it is something else."""
     if _YES.search(text):
-        return Thought(calls=[ToolCall(c["name"], dict(c["args"])) for c in pending["confirm"]])
+        return Thought(calls=[ToolCall(c["name"], dict(c["args"])) for c in pending["confirm"]], confirmed=True)
     if _NO.search(text):
         return Thought(text="OK — I left everything as it was.")
     return None  # a new request: the question lapses and nothing is deleted
 
 
-__all__ = ["DESTRUCTIVE", "answer", "ask", "needs_confirmation"]
+__all__ = ["answer", "ask"]

@@ -16,12 +16,14 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from core.memory import Memory
+from core.memory import Memory, TooMany
 from core.recurrence import normalise_rrule, occurrences, series_end
+from core.replies import Speaker
 from core.types import Action
 from db.models import Event, Reminder, Task, User
 
 Priority = Literal["low", "medium", "high"]
+PROPOSING = frozenset({"email"})  # sources whose events are proposals, not commitments
 MAX_TEXT = 2000
 
 
@@ -51,6 +53,9 @@ class ToolContext:
     now: dt.datetime
     tz: ZoneInfo
     memory: Memory
+    # Where the change comes from (chat, button, email, calendar sync, cli): stored with what it makes,
+    # never part of the schema a model sees.
+    source: str = "chat"
 
     @property
     def today(self) -> dt.date:
@@ -148,8 +153,17 @@ class Forget(Args):
 
 class SetDigest(Args):
     time: str | None = Field(default=None, max_length=20)  # "HH:MM" local; "off" (or an explicit null) stops it
-    platform: Literal["slack", "telegram", "discord"] | None = None
+    platform: str | None = Field(default=None, max_length=32)  # a platform the user has written from
     channel: str | None = _text(200)  # e.g. a Slack channel: "#general" or "C0123ABCD"
+
+    @field_validator("platform")
+    @classmethod
+    def _platform_name(cls, v: str | None) -> str | None:
+        return v.strip().lower() or None if v else None
+
+
+class Snooze(TaskRef):
+    minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
 
 class SetTimezone(Args):
@@ -376,7 +390,7 @@ async def events_between(ctx: ToolContext, start: dt.datetime, end: dt.datetime,
 
 async def create_task(ctx: ToolContext, a: CreateTask) -> dict[str, Any]:
     task = Task(id=uuid.uuid4(), user_id=ctx.user.id, title=a.title, notes=a.notes, project=a.project,
-                priority=a.priority or "medium", created_at=ctx.now, updated_at=ctx.now)
+                priority=a.priority or "medium", source=ctx.source, created_at=ctx.now, updated_at=ctx.now)
     _set_due(task, _when(ctx, a.due, "due date") if a.due else None, ctx.tz)
     ctx.session.add(task)
     if a.remind_at:
@@ -479,7 +493,9 @@ def _event_times(ctx: ToolContext, start_s: str, end_s: str | None) -> tuple[dt.
 async def create_event(ctx: ToolContext, a: CreateEvent) -> dict[str, Any]:
     start, end, all_day = _event_times(ctx, a.start, a.end)
     ev = Event(id=uuid.uuid4(), user_id=ctx.user.id, title=a.title, start_at=start, end_at=end, all_day=all_day,
-               tz=ctx.tz.key, location=a.location, attendees=a.attendees or None, created_at=ctx.now,
+               tz=ctx.tz.key, location=a.location, attendees=a.attendees or None, source=ctx.source,
+               # what outside data (a mail) asks for is only proposed until the user takes it
+               status="proposed" if ctx.source in PROPOSING else "confirmed", created_at=ctx.now,
                updated_at=ctx.now)
     _set_recurrence(ctx, ev, a.recurrence)
     conflicts = await _conflicts(ctx, ev)
@@ -584,8 +600,6 @@ async def search_memory(ctx: ToolContext, a: SearchMemory) -> dict[str, Any]:
 
 async def forget(ctx: ToolContext, a: Forget) -> dict[str, Any]:
     """Delete notes and remarks by words (all of them must match) or one memory by id."""
-    from core.memory import TooMany
-
     memory_id = None
     if a.memory_id:
         try:
@@ -648,6 +662,17 @@ async def set_digest(ctx: ToolContext, a: SetDigest) -> dict[str, Any]:
             "next_digest": clock.iso_local(user.next_digest_at, ctx.tz) if user.next_digest_at else None}
 
 
+async def snooze_task(ctx: ToolContext, a: Snooze) -> dict[str, Any]:
+    """Remind again `minutes` after now (the Snooze button): pressing twice lands on the same minute."""
+    task = await resolve_task(ctx, a, include_done=True)
+    if task.status == "done":
+        raise ToolError(f"“{task.title}” is already done — nothing to snooze.")
+    later = (ctx.now + dt.timedelta(minutes=a.minutes)).astimezone(ctx.tz).replace(second=0, microsecond=0)
+    await _set_reminder(ctx, task, later)
+    task.updated_at = ctx.now
+    return {"task_id": str(task.id), "task": task_dict(task, ctx.tz)}
+
+
 async def set_timezone(ctx: ToolContext, a: SetTimezone) -> dict[str, Any]:
     """Set the user's time zone: reminders, the digest and every time said follow it from now on."""
     from core.scheduler import digest_slot_after  # the scheduler imports this module
@@ -665,25 +690,108 @@ async def set_timezone(ctx: ToolContext, a: SetTimezone) -> dict[str, Any]:
 
 
 ToolFn = Callable[[ToolContext, Any], Awaitable[dict[str, Any]]]
-TOOLS: dict[str, tuple[type[Args], ToolFn]] = {
-    "create_task": (CreateTask, create_task),
-    "list_tasks": (ListTasks, list_tasks),
-    "update_task": (UpdateTask, update_task),
-    "complete_task": (TaskRef, complete_task),
-    "delete_task": (TaskRef, delete_task),
-    "create_event": (CreateEvent, create_event),
-    "list_events": (Window, list_events),
-    "update_event": (UpdateEvent, update_event),
-    "cancel_event": (EventRef, cancel_event),
-    "check_availability": (Window, check_availability),
-    "remember": (Remember, remember),
-    "search_memory": (SearchMemory, search_memory),
-    "forget": (Forget, forget),
-    "set_digest": (SetDigest, set_digest),
-    "set_timezone": (SetTimezone, set_timezone),
-}
-MUTATING = {"create_task", "update_task", "complete_task", "delete_task", "create_event", "update_event",
-            "cancel_event", "remember", "set_digest", "set_timezone", "forget"}
+SayFn = Callable[[Speaker, dict[str, Any], dict[str, Any]], str]
+
+
+async def _one(ctx: ToolContext, a: Any) -> int:
+    return 1
+
+
+async def _forget_count(ctx: ToolContext, a: Forget) -> int:
+    if a.memory_id:
+        return 1
+    try:
+        found = await ctx.memory.forget(ctx.session, ctx.user.id, a.query, None, dry_run=True)
+    except TooMany as exc:  # the tool refuses these itself; still more than one
+        return exc.count
+    # The notes are what the user counts; remarks that quoted them go with them.
+    return sum(1 for i in found if i.kind == "note") or min(1, len(found))
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool, registered once: its arguments, what it does, how it is described and how its result is said."""
+
+    name: str
+    args: type[Args]
+    run: ToolFn
+    description: str  # the one line a model sees
+    say: SayFn  # the reply composed from its result (core/replies.py)
+    changes: bool = False  # writes user data: runs in a savepoint
+    destroys: bool = False  # deletes or cancels: asked about when a turn would touch more than one item
+    touches: Callable[[ToolContext, Any], Awaitable[int]] = _one  # how many items a destructive call would touch
+    offered: bool = True  # shown to models; False for tools only buttons use
+
+
+TOOLS: dict[str, Tool] = {}
+
+
+def register(*tools: Tool) -> None:
+    """Add tools to the registry (their order is the order models see them in)."""
+    for t in tools:
+        if t.name in TOOLS:
+            raise ValueError(f"tool {t.name} is registered twice")
+        TOOLS[t.name] = t
+
+
+register(
+    Tool("create_task", CreateTask, create_task, "Add a to-do.", Speaker.create_task, changes=True),
+    Tool("list_tasks", ListTasks, list_tasks, "List tasks (open by default).", Speaker.list_tasks),
+    Tool("update_task", UpdateTask, update_task, "Change a task.", Speaker.update_task, changes=True),
+    Tool("complete_task", TaskRef, complete_task, "Mark a task done.", Speaker.complete_task, changes=True),
+    Tool("delete_task", TaskRef, delete_task, "Delete a task for good.", Speaker.delete_task, changes=True,
+         destroys=True),
+    Tool("create_event", CreateEvent, create_event,
+         "Add a calendar event (default 1 hour; all-day: dates, end = last day).", Speaker.create_event,
+         changes=True),
+    Tool("list_events", Window, list_events, "List events overlapping a window.", Speaker.list_events),
+    Tool("update_event", UpdateEvent, update_event, "Move or change an event.", Speaker.update_event, changes=True),
+    Tool("cancel_event", EventRef, cancel_event, "Cancel an event.", Speaker.cancel_event, changes=True,
+         destroys=True),
+    Tool("check_availability", Window, check_availability, "Free in a window? What clashes.",
+         Speaker.check_availability),
+    Tool("remember", Remember, remember, "Store a fact the user wants kept.", Speaker.remember, changes=True),
+    Tool("search_memory", SearchMemory, search_memory, "Look up what the user told you before.",
+         Speaker.search_memory),
+    Tool("forget", Forget, forget, "Delete notes by words (all must match) or by memory_id.", Speaker.forget,
+         changes=True, destroys=True, touches=_forget_count),
+    Tool("set_digest", SetDigest, set_digest, "When/where the daily digest comes; time \"off\" stops it.",
+         Speaker.set_digest, changes=True),
+    Tool("set_timezone", SetTimezone, set_timezone, "The user's time zone: IANA name or city.",
+         Speaker.set_timezone, changes=True),
+    Tool("snooze_task", Snooze, snooze_task, "Remind about a task again later.", Speaker.snooze_task,
+         changes=True, offered=False),
+)
+
+
+def offered_tools() -> list[Tool]:
+    """The tools models may call, in registry order."""
+    return [t for t in TOOLS.values() if t.offered]
+
+
+def say(speaker: Speaker, action: Action) -> str:
+    """What the user is told about one tool call."""
+    if not action.ok:
+        return speaker.failure(action)
+    return TOOLS[action.tool].say(speaker, action.args, action.result)
+
+
+async def items_touched(ctx: ToolContext, calls: list[tuple[str, dict[str, Any]]]) -> int:
+    """How many items these calls would delete or cancel (a call whose arguments don't validate touches none)."""
+    total = 0
+    for name, raw in calls:
+        tool = TOOLS.get(name)
+        if tool is None or not tool.destroys:
+            continue
+        try:
+            args = tool.args.model_validate(raw)
+        except ValidationError:
+            continue
+        try:
+            total += await tool.touches(ctx, args)
+        except ToolError:
+            continue
+    return total
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -695,21 +803,20 @@ def validation_message(exc: ValidationError) -> str:
 
 async def run_tool(ctx: ToolContext, name: str, raw_args: dict[str, Any]) -> Action:
     """Validate and run one tool call; a failure changes nothing and says why."""
-    spec = TOOLS.get(name)
-    if spec is None:
+    tool = TOOLS.get(name)
+    if tool is None:
         return Action(name, raw_args, False, {"error": f"There is no tool called {name}."})
-    model, fn = spec
     try:
-        args = model.model_validate(raw_args)
+        args = tool.args.model_validate(raw_args)
     except ValidationError as exc:
         return Action(name, raw_args, False, {"error": validation_message(exc)})
     shown = args.model_dump(exclude_none=True)
     try:
-        if name in MUTATING:  # a savepoint, so a write that fails half-way leaves nothing behind
+        if tool.changes:  # a savepoint, so a write that fails half-way leaves nothing behind
             async with ctx.session.begin_nested():
-                result = await fn(ctx, args)
+                result = await tool.run(ctx, args)
         else:  # a read has nothing to undo: spare the two round trips
-            result = await fn(ctx, args)
+            result = await tool.run(ctx, args)
     except ToolError as exc:
         return Action(name, shown, False, {"error": str(exc), **exc.detail})
     for key in ("task_id", "event_id"):  # a task named by words: show which one it was

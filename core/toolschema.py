@@ -1,8 +1,8 @@
 """The tool schema a model sees, generated from the pydantic argument models in core/tools.py.
 
-There is one schema: `TOOLS` in core/tools.py. This module only turns each argument model's
-JSON schema into the compact form providers take (optional fields simply not required, no
-pydantic titles) and adds a sentence per tool and field. `check_call` validates (and where it
+There is one schema: the `Tool` records in core/tools.py. This module only turns each argument
+model's JSON schema into the compact form providers take (optional fields simply not required, no
+pydantic titles) and adds a sentence per field where its name is not enough. `check_call` validates (and where it
 is safe, repairs) what a model asked for before anything runs.
 """
 
@@ -16,25 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.llm import ModelToolCall, ToolSpec
-from core.tools import TOOLS, validation_message
-
-DESCRIPTIONS: dict[str, str] = {
-    "create_task": "Add a to-do.",
-    "list_tasks": "List tasks (open by default).",
-    "update_task": "Change a task.",
-    "complete_task": "Mark a task done.",
-    "delete_task": "Delete a task for good.",
-    "create_event": "Add a calendar event (default 1 hour; all-day: dates, end = last day).",
-    "list_events": "List events overlapping a window.",
-    "update_event": "Move or change an event.",
-    "cancel_event": "Cancel an event.",
-    "check_availability": "Free in a window? What clashes.",
-    "remember": "Store a fact the user wants kept.",
-    "search_memory": "Look up what the user told you before.",
-    "forget": "Delete notes by words (all must match) or by memory_id.",
-    "set_digest": "When/where the daily digest comes; time \"off\" stops it.",
-    "set_timezone": "The user's time zone: IANA name or city.",
-}
+from core.tools import TOOLS, offered_tools, validation_message
 
 # Only what a field's name does not already say; the time format is stated once, in the system prompt.
 FIELDS: dict[str, str] = {
@@ -66,16 +48,8 @@ def _compact(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def tool_specs() -> tuple[ToolSpec, ...]:
-    """Every tool as a model sees it, in a fixed order (so the prompt prefix never changes)."""
-    return tuple(ToolSpec(name, _describe(name, fn), _compact(model.model_json_schema()))
-                 for name, (model, fn) in TOOLS.items())
-
-
-def _describe(name: str, fn: object) -> str:
-    if name in DESCRIPTIONS:
-        return DESCRIPTIONS[name]
-    doc = (getattr(fn, "__doc__", None) or "").strip()  # a tool added later documents itself
-    return doc.splitlines()[0] if doc else name.replace("_", " ")
+    """Every offered tool as a model sees it, in a fixed order (so the prompt prefix never changes)."""
+    return tuple(ToolSpec(t.name, t.description, _compact(t.args.model_json_schema())) for t in offered_tools())
 
 
 # ---------------------------------------------------------------- checking what a model asked for
@@ -113,7 +87,7 @@ def _parse_loose_json(raw: str) -> dict[str, Any] | None:
 
 def _repair(name: str, args: dict[str, Any]) -> dict[str, Any]:
     """Fix what is unambiguous: known aliases, priority words, a null where only the default makes sense."""
-    model = TOOLS[name][0]
+    model = TOOLS[name].args
     fields = model.model_fields
     known = set(fields)
     out: dict[str, Any] = {}
@@ -139,12 +113,12 @@ def check_call(call: ModelToolCall) -> Checked:
     Unknown tools, unreadable arguments and unknown fields are refused, never guessed: a field
     we do not know (say `"all": true` on a delete) could change what the call means.
     """
-    if call.name not in TOOLS:
+    if call.name not in TOOLS or not TOOLS[call.name].offered:
         return Checked(call.name, None, f"there is no tool called {call.name!r}")
     args = call.args if call.args is not None else _parse_loose_json(call.raw)
     if args is None:
         return Checked(call.name, None, "its arguments were not readable JSON")
-    model = TOOLS[call.name][0]
+    model = TOOLS[call.name].args
     try:
         model.model_validate(args)
         return Checked(call.name, dict(args))
@@ -158,4 +132,4 @@ def check_call(call: ModelToolCall) -> Checked:
     return Checked(call.name, fixed, repaired=True)
 
 
-__all__ = ["DESCRIPTIONS", "FIELDS", "MAX_CALLS", "Checked", "check_call", "tool_specs"]
+__all__ = ["FIELDS", "MAX_CALLS", "Checked", "check_call", "tool_specs"]

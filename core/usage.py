@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -80,39 +81,26 @@ class UsageEvent:
     cost: Decimal | None = None
 
 
-class UsageLog:
-    """Adds model usage to per-user daily rows.
+async def record_usage(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
+    """Add model usage to per-user daily rows, in the caller's (the turn's write) transaction.
 
-    Given the turn's session, the rows are written in the turn's transaction: one statement per
-    row and no extra commit on the user's wait (a turn that crashes and rolls back loses its count
-    too; an upsert on our own table has nothing else that can fail). Without a session, they get a
-    short transaction of their own.
+    One upsert per row and no extra commit on the user's wait; a turn that rolls back loses its
+    count too. A failure is logged, not raised: the reply is already decided.
     """
-
-    def __init__(self, sessions: async_sessionmaker) -> None:
-        self.sessions = sessions
-
-    async def record(self, events: list[UsageEvent], session: AsyncSession | None = None) -> None:
-        """Add these events to their users' daily rows (one upsert per row)."""
-        if not events:
-            return
-        try:
-            if session is not None:
-                await self._write(session, events)
-                return
-            async with self.sessions() as own, own.begin():
-                await self._write(own, events)
-        except Exception:  # logged, not raised: the reply is already decided
-            log.exception("could not record model usage")
-
-    async def _write(self, session: AsyncSession, events: list[UsageEvent]) -> None:
-        now = dt.datetime.now(dt.UTC)
-        await session.execute(_UPSERT, [
-            {"id": uuid.uuid4(), "user_id": e.user_id, "day": e.day, "provider": e.provider, "model": e.model,
-             "calls": e.calls, "errors": e.errors, "fallbacks": e.fallbacks, "input_tokens": e.usage.input_tokens,
-             "cache_read_tokens": e.usage.cache_read_tokens, "cache_write_tokens": e.usage.cache_write_tokens,
-             "output_tokens": e.usage.output_tokens, "cost_usd": e.cost or Decimal(0),
-             "priced": e.cost is not None or e.calls == 0, "now": now} for e in events])
+    if not events:
+        return
+    now = dt.datetime.now(dt.UTC)
+    try:
+        async with session.begin_nested():
+            await session.execute(_UPSERT, [
+                {"id": uuid.uuid4(), "user_id": e.user_id, "day": e.day, "provider": e.provider, "model": e.model,
+                 "calls": e.calls, "errors": e.errors, "fallbacks": e.fallbacks,
+                 "input_tokens": e.usage.input_tokens, "cache_read_tokens": e.usage.cache_read_tokens,
+                 "cache_write_tokens": e.usage.cache_write_tokens, "output_tokens": e.usage.output_tokens,
+                 "cost_usd": e.cost or Decimal(0), "priced": e.cost is not None or e.calls == 0, "now": now}
+                for e in events])
+    except Exception:
+        log.exception("could not record model usage")
 
 
 # Plain SQL, prepared once: this runs on every model turn, inside the user's wait.
@@ -160,4 +148,4 @@ async def total_cost(sessions: async_sessionmaker, user_id: uuid.UUID, day: dt.d
                                             .where(LlmUsage.user_id == user_id, LlmUsage.day == day)) or 0)
 
 
-__all__ = ["PRICES", "UsageEvent", "UsageLog", "cost_usd", "price_table", "total_cost", "usage_rows"]
+__all__ = ["PRICES", "UsageEvent", "cost_usd", "record_usage", "price_table", "total_cost", "usage_rows"]

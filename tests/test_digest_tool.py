@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from core.replies import Speaker
 from core.runtime import Runtime
-from core.tools import ToolContext, run_tool
+from core.tools import ToolContext, run_tool, say
 from core.types import Action
 from db.models import Identity, User
 from tests.conftest import at
@@ -28,7 +28,7 @@ async def _set(rt: Runtime, user: User, args: dict[str, object], now: dt.datetim
 
 
 def _say(action: Action, now: dt.datetime = NOW) -> str:
-    return Speaker(ZoneInfo("Europe/Berlin"), now).action(action)
+    return say(Speaker(ZoneInfo("Europe/Berlin"), now), action)
 
 
 async def test_send_my_digest_at_8(rt: Runtime) -> None:

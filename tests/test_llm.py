@@ -24,9 +24,9 @@ from core.config import Settings, get_settings
 from core.llm import Provider, RetryPolicy, Router
 from core.llm_brain import OFFLINE_NOTE, LLMBrain
 from core.runtime import Runtime, open_runtime
-from core.tools import TOOLS
+from core.tools import offered_tools
 from core.types import IncomingMessage, Reply
-from core.usage import UsageLog, price_table, usage_rows
+from core.usage import price_table, usage_rows
 from db.models import LlmUsage, MemoryItem, Task
 from tests.conftest import at
 from tests.fakes.llm import FakeLLM, Step, calls, error, last_user_text, reply, slow
@@ -59,8 +59,7 @@ async def brains() -> AsyncIterator[list[LLMBrain]]:
 
 
 def pixie(rt: Runtime, brains: list[LLMBrain], *providers: Provider, policy: RetryPolicy = FAST) -> Assistant:
-    brain = LLMBrain(Router(list(providers), policy), rt.memory, OfflineBrain(), UsageLog(rt.sessions),
-                     price_table())
+    brain = LLMBrain(Router(list(providers), policy), OfflineBrain(), price_table())
     brains.append(brain)
     return Assistant(rt.sessions, brain, rt.memory, "UTC")
 
@@ -87,7 +86,7 @@ async def test_a_task_is_created_through_claude_with_one_call(rt: Runtime, fake:
     assert fake.anthropic.calls == 1  # the confirmation came from the tool result, not a second call
     body = fake.anthropic.requests[0].body
     assert body["model"] == "claude-haiku-4-5"  # a short command goes to the cheaper model
-    assert [t["name"] for t in body["tools"]] == list(TOOLS)  # the one tool schema
+    assert [t["name"] for t in body["tools"]] == [t.name for t in offered_tools()]  # the one tool schema
     assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
     assert "fix the auth bug in Avenue by Friday" in last_user_text(body)
     assert "2026-01-13T09:00:00+01:00" in last_user_text(body)  # the user's clock and zone

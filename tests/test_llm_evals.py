@@ -31,7 +31,6 @@ from core.brain import BrainInput, OfflineBrain, Thought, ToolCall
 from core.llm import Provider, RetryPolicy, Router
 from core.llm_brain import LLMBrain, small_talk
 from core.runtime import Runtime
-from core.usage import UsageLog
 from db.models import Event, Identity, MemoryItem, Task
 from tests.fakes.llm import FakeLLM, Step, calls, last_user_text, reply
 
@@ -137,7 +136,7 @@ class Scripted:
         return calls((name, args))
 
 
-class DirectBrain:
+class DirectBrain(OfflineBrain):
     """Emits the scripted calls without any model: the reference for "the same data"."""
 
     def __init__(self, script: Scripted) -> None:
@@ -220,7 +219,7 @@ async def test_the_chat_eval_through_the_model_stores_what_the_calls_say(rt: Run
     fake.anthropic.responder = script.respond
     brain = LLMBrain(Router([Provider("anthropic", AnthropicClient("sk-ant-eval", fake.anthropic_url),
                                       "claude-haiku-4-5", "claude-sonnet-4-6")], RetryPolicy(budget=5)),
-                     rt.memory, OfflineBrain(), UsageLog(rt.sessions))
+                     OfflineBrain())
     try:
         outs = grouped(cases, lines, await replay(rt, Assistant(rt.sessions, brain, rt.memory, "UTC"), lines))
     finally:

@@ -11,7 +11,7 @@ from core.brain import ToolCall
 from core.context import Budget, ContextPack, Turn, approx_tokens, fit, render_context, static_prefix
 from core.llm import ModelToolCall, choose_tier, kind_for_status, retry_after_seconds
 from core.llm_brain import small_talk
-from core.safety import answer, ask, needs_confirmation
+from core.safety import answer, ask
 from core.tools import TOOLS
 from core.toolschema import check_call, tool_specs
 
@@ -41,7 +41,8 @@ def test_retry_after_is_read_in_every_form_the_providers_send() -> None:
 
 def test_the_model_sees_the_one_tool_schema_with_what_the_tools_enforce() -> None:
     specs = {t.name: t for t in tool_specs()}
-    assert list(specs) == list(TOOLS)
+    assert list(specs) == [name for name, t in TOOLS.items() if t.offered]
+    assert "snooze_task" in TOOLS and "snooze_task" not in specs  # the Snooze button's tool is not offered
     create = specs["create_task"].parameters
     assert create["required"] == ["title"] and create["properties"]["priority"]["enum"] == ["low", "medium", "high"]
     assert "anyOf" not in json.dumps(create) and "title" not in create["properties"]["due"]
@@ -78,12 +79,11 @@ def test_small_talk_needs_no_model() -> None:
 
 def test_deleting_several_items_asks_and_only_yes_goes_ahead() -> None:
     calls = [ToolCall("delete_task", {"task_ref": "a"}), ToolCall("cancel_event", {"event_ref": "b"})]
-    assert needs_confirmation(calls) and not needs_confirmation(calls[:1] + [ToolCall("create_task", {})])
-    question, pending = ask(calls)
-    assert "are you sure" in question and "“a”" in question
+    question, pending = ask(calls, 2)
+    assert "2 items" in question and "are you sure" in question and "“a”" in question
     assert json.loads(json.dumps(pending)) == pending  # it is kept in a JSONB column
     yes = answer(pending, "yes please")
-    assert yes is not None and [c.name for c in yes.calls] == ["delete_task", "cancel_event"]
+    assert yes is not None and [c.name for c in yes.calls] == ["delete_task", "cancel_event"] and yes.confirmed
     no = answer(pending, "no!")
     assert no is not None and not no.calls
     assert answer(pending, "add buy milk") is None  # a new request: nothing is deleted

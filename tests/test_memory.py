@@ -42,7 +42,7 @@ class SlowEmbedder(HashEmbedder):
         return await super().embed(texts)
 
 
-class ScriptBrain:
+class ScriptBrain(OfflineBrain):
     """A brain that maps a message to tool calls by its first word, so these tests need no NLU."""
 
     async def think(self, request: BrainInput) -> Thought:
