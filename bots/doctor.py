@@ -8,9 +8,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bots import platforms
+from bots.app import open_runtime
 from core.config import Settings, get_settings
 from db.migrate import current_revisions, head_revisions
 from db.models import Notification, User
+from jobs.queue import ping
 
 Check = tuple[str, bool | None, str]  # name, ok (None: not configured), detail
 
@@ -38,8 +40,6 @@ async def delivery_check(sessions: async_sessionmaker, now: dt.datetime | None =
 async def queue_check() -> Check:
     """Whether the job queue's Redis answers."""
     try:
-        from jobs.queue import ping
-
         return ("queue", True, await ping(get_settings()))
     except Exception as exc:  # doctor reports, it does not crash
         return ("queue", False, f"cannot reach Redis: {exc}")
@@ -47,8 +47,6 @@ async def queue_check() -> Check:
 
 async def run_checks() -> list[Check]:
     """Every check, in the order a newcomer would want to read them."""
-    from bots.app import open_runtime
-
     s = get_settings()
     checks: list[Check] = [("data dir", True, str(s.data_dir))]
     try:

@@ -2,8 +2,9 @@
 
 Every job is a plain `async def job(ctx, …)` in `jobs/<domain>.py`; its typed `JobContext` is
 built once at start-up by the app's wiring (`bots.app.run_worker`: the database, memory and the
-chat platforms' notifier) and handed in, so jobs never reach up for them. Many workers can share one Redis: each job is
-idempotent and claims its rows in Postgres, so it does not matter which worker runs it.
+chat platforms' notifier) and handed in, so jobs never reach up for them. Many workers can share
+one Redis: each job is idempotent and claims its rows in Postgres, so it does not matter which
+worker runs it.
 """
 
 from __future__ import annotations
