@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bots.app import open_runtime
 from core.config import Settings
-from core.runtime import open_runtime
 from core.types import IncomingMessage
 
 MESSAGES = [

@@ -31,11 +31,11 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bots.app import open_runtime  # noqa: E402
 from core.brain import OfflineBrain  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.context import static_prefix  # noqa: E402
 from core.llm_brain import LLMBrain, TurnReport  # noqa: E402
-from core.runtime import open_runtime  # noqa: E402
 from core.tools import ToolContext, run_tool  # noqa: E402
 from core.types import IncomingMessage  # noqa: E402
 from tests.fakes.llm import FakeLLM, Step, calls, last_user_text  # noqa: E402

@@ -18,9 +18,9 @@ import re
 import tempfile
 from pathlib import Path
 
+from bots.app import open_runtime
 from core import clock
 from core.config import Settings
-from core.runtime import open_runtime
 from core.tools import ToolContext, run_tool
 
 LEAD = re.compile(r"^(?:please\s+|also\s+)*(?:remember(?:\s+that)?|note(?:\s+that)?|don'?t forget(?:\s+that)?|"

@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from bots.app import open_runtime
 from core.config import Settings
 from core.memory import Memory
-from core.runtime import open_runtime
 from db.engine import database_url
 
 DIM = 384

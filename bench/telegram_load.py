@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fakes.telegram import TOKEN, FakeTelegram, Sent  # noqa: E402
 from telegram import Bot  # noqa: E402
 
+from bots.app import open_runtime  # noqa: E402
 from bots.telegram import TelegramBot  # noqa: E402
 from core.access import parse_owners  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.inbox import Inbox  # noqa: E402
-from core.runtime import open_runtime  # noqa: E402
 
 MESSAGES = ["add buy milk tomorrow", "remind me to call mom at 6pm", "/tasks", "what's on my calendar today?",
             "add fix the login bug by friday", "hi", "remember that my locker is 112", "/today",

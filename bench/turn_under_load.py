@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bots.app import make_brain, open_runtime  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.inbox import Inbox  # noqa: E402
-from core.runtime import make_brain, open_runtime  # noqa: E402
 from core.types import IncomingMessage  # noqa: E402
 from tests.fakes.llm import FakeLLM, reply  # noqa: E402
 

@@ -41,7 +41,7 @@ def _check_tz(tz: str | None) -> None:
 
 
 def _run(fn: Callable[..., Awaitable[T]], *args: Any, tz: str | None = None) -> T:
-    from core.runtime import open_runtime
+    from bots.app import open_runtime
 
     async def main() -> T:
         async with open_runtime(default_tz=tz) as rt:
@@ -238,7 +238,7 @@ def memory_reindex(batch: Annotated[int, typer.Option("--batch", min=1, max=4096
 def email_ingest(files: Annotated[list[Path], typer.Argument(help="Email files (.eml, RFC 5322).")],
                  user: UserOpt = None, tz: TzOpt = None, as_json: JsonOpt = False) -> None:
     """Read emails for a user: what they ask becomes tasks, meeting requests proposed events."""
-    from core.email_tasks import ingest
+    from connectors.email_tasks import ingest
 
     _check_tz(tz)
     name = _user(user)
@@ -333,7 +333,7 @@ def usage(user: UserOpt = None,
 
 @app.command()
 def run() -> None:
-    """Run every configured chat bot (Slack, Telegram, Discord) and the worker; prints a pairing code."""
+    """Run every configured chat bot and the worker; prints a pairing code."""
     import contextlib
     import logging
 
@@ -356,8 +356,8 @@ def worker(burst: Annotated[bool, typer.Option("--burst", help="Run what is due,
     import contextlib
     import logging
 
+    from bots.app import run_worker
     from core.config import get_settings
-    from jobs.worker import run_worker
 
     if check:
         from jobs.queue import worker_alive
@@ -402,7 +402,7 @@ def migrate() -> None:
 @app.command()
 def doctor() -> None:
     """Show what is configured and whether it answers."""
-    from core.doctor import run_checks
+    from bots.doctor import run_checks
 
     ok = True
     for name, good, detail in asyncio.run(run_checks()):

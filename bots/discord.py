@@ -11,6 +11,8 @@ import yarl
 from discord import app_commands
 
 from bots.common import Conversations, split_text
+from bots.platforms import Adapter, SendClient
+from core.config import Settings
 from core.inbox import Delivery, Inbox, Press
 from core.types import Button, IncomingMessage, OutgoingNotification, PlatformUnavailable, Reply, Undeliverable
 
@@ -138,7 +140,8 @@ class DiscordBot:
         """A Done / Snooze button: acknowledged at once, handled in order with the chat's messages."""
         if interaction.type is not discord.InteractionType.component or interaction.message is None:
             return
-        cid = str((interaction.data or {}).get("custom_id", ""))
+        data: dict[str, Any] = dict(interaction.data or {})
+        cid = str(data.get("custom_id", ""))
         prefix, _, rest = cid.partition(":")
         action, _, value = rest.partition(":")
         if prefix != "pixie" or action not in ("done", "snooze"):
@@ -210,3 +213,26 @@ class DiscordBot:
             await channel.send(fmt(piece), allowed_mentions=NO_PINGS, **extra)
             if view is not None:
                 view.stop()  # presses arrive in on_interaction; the library need not keep the view
+
+
+class DiscordSender(DiscordBot):
+    """The Discord adapter logged in over REST only: no gateway, no slash commands to sync."""
+
+    async def setup(self) -> None:  # called by Client.login's setup_hook
+        return None
+
+
+def _bot(inbox: Inbox, settings: Settings) -> DiscordBot:
+    assert settings.discord_bot_token
+    return DiscordBot(inbox, settings.discord_bot_token, guild_id=settings.discord_guild_id)
+
+
+def _sender(inbox: Inbox, settings: Settings) -> SendClient:
+    token = settings.discord_bot_token
+    assert token
+    bot = DiscordSender(inbox, token, guild_id=settings.discord_guild_id)
+    # Client.login: GET users/@me and the application over REST; the gateway is never connected.
+    return SendClient(bot, lambda: bot.client.login(token), bot.client.close)
+
+
+ADAPTER = Adapter(build_bot=_bot, build_sender=_sender)

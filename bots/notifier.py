@@ -1,10 +1,10 @@
 """The notifier of a worker that runs without the bots (`pixie worker`): send-only copies of the adapters.
 
-`jobs.worker.default_notifier` calls `build_notifier(settings, sessions)`. For every platform whose
-token is set it builds the platform's own adapter (so its formatting, splitting, buttons and error
-mapping are the ones `pixie run` uses) but never runs its receiving side: no Telegram polling or
-webhook, no Slack Socket Mode or HTTP Events, no Discord gateway. Only the REST clients are used,
-logged in lazily before the first send. `aclose()` closes them.
+`bots.app.run_worker` calls `build_notifier(settings, sessions)`. For every configured platform in
+`bots.platforms.REGISTRY` it builds the platform's own adapter through its `build_sender` (so its
+formatting, splitting, buttons and error mapping are the ones `pixie run` uses) but never runs its
+receiving side (no polling, webhook, Socket Mode or gateway). Only the REST clients are used, logged
+in lazily before the first send. `aclose()` closes them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bots import platforms
 from core.config import Settings
 from core.inbox import Inbox
 from core.notify import Router, Sender
@@ -95,52 +96,15 @@ def _inbox(sessions: async_sessionmaker) -> Inbox:
     return Inbox(sessions, cast("Assistant", None))
 
 
-def _telegram(settings: Settings, inbox: Inbox) -> SendOnly:
-    from bots.telegram import PLATFORM, TelegramBot
-
-    assert settings.telegram_bot_token
-    bot = TelegramBot(inbox, settings.telegram_bot_token, settings.telegram_base_url)
-    # initialize() = getMe and the HTTP pool; no webhook change, no getUpdates.
-    return SendOnly(PLATFORM, bot, bot.bot.initialize, bot.bot.shutdown)
-
-
-def _slack(settings: Settings, inbox: Inbox) -> SendOnly:
-    from bots.slack import PLATFORM, SlackBot
-
-    assert settings.slack_bot_token
-    # Only the Web API client is used (chat.postMessage); it needs no login and opens a session per call.
-    bot = SlackBot(inbox, settings.slack_bot_token, base_url=settings.slack_api_url)
-    return SendOnly(PLATFORM, bot)
-
-
-def _discord(settings: Settings, inbox: Inbox) -> SendOnly:
-    from bots.discord import PLATFORM, DiscordBot
-
-    class DiscordSender(DiscordBot):
-        """The Discord adapter logged in over REST only: no gateway, no slash commands to sync."""
-
-        async def setup(self) -> None:  # called by Client.login's setup_hook
-            return None
-
-    token = settings.discord_bot_token
-    assert token
-    bot = DiscordSender(inbox, token, guild_id=settings.discord_guild_id)
-    # Client.login: GET users/@me and the application over REST; the gateway is never connected.
-    return SendOnly(PLATFORM, bot, lambda: bot.client.login(token), bot.client.close)
-
-
 def build_notifier(settings: Settings, sessions: async_sessionmaker) -> WorkerRouter | None:
-    """A router reaching users on every platform whose token is set; None when none is."""
-    builders: list[tuple[str | None, Callable[[Settings, Inbox], SendOnly]]] = [
-        (settings.telegram_bot_token, _telegram), (settings.slack_bot_token, _slack),
-        (settings.discord_bot_token, _discord)]
-    if not any(token for token, _ in builders):
+    """A router reaching users on every configured platform (send-only); None when none is configured."""
+    chosen = platforms.configured(settings)
+    if not chosen:
         return None
     inbox = _inbox(sessions)
     router = WorkerRouter(sessions)
-    for token, make in builders:
-        if token:
-            sender = make(settings, inbox)
-            router.register(sender.platform, sender)
+    for platform in chosen:
+        client = platform.adapter().build_sender(inbox, settings)
+        router.register(platform.name, SendOnly(platform.name, client.adapter, client.login, client.logout))
     log.info("notifications go out through %s (send-only)", ", ".join(sorted(router.senders)))
     return router

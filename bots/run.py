@@ -5,24 +5,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from bots import platforms
+from bots.app import Runtime
+from bots.platforms import Bot
 from core import clock
 from core.access import parse_owners
 from core.config import Settings
 from core.inbox import Inbox
 from core.notify import Router
-from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-class Bot(Protocol):
-    """What `pixie run` needs of an adapter."""
-
-    async def run(self) -> None: ...
 
 
 @dataclass
@@ -35,35 +31,24 @@ class Plan:
 
 
 def build(rt: Runtime, settings: Settings) -> Plan:
-    """An adapter for each platform that has its tokens set (imports only the SDKs in use)."""
+    """An adapter for each registered platform the settings switch on (imports only the SDKs in use)."""
     inbox = Inbox(rt.sessions, rt.assistant)
-    plan = Plan(router=Router(rt.sessions))
-    if settings.telegram_bot_token:
-        from bots.telegram import TelegramBot
-
-        plan.bots["telegram"] = TelegramBot(
-            inbox, settings.telegram_bot_token, settings.telegram_base_url,
-            webhook_url=settings.telegram_webhook_url, webhook_secret=settings.telegram_webhook_secret,
-            listen=settings.listen_host, port=settings.telegram_webhook_port)
-    if settings.slack_bot_token:
-        from bots.slack import SlackBot
-
-        if not settings.slack_app_token and not (settings.slack_signing_secret and settings.slack_http_port):
-            plan.problems.append("Slack: set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET and "
-                                 "SLACK_HTTP_PORT (HTTP Events)")
-        else:
-            plan.bots["slack"] = SlackBot(
-                inbox, settings.slack_bot_token, app_token=settings.slack_app_token,
-                signing_secret=settings.slack_signing_secret, http_port=settings.slack_http_port,
-                listen=settings.listen_host, base_url=settings.slack_api_url)
-    if settings.discord_bot_token:
-        from bots.discord import DiscordBot
-
-        plan.bots["discord"] = DiscordBot(inbox, settings.discord_bot_token, guild_id=settings.discord_guild_id)
-    assert plan.router is not None
-    for platform, bot in plan.bots.items():
-        plan.router.register(platform, bot)  # type: ignore[arg-type]
+    router = Router(rt.sessions)
+    plan = Plan(router=router)
+    for platform in platforms.configured(settings):
+        adapter = platform.adapter()
+        problems = adapter.problems(settings)
+        if problems:
+            plan.problems += problems
+            continue
+        bot = plan.bots[platform.name] = adapter.build_bot(inbox, settings)
+        router.register(platform.name, bot)
     return plan
+
+
+def either(names: list[str]) -> str:
+    """Names joined as "A, B or C"."""
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 async def pairing_code(rt: Runtime) -> str | None:
@@ -81,16 +66,17 @@ async def run_all(rt: Runtime, settings: Settings, say: Callable[[str], None] = 
     for problem in plan.problems:
         say(f"! {problem}")
     if not plan.bots:
-        say("No chat platform is configured: set TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN or DISCORD_BOT_TOKEN "
+        settings_names = [p.setting for p in platforms.REGISTRY]
+        say(f"No chat platform is configured: set {either(settings_names)} "
             "(see README, “Connect a chat platform”). `pixie chat` works without any.")
         return
     code = None if settings.owners else await pairing_code(rt)  # PIXIE_OWNERS names the owners already
     if code:
         say(f"Pairing code: {code} — send it to the bot (on Telegram: /start {code}) to become its owner. "
             "It works once, for 24 hours; restart `pixie run` for a new one.")
-    jobs: dict[str, Awaitable[Any]] = {name: bot.run() for name, bot in plan.bots.items()}
+    jobs: dict[str, Coroutine[Any, Any, Any]] = {name: bot.run() for name, bot in plan.bots.items()}
     if with_worker:  # reminders and digests go out through the running bots
-        from jobs.worker import run_worker
+        from bots.app import run_worker
 
         jobs["worker"] = run_worker(settings, notifier=plan.router, handle_signals=False)
     say("Running: " + ", ".join(jobs))

@@ -18,6 +18,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bots.common import Conversations, split_text
+from bots.platforms import Adapter, SendClient
+from core.config import Settings
 from core.inbox import Delivery, Inbox, Press
 from core.types import Button, IncomingMessage, OutgoingNotification, PlatformUnavailable, Reply, Undeliverable
 
@@ -215,3 +217,25 @@ class SlackBot:
             await call
         except SlackApiError as exc:  # cosmetic calls (reactions, removing buttons) never fail a reply
             log.debug("slack: %s", exc)
+
+
+def _problems(settings: Settings) -> list[str]:
+    if settings.slack_app_token or (settings.slack_signing_secret and settings.slack_http_port):
+        return []
+    return ["Slack: set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET and SLACK_HTTP_PORT (HTTP Events)"]
+
+
+def _bot(inbox: Inbox, settings: Settings) -> SlackBot:
+    assert settings.slack_bot_token
+    return SlackBot(inbox, settings.slack_bot_token, app_token=settings.slack_app_token,
+                    signing_secret=settings.slack_signing_secret, http_port=settings.slack_http_port,
+                    listen=settings.listen_host, base_url=settings.slack_api_url)
+
+
+def _sender(inbox: Inbox, settings: Settings) -> SendClient:
+    assert settings.slack_bot_token
+    # Only the Web API client is used (chat.postMessage); it needs no login and opens a session per call.
+    return SendClient(SlackBot(inbox, settings.slack_bot_token, base_url=settings.slack_api_url))
+
+
+ADAPTER = Adapter(build_bot=_bot, build_sender=_sender, problems=_problems)

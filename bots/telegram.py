@@ -21,6 +21,8 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bots.common import Conversations, split_text, utf16_len, with_retry_after
+from bots.platforms import Adapter, SendClient
+from core.config import Settings
 from core.inbox import Delivery, Inbox, Press
 from core.notify import Sender
 from core.types import Button, IncomingMessage, OutgoingNotification, PlatformUnavailable, Reply, Undeliverable
@@ -229,3 +231,20 @@ class TelegramBot(Sender):
                     raise
                 await with_retry_after(lambda p=piece, x=extra: self.bot.send_message(  # type: ignore[misc]
                     chat_id=chat_id, text=p, **x), retry_after)
+
+
+def _bot(inbox: Inbox, settings: Settings) -> TelegramBot:
+    assert settings.telegram_bot_token
+    return TelegramBot(inbox, settings.telegram_bot_token, settings.telegram_base_url,
+                       webhook_url=settings.telegram_webhook_url, webhook_secret=settings.telegram_webhook_secret,
+                       listen=settings.listen_host, port=settings.telegram_webhook_port)
+
+
+def _sender(inbox: Inbox, settings: Settings) -> SendClient:
+    assert settings.telegram_bot_token
+    bot = TelegramBot(inbox, settings.telegram_bot_token, settings.telegram_base_url)
+    # initialize() = getMe and the HTTP pool; no webhook change, no getUpdates.
+    return SendClient(bot, bot.bot.initialize, bot.bot.shutdown)
+
+
+ADAPTER = Adapter(build_bot=_bot, build_sender=_sender)

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
+from bots.app import Runtime
 from core import clock
-from core.runtime import Runtime
 from core.types import IncomingMessage, OutgoingNotification, Reply
 
 PLATFORM = "terminal"

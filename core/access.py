@@ -26,7 +26,6 @@ from core.types import IncomingMessage
 from db.models import AccessCode, Base, Identity, Stranger, User
 
 TRUSTED_PLATFORMS = frozenset({"terminal"})
-PLATFORM_NAMES = {"slack": "Slack", "telegram": "Telegram", "discord": "Discord", "terminal": "the terminal"}
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and retyped
 CODE_LEN = 8
 LIFETIME = {"pair": dt.timedelta(hours=24), "invite": dt.timedelta(days=7), "link": dt.timedelta(minutes=15)}
@@ -79,8 +78,8 @@ def parse_command(text: str) -> tuple[str, str] | None:
 
 
 def platform_name(platform: str) -> str:
-    """How a platform is called in a sentence."""
-    return PLATFORM_NAMES.get(platform, platform)
+    """How a platform is called in a sentence; core knows no platform, so its id, capitalised."""
+    return "the terminal" if platform == "terminal" else platform.capitalize()
 
 
 class Access:
@@ -215,7 +214,7 @@ class Access:
         if name == "invite":
             code = await self.issue(session, "invite", user.id, now)
             return (f"Invite code: {code} — valid for 7 days, once. The person sends it to me on "
-                    "Slack, Telegram or Discord and they're in.")
+                    "any chat platform I'm on and they're in.")
         if name == "admit":
             return await self._admit_by_id(session, arg, now)
         return None
@@ -224,8 +223,8 @@ class Access:
                     now: dt.datetime) -> str:
         if not arg:
             code = await self.issue(session, "link", user.id, now)
-            return (f"Your link code: {code} (valid 15 minutes, once). From your other account — Slack, "
-                    f"Telegram or Discord — send me: /link {code}")
+            return (f"Your link code: {code} (valid 15 minutes, once). From your account on the other "
+                    f"platform, send me: /link {code}")
         given = normalise_code(arg)
         row = await self.redeem(session, given, ("link",), now) if given else None
         if row is None or row.user_id is None:

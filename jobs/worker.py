@@ -1,8 +1,10 @@
-"""The arq worker: Pixie's jobs and their schedule, and `run_worker` for `pixie worker` / `pixie run`.
+"""The arq worker: Pixie's jobs and their schedule, and `work` for `pixie worker` / `pixie run`.
 
 Every job is a plain `async def job(ctx, …)` in `jobs/<domain>.py`; its typed `JobContext` is
-built once at start-up and sits in arq's ctx. Many workers can share one Redis: each job is
-idempotent and claims its rows in Postgres, so it does not matter which worker runs it.
+built once at start-up by the app's wiring (`bots.app.run_worker`: the database, memory and the
+chat platforms' notifier) and handed in, so jobs never reach up for them. Many workers can share
+one Redis: each job is idempotent and claims its rows in Postgres, so it does not matter which
+worker runs it.
 """
 
 from __future__ import annotations
@@ -10,21 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from arq import Worker
 from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
-from core.config import Settings, get_settings
-from core.types import Notifier
 from jobs import connectors, delivery, memory, reminders
 from jobs.context import KEY, JobContext
-
-if TYPE_CHECKING:
-    from bots.notifier import WorkerRouter
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +28,7 @@ QUEUE = "arq:queue"
 TICK_SECONDS = set(range(0, 60, 10))  # look for due reminders every 10 s: on time within 60 s, with margin
 HEALTH_EVERY = 30  # seconds between the worker's health-line refreshes (`pixie worker --check` reads it)
 DELIVER_TIMEOUT = 60  # > 2 × JobContext.send_timeout (a delivery check, then the send)
+MAX_JOBS = 10  # jobs one worker runs at once
 
 
 def functions() -> list[Function]:
@@ -59,56 +56,13 @@ def cron_jobs() -> list[CronJob]:
     return found
 
 
-def default_notifier(settings: Settings, sessions: Any) -> WorkerRouter | None:
-    """Send-only clients for every configured chat platform (None when there is none)."""
-    from bots.notifier import build_notifier  # the SDKs load only when a platform is configured
-
-    return build_notifier(settings, sessions)
-
-
-async def startup(ctx: dict[str, Any]) -> None:
-    """arq on_startup: open the runtime and build the JobContext, unless one was handed in."""
-    if KEY in ctx:
-        return
-    from core.runtime import open_runtime
-
-    stack = AsyncExitStack()
-    settings = get_settings()
-    rt = await stack.enter_async_context(open_runtime(settings))
-    notifier = default_notifier(settings, rt.sessions)
-    if notifier is not None:
-        stack.push_async_callback(notifier.aclose)
-    ctx[KEY] = JobContext(rt.sessions, rt.memory, notifier)
-    ctx["pixie_stack"] = stack
-
-
-async def shutdown(ctx: dict[str, Any]) -> None:
-    """arq on_shutdown: close what startup opened."""
-    stack = ctx.pop("pixie_stack", None)
-    if stack is not None:
-        await stack.aclose()
-
-
-class WorkerSettings:
-    """For `arq jobs.worker.WorkerSettings` (set its redis_settings); `pixie worker` builds the same."""
-
-    functions = functions()
-    cron_jobs = cron_jobs()
-    on_startup = startup
-    on_shutdown = shutdown
-    keep_result = 0
-    max_jobs = 10
-
-
-def make_worker(jc: JobContext | None, redis: RedisSettings, *, burst: bool = False, queue_name: str = QUEUE,
+def make_worker(jc: JobContext, redis: RedisSettings, *, burst: bool = False, queue_name: str = QUEUE,
                 handle_signals: bool = True, poll_delay: float = 0.5, **kw: Any) -> Worker:
-    """An arq Worker for Pixie's jobs; `jc` None builds the context from the settings at start-up."""
-    return Worker(functions=WorkerSettings.functions, cron_jobs=cron_jobs(), redis_settings=redis,
-                  on_startup=startup, on_shutdown=shutdown, burst=burst, queue_name=queue_name,
-                  handle_signals=handle_signals, poll_delay=poll_delay, keep_result=0,
+    """An arq Worker for Pixie's jobs over the context the app built (bots.app wires it)."""
+    return Worker(functions=functions(), cron_jobs=cron_jobs(), redis_settings=redis, burst=burst,
+                  queue_name=queue_name, handle_signals=handle_signals, poll_delay=poll_delay, keep_result=0,
                   health_check_interval=kw.pop("health_check_interval", HEALTH_EVERY),
-                  max_jobs=kw.pop("max_jobs", WorkerSettings.max_jobs),
-                  ctx={KEY: jc} if jc is not None else None, **kw)
+                  max_jobs=kw.pop("max_jobs", MAX_JOBS), ctx={KEY: jc}, **kw)
 
 
 async def close_worker(worker: Worker) -> None:
@@ -126,29 +80,12 @@ async def close_worker(worker: Worker) -> None:
         await worker.close()
 
 
-async def run_worker(settings: Settings | None = None, burst: bool = False, *, notifier: Notifier | None = None,
-                     handle_signals: bool = True, **kw: Any) -> int:
-    """Run the worker until stopped (or, with `burst`, until the queue is empty); returns jobs completed.
-
-    `pixie run` calls this beside the bots with their notifier and `handle_signals=False`, and
-    cancels it on shutdown. Without PIXIE_REDIS_URL an embedded Redis starts in the data dir.
-    """
-    from core.runtime import open_runtime
-    from jobs.queue import embedded_lifetime
-
-    settings = settings or get_settings()
-    async with open_runtime(settings) as rt:
-        with embedded_lifetime(settings) as redis:
-            owned = default_notifier(settings, rt.sessions) if notifier is None else None
-            chosen = notifier if notifier is not None else owned
-            if chosen is None:
-                log.info("no chat platform to deliver to: notifications stay queued for `pixie chat`")
-            jc = JobContext(rt.sessions, rt.memory, chosen)
-            worker = make_worker(jc, redis, burst=burst, handle_signals=handle_signals, **kw)
-            try:
-                await worker.async_run()
-            finally:
-                await close_worker(worker)
-                if owned is not None:
-                    await owned.aclose()
-            return worker.jobs_complete
+async def work(jc: JobContext, redis: RedisSettings, burst: bool = False, *, handle_signals: bool = True,
+               **kw: Any) -> int:
+    """Run a worker over `jc` until stopped (or, with `burst`, until the queue is empty); returns jobs completed."""
+    worker = make_worker(jc, redis, burst=burst, handle_signals=handle_signals, **kw)
+    try:
+        await worker.async_run()
+    finally:
+        await close_worker(worker)
+    return worker.jobs_complete

@@ -9,8 +9,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
+from bots.app import Runtime
 from core.access import parse_owners
-from core.runtime import Runtime
 
 
 class Runs(Protocol):

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import text
 
+from bots.app import Runtime
 from core.assistant import Assistant
 from core.brain import OfflineBrain
 from core.config import Settings
 from core.embeddings import HashEmbedder
 from core.memory import Memory
-from core.runtime import Runtime
 from db.engine import database_url, make_engine, make_sessionmaker
 from db.migrate import migrate
 

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from arq import Worker
 from arq.connections import RedisSettings
 
-from core.runtime import Runtime
+from bots.app import Runtime
 from core.scheduler import digest_slot_after
 from core.tools import ToolContext, run_tool
 from db.models import Identity, User

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from test_slack import running as slack_running
 from test_telegram import running as telegram_running
 
+from bots.app import Runtime
 from bots.common import split_text, utf16_len
 from core import clock
 from core.access import MAX_ATTEMPTS, normalise_code, parse_command, parse_owners
 from core.notify import Router
-from core.runtime import Runtime
 from core.types import IncomingMessage, OutgoingNotification
 from db.models import Identity, MemoryItem, Task, User
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.runtime import Runtime
+from bots.app import Runtime
 from core.scheduler import step_batch, step_user
 from db.models import Notification, Reminder, Task, User
 from tests.conftest import at

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from bots.app import Runtime
 from core.replies import Speaker
-from core.runtime import Runtime
 from core.tools import ToolContext, run_tool, say
 from core.types import Action
 from db.models import Identity, User

@@ -12,13 +12,13 @@ import pytest
 from fakes.discord import TOKEN, FakeDiscord
 from sqlalchemy import select
 
+from bots.app import Runtime
 from bots.discord import DiscordBot
 from bots.run import run_all
 from core import clock
 from core.config import Settings
 from core.inbox import Inbox
 from core.notify import Router
-from core.runtime import Runtime
 from core.scheduler import outgoing, step_user
 from db.models import Notification, Task, User
 from tests.chat_support import admit as owners

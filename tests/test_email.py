@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from bots.app import Runtime
+from connectors.email_tasks import ingest
 from core.config import get_settings
-from core.email_tasks import ingest
-from core.runtime import Runtime
 from db.models import Event, Inbound, Task
 
 

@@ -6,8 +6,8 @@ import pytest
 from arq.connections import RedisSettings
 from sqlalchemy import select
 
-from core.doctor import delivery_check
-from core.runtime import Runtime
+from bots.app import Runtime
+from bots.doctor import delivery_check
 from core.types import OutgoingNotification
 from db.models import Identity, Notification, User
 from jobs import reminders

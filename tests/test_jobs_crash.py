@@ -13,7 +13,7 @@ from arq.connections import RedisSettings
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.runtime import Runtime
+from bots.app import Runtime
 from db.models import Notification
 from tests.fakes.chat_platform import FakeChatPlatform
 from tests.jobs_support import call, job_context, platform_user, running, wait_until

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.app import Runtime, run_worker
 from core.config import Settings
-from core.runtime import Runtime
 from jobs.queue import ping, stop_embedded
-from jobs.worker import run_worker
 from tests.fakes.chat_platform import FakeChatPlatform, HttpNotifier
 from tests.jobs_support import call, platform_user
 

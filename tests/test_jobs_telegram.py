@@ -10,12 +10,12 @@ from arq.connections import RedisSettings
 from fakes.telegram import TOKEN, FakeTelegram
 from sqlalchemy import select, update
 
+from bots.app import Runtime
 from bots.telegram import TelegramBot
 from core import clock
 from core.access import parse_owners
 from core.inbox import Inbox
 from core.notify import Router
-from core.runtime import Runtime
 from db.models import Task, User
 from jobs.context import JobContext
 from tests.jobs_support import Clock, burst

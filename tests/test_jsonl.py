@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bots.app import Runtime
 from bots.terminal import run_jsonl
-from core.runtime import Runtime
 from db.models import Event, MemoryItem, Reminder, Task
 
 

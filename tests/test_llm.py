@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from bots.app import Runtime, open_runtime
 from bots.cli import app
 from bots.terminal import run_jsonl
 from connectors.llm.anthropic import AnthropicClient
@@ -23,7 +24,6 @@ from core.brain import OfflineBrain
 from core.config import Settings, get_settings
 from core.llm import Provider, RetryPolicy, Router
 from core.llm_brain import OFFLINE_NOTE, LLMBrain
-from core.runtime import Runtime, open_runtime
 from core.tools import offered_tools
 from core.types import IncomingMessage, Reply
 from core.usage import price_table, usage_rows

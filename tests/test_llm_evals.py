@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bots.app import Runtime
 from bots.terminal import run_jsonl
 from connectors.llm.anthropic import AnthropicClient
 from core.assistant import Assistant
 from core.brain import BrainInput, OfflineBrain, Thought, ToolCall
 from core.llm import Provider, RetryPolicy, Router
 from core.llm_brain import LLMBrain, small_talk
-from core.runtime import Runtime
 from db.models import Event, Identity, MemoryItem, Task
 from tests.fakes.llm import FakeLLM, Step, calls, last_user_text, reply
 

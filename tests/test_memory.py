@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
+from bots.app import Runtime
 from bots.terminal import run_jsonl
 from core import memory as memory_mod
 from core.assistant import Assistant
 from core.brain import BrainInput, OfflineBrain, Thought, ToolCall
 from core.embeddings import HashEmbedder, text_hash, vector_literal
 from core.memory import Memory
-from core.runtime import Runtime
 from core.tools import ToolContext, run_tool
 from core.types import IncomingMessage
 from db.models import EmbeddingCache, MemoryItem, Message, User

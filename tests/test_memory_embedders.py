@@ -6,11 +6,11 @@ import math
 
 import pytest
 
+from bots.app import Runtime, make_embedder
 from connectors.openai_embeddings import OpenAIEmbedder
 from core.config import Settings
 from core.embeddings import EmbeddingError, HashEmbedder, local_model_installed
 from core.memory import Memory
-from core.runtime import Runtime, make_embedder
 from tests.conftest import at
 from tests.fakes.openai_embeddings import FakeEmbeddings
 
@@ -56,7 +56,7 @@ async def test_local_model_is_order_and_batch_independent(local) -> None:  # typ
 def test_auto_picks_the_local_model_when_installed_and_hash_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
     auto = make_embedder(Settings(PIXIE_EMBEDDINGS="auto"))
     assert auto.name == ("all-MiniLM-L6-v2" if local_model_installed() else "hash-v1-384")
-    monkeypatch.setattr("core.runtime.local_model_installed", lambda: False)
+    monkeypatch.setattr("bots.app.local_model_installed", lambda: False)
     assert isinstance(make_embedder(Settings(PIXIE_EMBEDDINGS="auto")), HashEmbedder)
     with pytest.raises(SystemExit, match="local"):
         make_embedder(Settings(PIXIE_EMBEDDINGS="local"))

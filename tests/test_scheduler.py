@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from core.runtime import Runtime
+from bots.app import Runtime
 from core.scheduler import step_all, take_unsent
 from core.tools import ToolContext, run_tool
 from db.models import Notification, User

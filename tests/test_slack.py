@@ -16,13 +16,13 @@ from fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlack, s
 from sqlalchemy import select
 from test_telegram import free_port
 
+from bots.app import Runtime
 from bots.run import run_all
 from bots.slack import SlackBot
 from core import clock
 from core.config import Settings
 from core.inbox import Inbox
 from core.notify import Router
-from core.runtime import Runtime
 from core.scheduler import outgoing, step_user
 from db.models import Inbound, Notification, Task, User
 from tests.chat_support import admit as owners

@@ -15,6 +15,7 @@ import pytest
 from fakes.telegram import TOKEN, FakeTelegram
 from sqlalchemy import select
 
+from bots.app import Runtime
 from bots.run import run_all
 from bots.telegram import TelegramBot
 from core import clock
@@ -22,7 +23,6 @@ from core.brain import BrainInput, OfflineBrain, Thought
 from core.config import Settings
 from core.inbox import Inbox
 from core.notify import Router
-from core.runtime import Runtime
 from core.scheduler import outgoing, step_user
 from db.models import Message, Notification, Reminder, Task, User
 from tests.chat_support import admit as owners

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bots.app import Runtime
 from bots.terminal import run_jsonl
 from core import clock
-from core.runtime import Runtime
 from core.types import IncomingMessage, Reply
 from db.models import Task, User
 from tests.conftest import at

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from core.runtime import Runtime
+from bots.app import Runtime
 from core.tools import ToolContext, run_tool
 from db.models import Event, MemoryItem, Reminder, Task, User
 from tests.conftest import at

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from bots.app import Runtime
 from core.access import parse_owners
 from core.assistant import Assistant
 from core.brain import BrainInput, OfflineBrain, Thought, ToolCall
-from core.runtime import Runtime
 from core.tools import TOOLS, Tool, register
 from core.types import IncomingMessage
 from db.models import Identity, MemoryItem, Message, Task, User
@@ -152,7 +152,7 @@ def test_a_tool_is_registered_once_with_its_reply() -> None:
 
 
 async def test_email_ingest_tags_what_it_made_through_the_tools(rt: Runtime, tmp_path: object) -> None:
-    from core.email_tasks import ingest
+    from connectors.email_tasks import ingest
 
     raw = (b"From: Lee <lee@example.org>\r\nTo: ada@example.org\r\nSubject: agenda\r\n"
            b"Message-ID: <m1@example.org>\r\nDate: Mon, 12 Jan 2026 10:00:00 +0100\r\n\r\n"

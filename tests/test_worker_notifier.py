@@ -13,12 +13,11 @@ from fakes.slack import BOT_TOKEN, TEAM, FakeSlack
 from fakes.telegram import TOKEN, FakeTelegram
 from sqlalchemy import select, update
 
+from bots.app import Runtime
 from bots.notifier import WorkerRouter, build_notifier
 from core.config import Settings
-from core.runtime import Runtime
 from db.models import Identity, Notification, User
 from jobs.context import JobContext
-from jobs.worker import default_notifier
 from tests.conftest import at
 from tests.jobs_support import Clock, burst, call, platform_user
 
@@ -60,7 +59,7 @@ async def test_a_standalone_worker_delivers_reminders_on_telegram_and_slack_once
         "telegram_bot_token": TOKEN, "telegram_base_url": telegram.base_url,
         "slack_bot_token": BOT_TOKEN, "slack_api_url": slack.base_url})
 
-    notifier = default_notifier(configured, rt.sessions)  # what `pixie worker` builds: bots.notifier
+    notifier = build_notifier(configured, rt.sessions)  # what `pixie worker` builds
     assert isinstance(notifier, WorkerRouter) and set(notifier.senders) == {"telegram", "slack"}
     jc = JobContext(rt.sessions, rt.memory, notifier, now=clock, backoff_base=0.05, send_timeout=5.0)
     async with notifier:

@@ -14,8 +14,8 @@ import tempfile
 
 from arq.connections import RedisSettings
 
+from bots.app import open_runtime
 from core.config import Settings
-from core.runtime import open_runtime
 from jobs.context import JobContext
 from jobs.worker import close_worker, make_worker
 from tests.fakes.chat_platform import HttpNotifier

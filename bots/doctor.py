@@ -7,9 +7,12 @@ import datetime as dt
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bots import platforms
+from bots.app import open_runtime
 from core.config import Settings, get_settings
 from db.migrate import current_revisions, head_revisions
 from db.models import Notification, User
+from jobs.queue import ping
 
 Check = tuple[str, bool | None, str]  # name, ok (None: not configured), detail
 
@@ -37,8 +40,6 @@ async def delivery_check(sessions: async_sessionmaker, now: dt.datetime | None =
 async def queue_check() -> Check:
     """Whether the job queue's Redis answers."""
     try:
-        from jobs.queue import ping  # the queue lives outside core; doctor only asks it
-
         return ("queue", True, await ping(get_settings()))
     except Exception as exc:  # doctor reports, it does not crash
         return ("queue", False, f"cannot reach Redis: {exc}")
@@ -46,8 +47,6 @@ async def queue_check() -> Check:
 
 async def run_checks() -> list[Check]:
     """Every check, in the order a newcomer would want to read them."""
-    from core.runtime import open_runtime
-
     s = get_settings()
     checks: list[Check] = [("data dir", True, str(s.data_dir))]
     try:
@@ -68,9 +67,19 @@ async def run_checks() -> list[Check]:
         checks.append(("database", False, f"cannot connect: {exc}"))
     checks.append(await queue_check())
     checks.append(("brain", True, describe_brain(s)))
-    for name, configured in (("slack", s.slack_bot_token), ("telegram", s.telegram_bot_token),
-                             ("discord", s.discord_bot_token)):
-        checks.append((name, None, "token set" if configured else "not configured"))
+    checks += platform_checks(s)
+    return checks
+
+
+def platform_checks(s: Settings) -> list[Check]:
+    """One line per registered chat platform: not configured, what its settings lack, or ready to run."""
+    checks: list[Check] = []
+    for platform in platforms.REGISTRY:
+        if not platform.configured(s):
+            checks.append((platform.display_name, None, f"not configured (set {platform.setting})"))
+            continue
+        problems = platform.adapter().problems(s)
+        checks.append((platform.display_name, not problems, "; ".join(problems) or f"{platform.setting} set"))
     return checks
 
 

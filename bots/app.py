@@ -1,4 +1,8 @@
-"""Wiring: settings → database → memory → brain → assistant, opened once per process."""
+"""The app's wiring: settings → database → memory → brain → assistant, opened once per process; the worker.
+
+It sits in bots/, the outermost layer, because it is the one place that picks the implementations
+(connectors for models and embeddings, jobs for the worker, platforms for its notifier).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -14,6 +19,7 @@ from core.brain import Brain, OfflineBrain
 from core.config import Settings, get_settings
 from core.embeddings import Embedder, HashEmbedder, local_model_installed
 from core.memory import Memory
+from core.types import Notifier
 from db.engine import database_url, make_engine, make_sessionmaker
 from db.migrate import migrate
 
@@ -88,3 +94,31 @@ async def open_runtime(settings: Settings | None = None, default_tz: str | None 
                 await assistant.brain.aclose()
     finally:
         await engine.dispose()
+
+
+async def run_worker(settings: Settings | None = None, burst: bool = False, *, notifier: Notifier | None = None,
+                     handle_signals: bool = True, **kw: Any) -> int:
+    """Run the worker until stopped (or, with `burst`, until the queue is empty); returns jobs completed.
+
+    `pixie run` calls this beside the bots with their notifier and `handle_signals=False`, and
+    cancels it on shutdown; `pixie worker` passes none, so every configured platform gets a
+    send-only client. Without PIXIE_REDIS_URL an embedded Redis starts in the data dir.
+    """
+    from bots.notifier import build_notifier  # the platforms' SDKs load only when configured
+    from jobs.context import JobContext
+    from jobs.queue import embedded_lifetime
+    from jobs.worker import work
+
+    settings = settings or get_settings()
+    async with open_runtime(settings) as rt:
+        with embedded_lifetime(settings) as redis:
+            owned = build_notifier(settings, rt.sessions) if notifier is None else None
+            chosen = notifier if notifier is not None else owned
+            if chosen is None:
+                log.info("no chat platform to deliver to: notifications stay queued for `pixie chat`")
+            try:
+                return await work(JobContext(rt.sessions, rt.memory, chosen), redis, burst,
+                                  handle_signals=handle_signals, **kw)
+            finally:
+                if owned is not None:
+                    await owned.aclose()
