@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -170,6 +174,35 @@ def test_refresh_gets_a_token_and_a_revoked_refresh_token_raises_refresh_error(
     assert "invalid_grant" in str(raised.value)
 
 
+def post_form(url: str, **form: str) -> tuple[int, dict[str, Any]]:
+    """A form POST as an OAuth client sends it (no Google library exchanges an authorization code)."""
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, json.loads(e.read())
+
+
+def test_a_pasted_code_is_exchanged_once_and_revoking_disconnects(
+        google: FakeGoogleCalendar, client: Client) -> None:
+    google.add_account(ADA)
+    code = google.issue_auth_code(ADA)
+    exchange = {"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET, "redirect_uri": "http://127.0.0.1:1/"}
+    status, tokens = post_form(google.token_url, **exchange)
+    assert status == 200 and tokens["refresh_token"] and tokens["access_token"]
+    assert post_form(google.token_url, **exchange) == (400, {"error": "invalid_grant",
+                                                             "error_description": "Malformed auth code."})
+    service = client(tokens["refresh_token"])
+    assert service.calendarList().list().execute()["items"][0]["id"] == ADA
+
+    assert post_form(google.token_url.replace("/token", "/revoke"), token=tokens["refresh_token"])[0] == 200
+    with pytest.raises(RefreshError):
+        service.calendarList().list().execute()
+
+
 def test_inserting_a_chosen_id_twice_answers_409_and_records_send_updates(
         google: FakeGoogleCalendar, client: Client) -> None:
     service = client(google.add_account(ADA))
@@ -211,6 +244,14 @@ def test_a_series_and_its_exceptions_are_separate_items(google: FakeGoogleCalend
     cancelled = by_id[f"{weekly['id']}_20250317T080000Z"]
     assert cancelled["status"] == "cancelled" and cancelled["recurringEventId"] == weekly["id"]
     assert len(items) == 3
+
+    fourth = instance_id(weekly["id"], MONDAY_9 + dt.timedelta(weeks=3))  # Pixie moves one occurrence itself
+    service.events().patch(calendarId="primary", eventId=fourth, sendUpdates="none", body={
+        "start": {"dateTime": "2025-03-24T15:00:00+01:00"}, "end": {"dateTime": "2025-03-24T16:00:00+01:00"}}
+    ).execute()
+    exception = google.event(ADA, fourth)
+    assert exception and exception["recurringEventId"] == weekly["id"] and "recurrence" not in exception
+    assert google.event(ADA, weekly["id"])["start"]["dateTime"] == "2025-03-03T09:00:00+01:00"  # type: ignore[index]
 
 
 def test_injected_rate_limits_and_server_errors_last_n_requests(google: FakeGoogleCalendar, client: Client) -> None:

@@ -91,7 +91,6 @@ class _Calendar:
 class _Listing:
     """One list as of a moment: its pages are slices of `items`, so a retried page answers the same."""
 
-    calendar: _Calendar
     items: list[dict[str, Any]]
     seq: int
     epoch: int
@@ -156,6 +155,7 @@ class FakeGoogleCalendar:
         self.calendars: dict[str, _Calendar] = {}
         self._lock = threading.RLock()
         self._refresh: dict[str, str] = {}  # refresh token -> account
+        self._codes: dict[str, str] = {}  # authorization code -> account (each works once)
         self._access: dict[str, tuple[str, str | None]] = {}  # access token -> (account, its refresh token)
         self._listings: OrderedDict[str, _Listing] = OrderedDict()
         self._pages: dict[str, tuple[str, int]] = {}  # page token -> (listing, offset)
@@ -229,6 +229,13 @@ class FakeGoogleCalendar:
         with self._lock:
             self._refresh[token] = account
         return token
+
+    def issue_auth_code(self, account: str) -> str:
+        """The code Google's consent screen puts in the final redirect (exchanged once for tokens)."""
+        code = "4/fake-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._codes[code] = account
+        return code
 
     def issue_access_token(self, account: str, refresh_token: str | None = None) -> str:
         """An access token for `account` (for `Credentials(token=…)` without a refresh)."""
@@ -364,6 +371,8 @@ class FakeGoogleCalendar:
         event["end"] = self._normalise(cal, event.get("end"), "end", recurring)
         if ("date" in event["start"]) != ("date" in event["end"]):
             raise ApiError(400, "invalid", "Start and end times must either both be date or both be dateTime.")
+        if recurring:
+            self._rules(event)
         if _instant(event["end"], cal.zone) <= _instant(event["start"], cal.zone):
             raise ApiError(400, "timeRangeEmpty", "The specified time range is empty.", location="end.dateTime",
                            locationType="parameter")
@@ -399,7 +408,7 @@ class FakeGoogleCalendar:
                         else dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC))
         except ValueError as e:
             raise ApiError(404, "notFound") from e
-        if not self._occurs(cal, master, original):
+        if not self._occurs(master, original):
             raise ApiError(404, "notFound")
         start = _instant(master["start"], cal.zone)
         length = _instant(master["end"], cal.zone) - start
@@ -416,19 +425,26 @@ class FakeGoogleCalendar:
                         end=self._normalise(cal, new_end, "end", False))
         return instance
 
-    def _occurs(self, cal: _Calendar, master: dict[str, Any], original: dt.date | dt.datetime) -> bool:
-        """Does the series have an occurrence starting at `original`? Expanded in the master's own zone."""
+    @staticmethod
+    def _rules(master: dict[str, Any]) -> rrule.rruleset:
+        """The series as dateutil sees it: expanded in wall-clock time of the master's own zone."""
         lines = [line for line in master["recurrence"] if line.split(":")[0].split(";")[0] in ("RRULE", "EXDATE")]
         if "date" in master["start"]:
             first = dt.datetime.combine(dt.date.fromisoformat(master["start"]["date"]), dt.time())
-            at = dt.datetime.combine(original, dt.time())
         else:
             zone = ZoneInfo(master["start"]["timeZone"])
-            first = dt.datetime.fromisoformat(master["start"]["dateTime"]).astimezone(zone).replace(tzinfo=None)
-            assert isinstance(original, dt.datetime)
-            at = original.astimezone(zone).replace(tzinfo=None)
-        rules = rrule.rrulestr("\n".join(lines), dtstart=first, forceset=True, ignoretz=True)
-        return bool(rules.between(at, at, inc=True))
+            first = dt.datetime.fromisoformat(master["start"]["dateTime"]).astimezone(zone)
+        try:
+            rules = rrule.rrulestr("\n".join(lines), dtstart=first, forceset=True, tzids=ZoneInfo)
+            next(iter(rules), None)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ApiError(400, "invalid", "Invalid recurrence rule.") from e
+        return rules
+
+    def _occurs(self, master: dict[str, Any], original: dt.date | dt.datetime) -> bool:
+        """Does the series have an occurrence starting at `original`?"""
+        at = original if isinstance(original, dt.datetime) else dt.datetime.combine(original, dt.time())
+        return bool(self._rules(master).between(at, at, inc=True))
 
     def _replace(self, cal: _Calendar, event_id: str, body: dict[str, Any], if_match: str | None,
                  merge: bool) -> dict[str, Any]:
@@ -538,7 +554,7 @@ class FakeGoogleCalendar:
             items.sort(key=lambda e: e["updated"])
         elif q.get("orderBy") == "startTime":
             raise ApiError(400, "invalid", "The requested ordering is not available for the particular query.")
-        return _Listing(cal, items, cal.seq, cal.epoch)
+        return _Listing(items, cal.seq, cal.epoch)
 
     # ------------------------------------------------------------ HTTP
 
@@ -632,6 +648,15 @@ class FakeGoogleCalendar:
             return web.json_response({"error": "internal_failure"}, status=failure.status)
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
             return web.json_response({"error": "invalid_client", "error_description": "Unauthorized"}, status=401)
+        scope = str(form.get("scope") or SCOPE)
+        if form.get("grant_type") == "authorization_code":
+            account = self._codes.pop(str(form.get("code", "")), None)
+            if account is None:
+                return web.json_response({"error": "invalid_grant", "error_description": "Malformed auth code."},
+                                         status=400)
+            refresh = self.issue_refresh_token(account)
+            return web.json_response({"access_token": self.issue_access_token(account, refresh), "expires_in": 3599,
+                                      "refresh_token": refresh, "scope": scope, "token_type": "Bearer"})
         if form.get("grant_type") != "refresh_token":
             return web.json_response({"error": "unsupported_grant_type",
                                       "error_description": "Invalid grant_type"}, status=400)
@@ -641,7 +666,7 @@ class FakeGoogleCalendar:
                                       "revoked."}, status=400)
         access = self.issue_access_token(self._refresh[refresh], refresh)
         return web.json_response({"access_token": access, "expires_in": 3599, "token_type": "Bearer",
-                                  "scope": str(form.get("scope") or SCOPE)})
+                                  "scope": scope})
 
     async def _revoke(self, request: web.Request) -> web.Response:
         form = dict(await request.post())
