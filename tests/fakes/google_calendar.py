@@ -262,7 +262,7 @@ class FakeGoogleCalendar:
         """Create an event as someone would in Google's UI; `fields` are raw wire fields (id, recurrence, …)."""
         body = {"summary": summary, "start": when(start), "end": when(end), **fields}
         with self._lock:
-            return self._insert(self._calendar(calendar_id), body, by="colleague@example.com")
+            return _copy(self._insert(self._calendar(calendar_id), body, by="colleague@example.com"))
 
     def colleague_modifies(self, calendar_id: str, event_id: str, **changes: Any) -> dict[str, Any]:
         """Change fields of an event (or of one instance, by `instance_id`); start/end may be date/datetime."""
@@ -270,7 +270,7 @@ class FakeGoogleCalendar:
             if isinstance(changes.get(key), dt.date):
                 changes[key] = when(changes[key])
         with self._lock:
-            return self._patch(self._calendar(calendar_id), event_id, changes, if_match=None)
+            return _copy(self._patch(self._calendar(calendar_id), event_id, changes, if_match=None))
 
     def colleague_deletes(self, calendar_id: str, event_id: str) -> None:
         """Delete an event (a whole series for a master; one occurrence for an `instance_id`)."""
@@ -281,13 +281,13 @@ class FakeGoogleCalendar:
         """The event as Google holds it now (cancelled ones included), or None."""
         with self._lock:
             found = self._calendar(calendar_id).events.get(event_id)
-            return json.loads(json.dumps(found)) if found else None
+            return _copy(found) if found else None
 
     def events(self, calendar_id: str, include_cancelled: bool = False) -> list[dict[str, Any]]:
         """Every event of a calendar as Google holds it now."""
         with self._lock:
             items = list(self._calendar(calendar_id).events.values())
-        return [json.loads(json.dumps(e)) for e in items if include_cancelled or e["status"] != "cancelled"]
+        return [_copy(e) for e in items if include_cancelled or e["status"] != "cancelled"]
 
     # ------------------------------------------------------------ trouble on command
 
@@ -453,7 +453,8 @@ class FakeGoogleCalendar:
             raise ApiError(412, "conditionNotMet", "Precondition Failed", locationType="header", location="If-Match")
         kept = {k: old[k] for k in ("kind", "id", "htmlLink", "created", "creator", "organizer", "iCalUID",
                                     "recurringEventId", "originalStartTime", "eventType") if k in old}
-        event = {**(old if merge else {"status": "confirmed"}), **body, **kept}
+        base: dict[str, Any] = old if merge else {"status": "confirmed"}  # PUT replaces; PATCH merges
+        event = {**base, **body, **kept}
         moved = any(event.get(k) != old.get(k) for k in ("start", "end", "recurrence"))
         event["sequence"] = old.get("sequence", 0) + (1 if moved else 0)
         return self._store(cal, self._validate(cal, event))
@@ -481,9 +482,9 @@ class FakeGoogleCalendar:
             raise ApiError(400, "invalid", "Invalid value for: maxResults")
         size = min(size, 2500)
         if "pageToken" in q:
-            if q["pageToken"] not in self._pages:
+            key, offset = self._pages.get(q["pageToken"], ("", 0))
+            if key not in self._listings:  # unknown, or from a listing long gone
                 raise ApiError(400, "invalid", "Invalid page token value.")
-            key, offset = self._pages[q["pageToken"]]
             listing = self._listings[key]
         else:
             key, offset, listing = secrets.token_urlsafe(12), 0, self._listing(cal, q)
@@ -681,6 +682,11 @@ class FakeGoogleCalendar:
             return web.json_response({"error": "invalid_token", "error_description": "Token expired or revoked"},
                                      status=400)
         return web.json_response({})
+
+
+def _copy(event: dict[str, Any]) -> dict[str, Any]:
+    """A copy the caller may change without changing what Google holds."""
+    return json.loads(json.dumps(event))  # type: ignore[no-any-return]
 
 
 def _tombstone(event: dict[str, Any]) -> dict[str, Any]:
