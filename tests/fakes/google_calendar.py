@@ -451,10 +451,11 @@ class FakeGoogleCalendar:
         old = self._existing(cal, event_id)
         if if_match not in (None, "*", old.get("etag")):
             raise ApiError(412, "conditionNotMet", "Precondition Failed", locationType="header", location="If-Match")
-        kept = {k: old[k] for k in ("kind", "id", "htmlLink", "created", "creator", "organizer", "iCalUID",
-                                    "recurringEventId", "originalStartTime", "eventType") if k in old}
+        fixed = ("kind", "id", "htmlLink", "created", "creator", "organizer", "iCalUID", "recurringEventId",
+                 "originalStartTime", "eventType")  # what a write cannot change
+        kept: dict[str, Any] = {k: old[k] for k in fixed if k in old}
         base: dict[str, Any] = old if merge else {"status": "confirmed"}  # PUT replaces; PATCH merges
-        event = {**base, **body, **kept}
+        event: dict[str, Any] = {**base, **body, **kept}
         moved = any(event.get(k) != old.get(k) for k in ("start", "end", "recurrence"))
         event["sequence"] = old.get("sequence", 0) + (1 if moved else 0)
         return self._store(cal, self._validate(cal, event))
