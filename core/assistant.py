@@ -113,84 +113,94 @@ class Assistant:
             return Reply(f"That message is too long for me ({len(text)} characters; I read up to {MAX_CHARS}). "
                          "Could you split it up?")
         try:
-            turn = await self._read(msg, text, now, tz)
-            if isinstance(turn, Reply):
-                return turn
-            thought = turn.thought or await self.brain.think(BrainInput(
-                text, now.astimezone(clock.zone(turn.tz)), turn.user_name, user_id=turn.user_id, tz=turn.tz,
-                context=turn.context))
-            return await self._act(turn, thought)
+            async with self.sessions() as session, session.begin():
+                found = await self._read(session, msg, text, now, tz)
+                if isinstance(found, Reply):
+                    return found
+                turn, user = found
+                if turn.thought is not None or not self.brain.reads_context(text):
+                    # Nothing to wait for (a command, an answer to a question, the offline rules): the
+                    # brain is a quick function of the text, so the turn thinks and acts right here.
+                    return await self._act(session, user, turn, turn.thought or await self.brain.think(
+                        self._input(turn)))
+            thought = await self.brain.think(self._input(turn))  # a model may take seconds: no transaction open
+            async with self.sessions() as session, session.begin():
+                # Locked: two turns of one person (from two platforms) act one after the other.
+                again = await session.get(User, turn.user_id, with_for_update=True, populate_existing=True)
+                if again is None:  # merged into another account by /link meanwhile
+                    return Reply("Your accounts were just linked — please send that again.")
+                return await self._act(session, again, turn, thought)
         except Exception:
             log.exception("failed to handle a message from %s:%s", msg.platform, msg.platform_user_id)
             return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again.")
 
-    async def _read(self, msg: IncomingMessage, text: str, now: dt.datetime, tz: str | None) -> Turn | Reply:
-        """Phase one: admit the speaker, drop a redelivery, and gather what the brain needs."""
-        async with self.sessions() as session, session.begin():
-            user = await self.user_for(session, msg.platform, msg.platform_user_id, now, tz,
-                                       name=msg.display_name if msg.platform == "terminal" else None,
-                                       create=msg.platform in TRUSTED_PLATFORMS)
-            welcome = None
-            if msg.platform not in TRUSTED_PLATFORMS:  # strangers stop here: nothing of theirs reaches a brain
-                user, welcome = await self.access.admit(session, msg, text, now, user, lambda: self.user_for(
-                    session, msg.platform, msg.platform_user_id, now, tz))
-                if user is None:
-                    return Reply(welcome or "", duplicate=welcome is None)
-            assert user is not None
-            if msg.message_id is not None and await session.scalar(select(Message.id).where(
-                    Message.platform == msg.platform, Message.external_id == msg.message_id)) is not None:
-                return Reply("", duplicate=True)
-            if tz and tz != user.tz:  # --tz says the user is elsewhere now: a tool moves them
-                ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="chat")
-                await run_tool(ctx, "set_timezone", {"zone": tz})
-            zone = clock.zone(user.tz)
-            shortcut = welcome or await self.access.command(session, user, msg, text, now,
-                                                            now.astimezone(zone).date())
-            if isinstance(shortcut, str):  # an access command (pairing, /link, /help): answered here
-                if not await self._store(session, user, msg, text, now, uuid.uuid4()):
-                    return Reply("", duplicate=True)
-                session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=shortcut,
-                                    created_at=now))
-                return Reply(shortcut)
-            pending = user.pending
-            thought = shortcut or self._pending_choice(pending, text)
-            context = None
-            if thought is None and self.brain.reads_context(text):
-                context = await gather_context(session, self.memory, user.id, user.tz, now, text)
-            return Turn(user.id, user.name, user.tz, msg, text, now, thought, pending is not None, context)
+    @staticmethod
+    def _input(turn: Turn) -> BrainInput:
+        return BrainInput(turn.text, turn.now.astimezone(clock.zone(turn.tz)), turn.user_name, user_id=turn.user_id,
+                          tz=turn.tz, context=turn.context)
 
-    async def _act(self, turn: Turn, thought: Thought) -> Reply:
-        """Phase three: one write transaction — store the turn, ask or run the tools, store the reply."""
-        msg, now = turn.msg, turn.now
-        async with self.sessions() as session, session.begin():
-            # Locked: two turns of one person (from two platforms) act one after the other.
-            user = await session.get(User, turn.user_id, with_for_update=True, populate_existing=True)
-            if user is None:  # merged into another account by /link meanwhile
-                return Reply("Your accounts were just linked — please send that again.")
-            turn_id = uuid.uuid4()  # the stored message; its memory item points back to it
-            if not await self._store(session, user, msg, turn.text, now, turn_id):
-                return Reply("", duplicate=True)
-            if turn.had_pending:  # the question asked last time lapses with any answer
-                user.pending = None
+    async def _read(self, session: AsyncSession, msg: IncomingMessage, text: str, now: dt.datetime,
+                    tz: str | None) -> tuple[Turn, User] | Reply:
+        """Phase one: admit the speaker, drop a redelivery, and gather what the brain needs."""
+        user = await self.user_for(session, msg.platform, msg.platform_user_id, now, tz,
+                                   name=msg.display_name if msg.platform == "terminal" else None,
+                                   create=msg.platform in TRUSTED_PLATFORMS)
+        welcome = None
+        if msg.platform not in TRUSTED_PLATFORMS:  # strangers stop here: nothing of theirs reaches a brain
+            user, welcome = await self.access.admit(session, msg, text, now, user, lambda: self.user_for(
+                session, msg.platform, msg.platform_user_id, now, tz))
+            if user is None:
+                return Reply(welcome or "", duplicate=welcome is None)
+        assert user is not None
+        if msg.message_id is not None and await session.scalar(select(Message.id).where(
+                Message.platform == msg.platform, Message.external_id == msg.message_id)) is not None:
+            return Reply("", duplicate=True)
+        if tz and tz != user.tz:  # --tz says the user is elsewhere now: a tool moves them
             ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="chat")
-            if thought.calls and not thought.confirmed:
-                touched = await items_touched(ctx, [(c.name, c.args) for c in thought.calls])
-                if touched > 1:  # deleting or cancelling several things: ask first
-                    question, user.pending = safety.ask(thought.calls, touched)
-                    thought = replace(thought, calls=[], text=question)
-            actions = []
-            for call in thought.calls:
-                action = await run_tool(ctx, call.name, call.args)
-                actions.append(action)
-                if not action.ok:
-                    break
-            reply = self._compose(ctx, thought, actions)
-            session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=reply,
-                                actions=[a.as_dict() for a in actions] or None, created_at=now))
-            # Every turn is remembered (cheap: a slow embedder's vector is made later, off this path).
-            await self.memory.remember_turn(session, user.id, turn.text, [(a.tool, a.ok) for a in actions],
-                                            turn_id, now)
-            await record_usage(session, thought.usage)
+            await run_tool(ctx, "set_timezone", {"zone": tz})
+        zone = clock.zone(user.tz)
+        shortcut = welcome or await self.access.command(session, user, msg, text, now,
+                                                        now.astimezone(zone).date())
+        if isinstance(shortcut, str):  # an access command (pairing, /link, /help): answered here
+            if not await self._store(session, user, msg, text, now, uuid.uuid4()):
+                return Reply("", duplicate=True)
+            session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=shortcut,
+                                created_at=now))
+            return Reply(shortcut)
+        pending = user.pending
+        thought = shortcut or self._pending_choice(pending, text)
+        context = None
+        if thought is None and self.brain.reads_context(text):
+            context = await gather_context(session, self.memory, user.id, user.tz, now, text)
+        return Turn(user.id, user.name, user.tz, msg, text, now, thought, pending is not None, context), user
+
+    async def _act(self, session: AsyncSession, user: User, turn: Turn, thought: Thought) -> Reply:
+        """Phase three, in the caller's write transaction: store the turn, ask or run the tools, store the reply."""
+        msg, now = turn.msg, turn.now
+        turn_id = uuid.uuid4()  # the stored message; its memory item points back to it
+        if not await self._store(session, user, msg, turn.text, now, turn_id):
+            return Reply("", duplicate=True)
+        if turn.had_pending:  # the question asked last time lapses with any answer
+            user.pending = None
+        ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="chat")
+        if thought.calls and not thought.confirmed:
+            touched = await items_touched(ctx, [(c.name, c.args) for c in thought.calls])
+            if touched > 1:  # deleting or cancelling several things: ask first
+                question, user.pending = safety.ask(thought.calls, touched)
+                thought = replace(thought, calls=[], text=question)
+        actions = []
+        for call in thought.calls:
+            action = await run_tool(ctx, call.name, call.args)
+            actions.append(action)
+            if not action.ok:
+                break
+        reply = self._compose(ctx, thought, actions)
+        session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=reply,
+                            actions=[a.as_dict() for a in actions] or None, created_at=now))
+        # Every turn is remembered (cheap: a slow embedder's vector is made later, off this path).
+        await self.memory.remember_turn(session, user.id, turn.text, [(a.tool, a.ok) for a in actions],
+                                        turn_id, now)
+        await record_usage(session, thought.usage)
         return Reply(reply, actions)
 
     @staticmethod
