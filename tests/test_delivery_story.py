@@ -95,6 +95,11 @@ async def morning(rt: Runtime, router: Router, redis: RedisSettings) -> None:
     await burst(jc, redis)
 
 
+async def next_second() -> None:
+    """Wait for the next whole second: Telegram dates a message to the second, the others to the instant."""
+    await asyncio.sleep(1.01 - time.time() % 1)
+
+
 # ---------------------------------------------------------------- people and their day
 
 async def person(rt: Runtime, name: str, accounts: dict[str, tuple[str, str]]) -> User:
@@ -257,6 +262,7 @@ async def test_digest_here_keeps_the_digest_there_after_she_writes_elsewhere(
         await discord_api.dispatch("MESSAGE_CREATE", discord_api.dm(DISCORD_ADA, "/digest here"))
         await discord_api.wait_for(lambda: discord_api.to(dm))
         assert discord_api.to(dm)[0].content.startswith("Done — your reminders and morning digest will come to")
+        await next_second()
         telegram.user_sends(TG_ADA, "add call the plumber tomorrow")  # she writes on Telegram afterwards
         await telegram.wait_for(lambda: telegram.to(TG_ADA))
         await morning(rt, router, redis)
@@ -282,7 +288,7 @@ async def test_with_no_choice_the_digest_goes_where_each_person_last_wrote(
         await slack.wait_for(lambda: slack.to(f"D{SLACK_ADA}"))
         await slack.envelope("events_api", slack.dm(SLACK_BEA, "/tasks"))
         await slack.wait_for(lambda: slack.to(f"D{SLACK_BEA}"))
-        await asyncio.sleep(1.01 - time.time() % 1)  # Telegram dates a message to the second: the next one
+        await next_second()
         telegram.user_sends(TG_BEA, "/tasks", name="Bea")
         await telegram.wait_for(lambda: telegram.to(TG_BEA))
         await morning(rt, router, redis)
@@ -314,3 +320,18 @@ async def test_a_digest_chosen_for_a_slack_channel_is_posted_in_that_channel_wit
     assert (await statuses(rt))["Pay rent"][0] == "done"
     assert await digests_sent(rt) == [("slack", "sent")]
 
+
+
+async def test_a_chosen_platform_this_pixie_no_longer_runs_falls_back_to_where_she_last_wrote(
+        rt: Runtime, redis: RedisSettings, telegram: FakeTelegram, slack: FakeSlack) -> None:
+    ada = await person(rt, "Ada", {"telegram": (str(TG_ADA), str(TG_ADA)),
+                                   "slack": (f"{TEAM}/{SLACK_ADA}", f"D{SLACK_ADA}"),
+                                   "discord": (str(DISCORD_ADA), str(7000 + DISCORD_ADA))})
+    await call(rt, ada, "set_digest", {"platform": "discord"}, dt.datetime.now(clock.UTC))
+    async with platforms(rt, telegram=telegram, slack=slack) as router:  # Discord is not configured any more
+        await slack.envelope("events_api", slack.dm(SLACK_ADA, "/tasks"))
+        await slack.wait_for(lambda: slack.to(f"D{SLACK_ADA}"))
+        await morning(rt, router, redis)
+    assert [p for p in slack.to(f"D{SLACK_ADA}") if "Good morning" in p.text]
+    assert telegram.sent == []
+    assert [status for _, status in await digests_sent(rt)] == ["sent"]
