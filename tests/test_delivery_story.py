@@ -19,13 +19,13 @@ import pytest
 from arq.connections import RedisSettings
 from sqlalchemy import func, select
 
+from bots.app import Runtime
 from bots.discord import DiscordBot
 from bots.slack import SlackBot
 from bots.telegram import TelegramBot
 from core import clock
 from core.inbox import Inbox
 from core.notify import Router
-from core.runtime import Runtime
 from db.models import Identity, Notification, Task, User
 from jobs.context import JobContext
 from tests.chat_support import serving
@@ -261,7 +261,7 @@ async def test_digest_here_keeps_the_digest_there_after_she_writes_elsewhere(
     async with platforms(rt, telegram=telegram, discord_api=discord_api) as router:
         await discord_api.dispatch("MESSAGE_CREATE", discord_api.dm(DISCORD_ADA, "/digest here"))
         await discord_api.wait_for(lambda: discord_api.to(dm))
-        assert discord_api.to(dm)[0].content.startswith("Done — your reminders and morning digest will come to")
+        assert " on Discord — next one " in discord_api.to(dm)[0].content  # set_digest's answer
         await next_second()
         telegram.user_sends(TG_ADA, "add call the plumber tomorrow")  # she writes on Telegram afterwards
         await telegram.wait_for(lambda: telegram.to(TG_ADA))
