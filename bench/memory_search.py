@@ -8,7 +8,7 @@ COPY; texts are Zipf-distributed words (so full-text matches are realistic, some
 common) and vectors are clustered 384-d unit vectors.
 
 Two tables. Database work only: the query's vector is at hand on both sides. The whole search (with
-the `local` extra): the query is really embedded by the local model on both sides — Pixie looks it
+installed with pixie): the query is really embedded by the local model on both sides — Pixie looks it
 up in the embedding cache, runs the model and caches the vector, then searches; the bare side runs
 the model and then its query. The vectors handed back are still the precomputed ones, so both
 tables find the same rows. Then the local model's own throughput.

