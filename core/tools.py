@@ -390,7 +390,8 @@ async def events_between(ctx: ToolContext, start: dt.datetime, end: dt.datetime,
 
 async def create_task(ctx: ToolContext, a: CreateTask) -> dict[str, Any]:
     task = Task(id=uuid.uuid4(), user_id=ctx.user.id, title=a.title, notes=a.notes, project=a.project,
-                priority=a.priority or "medium", source=ctx.source, created_at=ctx.now, updated_at=ctx.now)
+                priority=a.priority or "medium", status="open", source=ctx.source, created_at=ctx.now,
+                updated_at=ctx.now)
     _set_due(task, _when(ctx, a.due, "due date") if a.due else None, ctx.tz)
     ctx.session.add(task)
     if a.remind_at:

@@ -164,3 +164,9 @@ async def test_email_ingest_tags_what_it_made_through_the_tools(rt: Runtime, tmp
     async with rt.sessions() as s:
         assert {t.source for t in await s.scalars(select(Task))} == {"email"}
     assert dt.date.fromisoformat(result["tasks"][0]["due"][:10]) == dt.date(2026, 1, 16)
+
+
+async def test_a_new_task_is_shown_open(rt: Runtime) -> None:
+    reply = await rt.assistant.handle(IncomingMessage("terminal", "ada", "add buy stamps tomorrow", ts=NOW,
+                                                      display_name="ada"))
+    assert reply.actions[0].result["task"]["status"] == "open"  # `pixie chat --jsonl` showed null
