@@ -20,6 +20,7 @@ from arq.worker import Function, func
 
 from core.config import Settings, get_settings
 from core.types import Notifier
+from core.vault import Vault
 from jobs import connectors, delivery, memory, reminders
 from jobs.context import KEY, JobContext
 
@@ -41,7 +42,7 @@ def functions() -> list[Function]:
         # keep_result=0: a finished delivery frees its job id at once, so a later sweep can re-enqueue
         func(delivery.deliver, timeout=DELIVER_TIMEOUT, keep_result=0, max_tries=50),
         func(delivery.deliver_many, timeout=DELIVER_TIMEOUT, keep_result=0, max_tries=50),
-        func(connectors.sync_account, timeout=300, keep_result=0, max_tries=10),
+        func(connectors.sync_account, timeout=300, keep_result=0, max_tries=connectors.MAX_TRIES),
     ]
     found.append(func(memory.embed_pending, timeout=120, keep_result=0, max_tries=3))  # also on demand
     return found
@@ -78,7 +79,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     notifier = default_notifier(settings, rt.sessions)
     if notifier is not None:
         stack.push_async_callback(notifier.aclose)
-    ctx[KEY] = JobContext(rt.sessions, rt.memory, notifier)
+    ctx[KEY] = JobContext(rt.sessions, rt.memory, notifier, vault=Vault.from_settings(settings))
     ctx["pixie_stack"] = stack
 
 
@@ -143,7 +144,7 @@ async def run_worker(settings: Settings | None = None, burst: bool = False, *, n
             chosen = notifier if notifier is not None else owned
             if chosen is None:
                 log.info("no chat platform to deliver to: notifications stay queued for `pixie chat`")
-            jc = JobContext(rt.sessions, rt.memory, chosen)
+            jc = JobContext(rt.sessions, rt.memory, chosen, vault=Vault.from_settings(settings))
             worker = make_worker(jc, redis, burst=burst, handle_signals=handle_signals, **kw)
             try:
                 await worker.async_run()
