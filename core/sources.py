@@ -114,7 +114,7 @@ class RemoteEvent:
         _check_when("end", self.end)
         if self.original_start is not None:
             _check_when("original_start", self.original_start)
-        if self.end < self.start:  # type: ignore[operator]  # both dates or both datetimes, checked above
+        if self.end < self.start:  # both dates or both datetimes, checked above
             raise ValueError("an event cannot end before it starts")
 
     @property

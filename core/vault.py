@@ -1,14 +1,17 @@
 """Secrets at rest: OAuth tokens and mailbox passwords encrypted with `PIXIE_SECRET_KEY` (Fernet).
 
-`PIXIE_SECRET_KEY` holds one or more Fernet keys separated by commas: the first encrypts, all
-decrypt (`MultiFernet`), so a key is rotated by putting the new one first and re-encrypting
-(`core.accounts.rotate_secrets`). Without it, Pixie makes a key file in the data directory on
-first use, readable by its owner only; once made, that file keeps decrypting what it encrypted
-even after a `PIXIE_SECRET_KEY` is set. No key, and no secret, ever appears in a message or a log.
+`PIXIE_SECRET_KEY` holds one or more keys separated by commas: the first encrypts, all decrypt
+(`MultiFernet`), so a key is rotated by putting the new one first and re-encrypting
+(`core.accounts.rotate_secrets`). A key is a Fernet key, or any string of at least 32 random
+characters (`openssl rand -hex 32`), stretched into one with scrypt. Without it, Pixie makes a
+key file in the data directory on first use, readable by its owner only; once made, that file
+keeps decrypting what it encrypted even after a `PIXIE_SECRET_KEY` is set. No key, and no
+secret, ever appears in a message or a log.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import stat
@@ -16,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from core.config import Settings
 
@@ -24,7 +28,11 @@ __all__ = ["KEY_FILE", "SecretKeyError", "Vault", "key_file", "secret_key_check"
 log = logging.getLogger(__name__)
 
 KEY_FILE = "secret.key"
-MAKE_KEY = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+MAKE_KEY = "openssl rand -hex 32"
+MIN_PASSPHRASE = 32
+# A fixed salt: the key must come from PIXIE_SECRET_KEY alone (a salt kept in the data dir would tie the
+# secrets to that dir); scrypt's cost still makes guessing a weak passphrase slow.
+_SALT = b"pixie secret key v1"
 
 
 class SecretKeyError(Exception):
@@ -36,16 +44,20 @@ def key_file(data_dir: Path) -> Path:
     return data_dir / KEY_FILE
 
 
+def _fernet(key: str, where: str, n: int) -> Fernet:
+    try:
+        return Fernet(key)
+    except (ValueError, TypeError):
+        pass
+    if len(key) < MIN_PASSPHRASE:  # the key itself is never repeated back
+        raise SecretKeyError(f"{where}: key {n} is too short: use at least {MIN_PASSPHRASE} random characters "
+                             f"(make some with: {MAKE_KEY}) or a Fernet key")
+    stretched = Scrypt(salt=_SALT, length=32, n=2**15, r=8, p=1).derive(key.encode())
+    return Fernet(base64.urlsafe_b64encode(stretched))
+
+
 def _parse(keys: str, where: str) -> list[Fernet]:
-    parsed = []
-    for i, key in enumerate(k.strip() for k in keys.split(",")):
-        if not key:
-            continue
-        try:
-            parsed.append(Fernet(key))
-        except (ValueError, TypeError):  # the key itself is never repeated back
-            raise SecretKeyError(f"{where}: key {i + 1} is not a Fernet key (32 url-safe base64 bytes); "
-                                 f"make one with: {MAKE_KEY}") from None
+    parsed = [_fernet(key, where, i + 1) for i, key in enumerate(k.strip() for k in keys.split(",")) if key]
     if not parsed:
         raise SecretKeyError(f"{where} holds no key; make one with: {MAKE_KEY}")
     return parsed

@@ -76,11 +76,21 @@ async def test_a_wrong_key_is_a_clear_error_that_shows_no_secret(rt: Runtime, tm
     assert caught.value.__cause__ is None and caught.value.__suppress_context__  # no chained traceback
 
     with pytest.raises(SecretKeyError) as bad:
-        Vault("hunter2-not-a-key", tmp_path / "c").encrypt("x")
-    assert "not a Fernet key" in str(bad.value) and "hunter2" not in str(bad.value)
-    settings = Settings(PIXIE_DATA_DIR=tmp_path / "c", PIXIE_SECRET_KEY="hunter2-not-a-key")
+        Vault("hunter2-too-short", tmp_path / "c").encrypt("x")
+    assert "too short" in str(bad.value) and "hunter2" not in str(bad.value)
+    settings = Settings(PIXIE_DATA_DIR=tmp_path / "c", PIXIE_SECRET_KEY="hunter2-too-short")
     name, ok, detail = secret_key_check(settings)
     assert ok is False and "hunter2" not in detail
+
+
+async def test_a_long_random_string_works_as_the_key(rt: Runtime, tmp_path: Path) -> None:
+    passphrase = "6f1d0c9b8e7a4f3d2c1b0a9e8d7c6b5a4f3e2d1c0b9a8f7e"  # what `openssl rand -hex 24` makes
+    account = await _connect(rt, Vault(passphrase, tmp_path), await _user(rt))
+    async with rt.sessions() as session:
+        assert await accounts.read_secret(session, Vault(passphrase, tmp_path / "other"), account.id) == TOKEN
+        with pytest.raises(SecretKeyError):
+            await accounts.read_secret(session, Vault(passphrase[:-1] + "0", tmp_path / "x"), account.id)
+    assert not key_file(tmp_path).exists()  # a configured key makes no key file
 
 
 async def test_a_rotated_key_keeps_old_secrets_readable_until_they_are_resealed(rt: Runtime, tmp_path: Path) -> None:
