@@ -20,6 +20,7 @@ from core.config import Settings, get_settings
 from core.embeddings import Embedder, HashEmbedder, local_model_installed
 from core.memory import Memory
 from core.types import Notifier
+from core.vault import Vault
 from db.engine import database_url, make_engine, make_sessionmaker
 from db.migrate import migrate
 
@@ -118,8 +119,8 @@ async def run_worker(settings: Settings | None = None, burst: bool = False, *, n
             if chosen is None:
                 log.info("no chat platform to deliver to: notifications stay queued for `pixie chat`")
             try:
-                return await work(JobContext(rt.sessions, rt.memory, chosen), redis, burst,
-                                  handle_signals=handle_signals, **kw)
+                jc = JobContext(rt.sessions, rt.memory, chosen, vault=Vault.from_settings(settings))
+                return await work(jc, redis, burst, handle_signals=handle_signals, **kw)
             finally:
                 if owned is not None:
                     await owned.aclose()

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bots import platforms
 from bots.app import open_runtime
+from core.accounts import accounts_check
 from core.config import Settings, get_settings
+from core.vault import Vault, secret_key_check
 from db.migrate import current_revisions, head_revisions
 from db.models import Notification, User
 from jobs.queue import ping
@@ -63,8 +65,10 @@ async def run_checks() -> list[Check]:
                                                       f"(newest {', '.join(sorted(heads))})"))
             checks.append(await delivery_check(rt.sessions))
             checks.append(("embeddings", True, f"{s.embeddings} → {rt.memory.embedder.name}"))
+            checks.append(await accounts_check(rt.sessions, Vault.from_settings(s)))
     except Exception as exc:  # doctor reports, it does not crash
         checks.append(("database", False, f"cannot connect: {exc}"))
+    checks.append(secret_key_check(s))
     checks.append(await queue_check())
     checks.append(("brain", True, describe_brain(s)))
     checks += platform_checks(s)

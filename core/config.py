@@ -41,7 +41,9 @@ class Settings(BaseSettings):
         default=None, alias="PIXIE_EMBEDDINGS_BASE_URL",
         description="OpenAI-compatible endpoint for embeddings (Ollama, vLLM…); default OPENAI_BASE_URL.")
     secret_key: str | None = Field(default=None, alias="PIXIE_SECRET_KEY",
-                                   description="Encrypts OAuth tokens and mailbox passwords at rest.")
+                                   description="Encrypts OAuth tokens and mailbox passwords at rest: 32+ random "
+                                               "characters or Fernet keys, comma-separated to rotate; unset: "
+                                               "a key file made in PIXIE_DATA_DIR (core/vault.py).")
     owners: str = Field(default="", alias="PIXIE_OWNERS",
                         description="Admitted from the start: comma-separated platform:user_id.")
     digest_time: str = Field(default="07:30", alias="PIXIE_DIGEST_TIME",

@@ -117,11 +117,17 @@ class Message(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+def _external_key(table: str) -> Index:
+    """(user, source, external id) names one remote item: what makes a sync's upsert idempotent."""
+    return Index(f"uq_{table}_external", "user_id", "source", "external_id", unique=True,
+                 postgresql_where=text("external_id IS NOT NULL"))
+
+
 class Task(Base):
     """A to-do. `due_date` is the local due day; `due_at` is set when a time of day was given."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_user_status", "user_id", "status"),)
+    __table_args__ = (Index("ix_tasks_user_status", "user_id", "status"), _external_key("tasks"))
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(Text)
@@ -133,6 +139,8 @@ class Task(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column()
     remind_at: Mapped[dt.datetime | None] = mapped_column()
     source: Mapped[str] = mapped_column(String(32), default="chat")
+    external_id: Mapped[str | None] = mapped_column(Text)  # the item's id where it came from
+    etag: Mapped[str | None] = mapped_column(Text)  # its version there, for If-Match
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     completed_at: Mapped[dt.datetime | None] = mapped_column()
@@ -142,7 +150,7 @@ class Event(Base):
     """A calendar event; `recurrence` is an RFC 5545 RRULE expanded in the event's own zone."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_user_start", "user_id", "start_at"),)
+    __table_args__ = (Index("ix_events_user_start", "user_id", "start_at"), _external_key("events"))
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(Text)
@@ -157,8 +165,73 @@ class Event(Base):
     series_end_at: Mapped[dt.datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default="confirmed")  # confirmed | proposed | cancelled
     source: Mapped[str] = mapped_column(String(32), default="chat")
+    # A synced event: its calendar (disconnecting an account deletes its calendars and so their events),
+    # its remote id and version; an exception of a recurring series names the series' remote id and
+    # the start of the instance it replaces (an instant; local midnight for an all-day series).
+    calendar_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    series_id: Mapped[str | None] = mapped_column(Text)
+    original_start_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Account(Base):
+    """A connected outside account (a Google or Outlook calendar, a mailbox); its secret is encrypted at rest.
+
+    `user_id` is None for the deployment's own accounts (the shared mailbox of PIXIE_IMAP_URL).
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        UniqueConstraint("user_id", "provider", "remote_id", name="uq_accounts_remote"),
+        Index("uq_accounts_deployment", "provider", "remote_id", unique=True,
+              postgresql_where=text("user_id IS NULL")),
+        Index("ix_accounts_due", "kind", "status", "next_sync_at"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))  # google | outlook | imap
+    kind: Mapped[str] = mapped_column(String(16))  # calendar | mail
+    remote_id: Mapped[str] = mapped_column(String(320))  # the account there (an address, a login)
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # Fernet token (core.vault), never clear text
+    cursor: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # e.g. a mailbox's UIDVALIDITY and last UID
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")  # | auth_expired
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # in a row, for backoff
+    next_sync_at: Mapped[dt.datetime | None] = mapped_column()  # not before this (after a failure)
+    last_synced_at: Mapped[dt.datetime | None] = mapped_column()
+    connected_at: Mapped[dt.datetime] = mapped_column(default=utcnow)  # (re)connected: a new expiry is news
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Calendar(Base):
+    """A calendar of a connected account: whether it is synced, whether new events go there, its sync token."""
+
+    __tablename__ = "calendars"
+    __table_args__ = (
+        UniqueConstraint("account_id", "remote_id", name="uq_calendars_remote"),
+        # At most one calendar per user takes new events.
+        Index("uq_calendars_default", "user_id", unique=True, postgresql_where=text("is_default")),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = _owner()
+    remote_id: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    tz: Mapped[str | None] = mapped_column(String(64))
+    writable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    selected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))  # synced
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    sync_token: Mapped[str | None] = mapped_column(Text)
+    # The sync-code version that made sync_token: an older one forces a full resync (core.accounts).
+    token_version: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    synced_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class MemoryItem(Base):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from core import clock
 from core.memory import Memory
 from core.types import Notifier, OutgoingNotification
+from core.vault import Vault
 
 KEY = "pixie"  # where the JobContext sits in arq's ctx dict
 
@@ -42,6 +43,8 @@ class JobContext:
     # Optional one-call polish of the digest text by a model (None: the plain composed text).
     polish: Callable[[OutgoingNotification], Awaitable[str]] | None = None
     extra: dict[str, Any] | None = None  # what other job families keep (connectors, indexing)
+    # Opens connected accounts' secrets (core.accounts); None only where no connector runs (tests).
+    vault: Vault | None = None
 
 
 def job_context(ctx: dict[str, Any]) -> JobContext:

@@ -38,7 +38,7 @@ def functions() -> list[Function]:
         # keep_result=0: a finished delivery frees its job id at once, so a later sweep can re-enqueue
         func(delivery.deliver, timeout=DELIVER_TIMEOUT, keep_result=0, max_tries=50),
         func(delivery.deliver_many, timeout=DELIVER_TIMEOUT, keep_result=0, max_tries=50),
-        func(connectors.sync_account, timeout=300, keep_result=0, max_tries=10),
+        func(connectors.sync_account, timeout=300, keep_result=0, max_tries=connectors.MAX_TRIES),
     ]
     found.append(func(memory.embed_pending, timeout=120, keep_result=0, max_tries=3))  # also on demand
     return found

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 TABLES = ("notifications, reminders, memory_items, events, tasks, messages, identities, users"
           ", access_codes, strangers, inbound, embedding_cache"
-          ", llm_usage")
+          ", llm_usage, calendars, accounts")
 
 
 def _local(address: object) -> bool:
