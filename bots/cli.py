@@ -67,10 +67,17 @@ def _zone_of(user: Any, tz: str | None) -> str:
 def chat(user: UserOpt = None, tz: TzOpt = None,
          jsonl: Annotated[bool, typer.Option("--jsonl", help="JSON lines on stdin/stdout.")] = False) -> None:
     """Talk to Pixie in the terminal."""
-    from bots.terminal import run_interactive, run_jsonl
+    import sys
+
+    from bots.terminal import name_problem, run_interactive, run_jsonl
 
     _check_tz(tz)
     name = _user(user)
+    if problem := name_problem(name):
+        err.print(f"[red]--user cannot be {name!r}: {problem}.[/]")
+        raise typer.Exit(2)
+    if jsonl and hasattr(sys.stdin, "reconfigure"):  # a byte that is not UTF-8 becomes U+FFFD, not a crash
+        sys.stdin.reconfigure(errors="replace")
 
     async def go(rt: Any) -> None:
         zone = _zone_of(await _lookup(rt, name), tz)
@@ -119,8 +126,11 @@ def events(user: UserOpt = None,
         now = dt.datetime.now(clock.UTC)
         start = from_ or now.astimezone(zone).date().isoformat()
         try:
-            begin = clock.as_instant(clock.parse_when(start, zone), zone)
+            begin = clock.as_instant(clock.read_when(start, zone), zone)
             end = to or (begin + dt.timedelta(days=7)).isoformat()
+        except clock.OutOfRange as exc:
+            err.print(f"[red]--from {start!r}: {exc}[/]")
+            raise typer.Exit(2) from None
         except ValueError:
             err.print(f"[red]--from {start!r} is not an ISO date or time.[/]")
             raise typer.Exit(2) from None
@@ -282,7 +292,9 @@ def digest(user: UserOpt = None,
             return f"I don't know {_user(user)!r} yet — say hello with `pixie chat` first."
         zone = clock.zone(u.tz)
         try:
-            at = clock.as_instant(clock.parse_when(now, zone), zone) if now else dt.datetime.now(clock.UTC)
+            at = clock.as_instant(clock.read_when(now, zone), zone) if now else dt.datetime.now(clock.UTC)
+        except clock.OutOfRange as exc:
+            return f"--now {now!r}: {exc}"
         except ValueError:
             return f"--now {now!r} is not an ISO date or time."
         async with rt.sessions() as session:
