@@ -34,6 +34,17 @@ def _user(name: str | None) -> str:
     return name or getpass.getuser()
 
 
+def _new_user(name: str | None) -> str:
+    """The name a command that may create a terminal user speaks as; exit 2 when it cannot be a name."""
+    from bots.terminal import name_problem
+
+    name = _user(name)
+    if problem := name_problem(name):
+        err.print(f"[red]--user cannot be {name!r}: {problem}.[/]")
+        raise typer.Exit(2)
+    return name.strip()
+
+
 def _check_tz(tz: str | None) -> None:
     if tz and not clock.is_zone(tz):
         err.print(f"[red]Unknown time zone {tz!r}[/] — use an IANA name such as Europe/Berlin.")
@@ -51,12 +62,8 @@ def _run(fn: Callable[..., Awaitable[T]], *args: Any, tz: str | None = None) -> 
 
 
 async def _lookup(rt: Any, name: str) -> Any:
-    from sqlalchemy import select
-
-    from db.models import User
-
     async with rt.sessions() as session:
-        return await session.scalar(select(User).where(User.name == name))
+        return await rt.assistant.user_named(session, name)
 
 
 def _zone_of(user: Any, tz: str | None) -> str:
@@ -69,13 +76,10 @@ def chat(user: UserOpt = None, tz: TzOpt = None,
     """Talk to Pixie in the terminal."""
     import sys
 
-    from bots.terminal import name_problem, run_interactive, run_jsonl
+    from bots.terminal import run_interactive, run_jsonl
 
     _check_tz(tz)
-    name = _user(user)
-    if problem := name_problem(name):
-        err.print(f"[red]--user cannot be {name!r}: {problem}.[/]")
-        raise typer.Exit(2)
+    name = _new_user(user)
     if jsonl and hasattr(sys.stdin, "reconfigure"):  # a byte that is not UTF-8 becomes U+FFFD, not a crash
         sys.stdin.reconfigure(errors="replace")
 
@@ -251,7 +255,7 @@ def email_ingest(files: Annotated[list[Path], typer.Argument(help="Email files (
     from connectors.email_tasks import ingest
 
     _check_tz(tz)
-    name = _user(user)
+    name = _new_user(user)
 
     async def go(rt: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
