@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import getpass
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -13,10 +14,25 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from core import clock
+from core.config import ConfigError
 
-app = typer.Typer(help="Pixie, your self-hosted AI secretary.", no_args_is_help=True, add_completion=False)
+
+class _Edge(TyperGroup):
+    """Every command runs inside this: a setting Pixie cannot use is one line on stderr and exit 2, no traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer.Context (typer vendors its own click)
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            print(f"pixie: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(help="Pixie, your self-hosted AI secretary.", no_args_is_help=True, add_completion=False,
+                  cls=_Edge)
 memory_app = typer.Typer(help="Search, forget and re-embed what Pixie remembers.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
 email_app = typer.Typer(help="Turn emails into tasks and proposed meetings.", no_args_is_help=True)
@@ -74,8 +90,6 @@ def _zone_of(user: Any, tz: str | None) -> str:
 def chat(user: UserOpt = None, tz: TzOpt = None,
          jsonl: Annotated[bool, typer.Option("--jsonl", help="JSON lines on stdin/stdout.")] = False) -> None:
     """Talk to Pixie in the terminal."""
-    import sys
-
     from bots.terminal import run_interactive, run_jsonl
 
     _check_tz(tz)
@@ -397,16 +411,13 @@ def worker(burst: Annotated[bool, typer.Option("--burst", help="Run what is due,
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date, then exit (Pixie also does this on every start)."""
+    from bots.app import connect
     from core.config import get_settings
-    from db.engine import database_url, make_engine
     from db.migrate import current_revisions
-    from db.migrate import migrate as upgrade
 
     async def go() -> set[str]:
-        s = get_settings()
-        engine = make_engine(database_url(s.database_url, s.data_dir))
+        engine = await connect(get_settings())  # connects and migrates
         try:
-            await upgrade(engine)
             async with engine.connect() as conn:
                 return await current_revisions(conn)
         finally:

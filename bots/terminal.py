@@ -68,14 +68,14 @@ def read_line(raw: str, default_user: str) -> tuple[str, str, dt.datetime]:
 def _read_now(value: object) -> dt.datetime:
     shown = repr(value)[:60]
     try:
-        when = clock.read_when(value, clock.UTC) if isinstance(value, str) and len(value) < 100 else None
+        when = clock.read_when(value, clock.zone("UTC")) if isinstance(value, str) and len(value) < 100 else None
     except clock.OutOfRange:
         raise LineError(f"I couldn't use \"now\" {shown}: {clock.OUT_OF_RANGE}") from None
     except ValueError:
         when = None
-    if not isinstance(when, dt.datetime):
+    if not isinstance(when, dt.datetime) or not isinstance(value, str):
         raise LineError(f"I couldn't read \"now\": {shown} is not an ISO 8601 time like 2026-01-13T09:00:00+01:00.")
-    if dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")).tzinfo is None:  # type: ignore[union-attr]
+    if dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")).tzinfo is None:
         raise LineError(f"I couldn't use \"now\" {shown}: it needs an offset, like 2026-01-13T09:00:00+01:00.")
     return when
 
