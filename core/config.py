@@ -105,8 +105,11 @@ class Settings(BaseSettings):
     @field_validator("data_dir")
     @classmethod
     def _a_folder(cls, v: Path) -> Path:
-        if v.exists() and not v.is_dir():
-            raise ValueError(f"{str(v)!r} is a file, not a folder")
+        try:
+            if v.exists() and not v.is_dir():
+                raise ValueError(f"{str(v)[:200]!r} is a file, not a folder")
+        except OSError as exc:  # a name too long, a folder we may not look into
+            raise ValueError(f"{str(v)[:200]!r} cannot be used: {exc.strerror or exc}") from None
         return v
 
 
