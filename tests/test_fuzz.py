@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bots.app import Runtime
-from tests.fuzz_support import CHAT_TEXT, ENV_FILE, JSONL_LINE, SANE_NOW, Tally, chat_round, jsonl_round, \
-    settings_case
+from tests.fuzz_support import CHAT_TEXT, ENV_FILE, JSONL_LINE, SANE_NOW, Tally, chat_round, jsonl_round, settings_case
+
 
 # The database persists across examples (that is the point: it must stay usable), so the
 # function-scoped runtime is shared on purpose; no example database, so every run is fresh.
