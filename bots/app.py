@@ -12,17 +12,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from core.assistant import Assistant
 from core.brain import Brain, OfflineBrain
-from core.config import Settings, get_settings
+from core.config import ConfigError, Settings, get_settings
 from core.embeddings import Embedder, HashEmbedder, local_model_installed
 from core.memory import Memory
 from core.types import Notifier
 from core.vault import Vault
-from db.engine import database_url, make_engine, make_sessionmaker
-from db.migrate import migrate
+from db.engine import database_url, make_engine, make_sessionmaker, normalise_url
+from db.migrate import MissingPgvector, migrate
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +80,41 @@ def make_brain(settings: Settings) -> Brain:
     return LLMBrain(Router(providers, policy), OfflineBrain(), price_table(settings.llm_prices))
 
 
+async def connect(settings: Settings) -> AsyncEngine:
+    """An engine on a migrated database; ConfigError saying why (never with the password) when there is none."""
+    where = "the embedded database"
+    try:
+        if settings.database_url:
+            url = make_url(normalise_url(settings.database_url))
+            where = f"the database at {url.host or 'localhost'}:{url.port or 5432}"
+        engine = make_engine(database_url(settings.database_url, settings.data_dir))
+    except ArgumentError:
+        raise ConfigError("PIXIE_DATABASE_URL: not a database URL; use postgresql://user:password@host:5432/dbname."
+                          ) from None
+    except OSError as exc:  # the embedded server could not start in the data dir
+        raise ConfigError(f"cannot start {where} in {settings.data_dir}: {exc.strerror or exc}.") from None
+    try:
+        async with engine.connect():
+            pass
+    except (OSError, DBAPIError) as exc:  # refused, unknown host, wrong password, no such database
+        await engine.dispose()
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc.strerror or exc
+        raise ConfigError(f"cannot connect to {where}: {reason}.") from None
+    try:
+        await migrate(engine)
+    except MissingPgvector as exc:
+        await engine.dispose()
+        raise ConfigError(f"{where}: {exc}.") from None
+    return engine
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings | None = None, default_tz: str | None = None,
                        brain: Brain | None = None) -> AsyncIterator[Runtime]:
     """Connect (starting the embedded Postgres if needed), migrate, and build the assistant."""
     settings = settings or get_settings()
-    engine = make_engine(database_url(settings.database_url, settings.data_dir))
+    engine = await connect(settings)
     try:
-        await migrate(engine)
         sessions = make_sessionmaker(engine)
         memory = Memory(make_embedder(settings))
         assistant = Assistant(sessions, brain or make_brain(settings), memory, default_tz)

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import getpass
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -13,10 +14,25 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from core import clock
+from core.config import ConfigError
 
-app = typer.Typer(help="Pixie, your self-hosted AI secretary.", no_args_is_help=True, add_completion=False)
+
+class _Edge(TyperGroup):
+    """Every command runs inside this: a setting Pixie cannot use is one line on stderr and exit 2, no traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer.Context (typer vendors its own click)
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            print(f"pixie: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(help="Pixie, your self-hosted AI secretary.", no_args_is_help=True, add_completion=False,
+                  cls=_Edge)
 memory_app = typer.Typer(help="Search, forget and re-embed what Pixie remembers.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
 email_app = typer.Typer(help="Turn emails into tasks and proposed meetings.", no_args_is_help=True)
@@ -32,6 +48,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 def _user(name: str | None) -> str:
     return name or getpass.getuser()
+
+
+def _new_user(name: str | None) -> str:
+    """The name a command that may create a terminal user speaks as; exit 2 when it cannot be a name."""
+    from bots.terminal import name_problem
+
+    name = _user(name)
+    if problem := name_problem(name):
+        err.print(f"[red]--user cannot be {name!r}: {problem}.[/]")
+        raise typer.Exit(2)
+    return name.strip()
 
 
 def _check_tz(tz: str | None) -> None:
@@ -51,12 +78,8 @@ def _run(fn: Callable[..., Awaitable[T]], *args: Any, tz: str | None = None) -> 
 
 
 async def _lookup(rt: Any, name: str) -> Any:
-    from sqlalchemy import select
-
-    from db.models import User
-
     async with rt.sessions() as session:
-        return await session.scalar(select(User).where(User.name == name))
+        return await rt.assistant.user_named(session, name)
 
 
 def _zone_of(user: Any, tz: str | None) -> str:
@@ -70,7 +93,9 @@ def chat(user: UserOpt = None, tz: TzOpt = None,
     from bots.terminal import run_interactive, run_jsonl
 
     _check_tz(tz)
-    name = _user(user)
+    name = _new_user(user)
+    if jsonl and hasattr(sys.stdin, "reconfigure"):  # a byte that is not UTF-8 becomes U+FFFD, not a crash
+        sys.stdin.reconfigure(errors="replace")
 
     async def go(rt: Any) -> None:
         zone = _zone_of(await _lookup(rt, name), tz)
@@ -119,8 +144,11 @@ def events(user: UserOpt = None,
         now = dt.datetime.now(clock.UTC)
         start = from_ or now.astimezone(zone).date().isoformat()
         try:
-            begin = clock.as_instant(clock.parse_when(start, zone), zone)
+            begin = clock.as_instant(clock.read_when(start, zone), zone)
             end = to or (begin + dt.timedelta(days=7)).isoformat()
+        except clock.OutOfRange as exc:
+            err.print(f"[red]--from {start!r}: {exc}[/]")
+            raise typer.Exit(2) from None
         except ValueError:
             err.print(f"[red]--from {start!r} is not an ISO date or time.[/]")
             raise typer.Exit(2) from None
@@ -241,7 +269,7 @@ def email_ingest(files: Annotated[list[Path], typer.Argument(help="Email files (
     from connectors.email_tasks import ingest
 
     _check_tz(tz)
-    name = _user(user)
+    name = _new_user(user)
 
     async def go(rt: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -282,7 +310,9 @@ def digest(user: UserOpt = None,
             return f"I don't know {_user(user)!r} yet — say hello with `pixie chat` first."
         zone = clock.zone(u.tz)
         try:
-            at = clock.as_instant(clock.parse_when(now, zone), zone) if now else dt.datetime.now(clock.UTC)
+            at = clock.as_instant(clock.read_when(now, zone), zone) if now else dt.datetime.now(clock.UTC)
+        except clock.OutOfRange as exc:
+            return f"--now {now!r}: {exc}"
         except ValueError:
             return f"--now {now!r} is not an ISO date or time."
         async with rt.sessions() as session:
@@ -381,16 +411,13 @@ def worker(burst: Annotated[bool, typer.Option("--burst", help="Run what is due,
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date, then exit (Pixie also does this on every start)."""
+    from bots.app import connect
     from core.config import get_settings
-    from db.engine import database_url, make_engine
     from db.migrate import current_revisions
-    from db.migrate import migrate as upgrade
 
     async def go() -> set[str]:
-        s = get_settings()
-        engine = make_engine(database_url(s.database_url, s.data_dir))
+        engine = await connect(get_settings())  # connects and migrates
         try:
-            await upgrade(engine)
             async with engine.connect() as conn:
                 return await current_revisions(conn)
         finally:

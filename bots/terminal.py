@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import sys
+import unicodedata
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -17,40 +19,65 @@ from core import clock
 from core.types import IncomingMessage, OutgoingNotification, Reply
 
 PLATFORM = "terminal"
+log = logging.getLogger(__name__)
 
 
 class LineError(ValueError):
     """A jsonl input line that cannot be used; the message is the reply."""
 
 
-def read_line(raw: str, default_user: str, tz: str,
-              zones: dict[str, str] | None = None) -> tuple[str, str, dt.datetime]:
+MAX_NAME = 200  # the width of identities.platform_user_id
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a terminal user's name (None when it can): empty, too long, or unprintable."""
+    if not name.strip():
+        return "it is empty"
+    if len(name.strip()) > MAX_NAME:
+        return f"it is longer than {MAX_NAME} characters"
+    # Control characters (NUL above all: Postgres cannot store it), lone surrogates, unassigned code points.
+    if any(unicodedata.category(ch)[0] == "C" for ch in name):
+        return "it holds control or unprintable characters"
+    return None
+
+
+def read_line(raw: str, default_user: str) -> tuple[str, str, dt.datetime]:
     """(user, text, now) from one jsonl input line; LineError with a clear reason otherwise.
 
-    A "now" without an offset is read in the speaker's zone: theirs in `zones`, else `tz`.
+    `now` must be an ISO 8601 time with an offset between 1900 and 2200; it defaults to the real clock.
     """
     try:
         obj = json.loads(raw)
-    except ValueError:
-        raise LineError("I couldn't read that line: it is not JSON.") from None
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        raise LineError("I couldn't read that line: it is not JSON I can use.") from None
     if not isinstance(obj, dict):
         raise LineError("I couldn't read that line: expected a JSON object like {\"text\": \"…\"}.")
     text = obj.get("text")
     if not isinstance(text, str):
         raise LineError("I couldn't read that line: \"text\" must be a string.")
     user = obj.get("user", default_user)
-    if not isinstance(user, str) or not user.strip() or len(user) > 200:
-        raise LineError("I couldn't read that line: \"user\" must be a short string.")
-    user = user.strip()
-    tz = (zones or {}).get(user, tz)
+    problem = name_problem(user) if isinstance(user, str) else "it is not a string"
+    if problem:
+        raise LineError(f"I couldn't read that line: \"user\" must be a short printable name ({problem}).")
     now = dt.datetime.now(clock.UTC)
     if obj.get("now") is not None:
-        try:
-            value = clock.parse_when(str(obj["now"]), clock.zone(tz))
-        except ValueError:
-            raise LineError(f"I couldn't read \"now\": {obj['now']!r} is not an ISO 8601 time.") from None
-        now = clock.as_instant(value, clock.zone(tz))
-    return user, text, now
+        now = _read_now(obj["now"])
+    return user.strip(), text, now
+
+
+def _read_now(value: object) -> dt.datetime:
+    shown = repr(value)[:60]
+    try:
+        when = clock.read_when(value, clock.zone("UTC")) if isinstance(value, str) and len(value) < 100 else None
+    except clock.OutOfRange:
+        raise LineError(f"I couldn't use \"now\" {shown}: {clock.OUT_OF_RANGE}") from None
+    except ValueError:
+        when = None
+    if not isinstance(when, dt.datetime) or not isinstance(value, str):
+        raise LineError(f"I couldn't read \"now\": {shown} is not an ISO 8601 time like 2026-01-13T09:00:00+01:00.")
+    if dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")).tzinfo is None:
+        raise LineError(f"I couldn't use \"now\" {shown}: it needs an offset, like 2026-01-13T09:00:00+01:00.")
+    return when
 
 
 def _notes(items: list[OutgoingNotification]) -> list[dict[str, Any]]:
@@ -67,6 +94,8 @@ async def run_jsonl(rt: Runtime, user: str, tz: str, stdin: TextIO = sys.stdin,
     """One JSON object per input line → one per output line, in order, flushed after each.
 
     `tz` is every speaker's zone (the --tz option or the stored one) until they say they moved.
+    A line that cannot be used, or whose turn fails, gets {"error": …} (and the same words as
+    "reply"), and the stream goes on.
     """
     zones: dict[str, str] = {}
     while True:
@@ -76,19 +105,36 @@ async def run_jsonl(rt: Runtime, user: str, tz: str, stdin: TextIO = sys.stdin,
         if not raw.strip():
             continue
         try:
-            who, text, now = read_line(raw, user, tz, zones)
+            out = await _answer(rt, raw, user, tz, zones)
         except LineError as exc:
-            out: dict[str, Any] = {"reply": str(exc), "actions": [], "notifications": []}
-        else:
-            zone = zones.get(who, tz)
-            notes = await rt.assistant.tick(PLATFORM, who, now, zone)
-            reply = await rt.assistant.handle(
-                IncomingMessage(PLATFORM, who, text, ts=now, display_name=who), tz=zone)
-            zones[who] = moved_to(reply) or zone
-            out = {"reply": reply.text, "actions": [a.as_dict() for a in reply.actions],
-                   "notifications": _notes(notes)}
-        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+            out = _error(str(exc))
+        except Exception:  # one line's failure must not end the stream: say so, log why, go on
+            log.exception("a --jsonl line failed")
+            out = _error("Sorry — something went wrong on my side with that line; nothing was changed.")
+        stdout.write(_dumps(out) + "\n")
         stdout.flush()
+
+
+async def _answer(rt: Runtime, raw: str, user: str, tz: str, zones: dict[str, str]) -> dict[str, Any]:
+    who, text, now = read_line(raw, user)
+    zone = zones.get(who, tz)
+    notes = await rt.assistant.tick(PLATFORM, who, now, zone)
+    reply = await rt.assistant.handle(IncomingMessage(PLATFORM, who, text, ts=now, display_name=who), tz=zone)
+    zones[who] = moved_to(reply) or zone
+    return {"reply": reply.text, "actions": [a.as_dict() for a in reply.actions], "notifications": _notes(notes)}
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"error": message, "reply": message, "actions": [], "notifications": []}
+
+
+def _dumps(out: dict[str, Any]) -> str:
+    line = json.dumps(out, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate echoed from the input: escape it rather than fail the write
+        line = json.dumps(out)
+    return line
 
 
 async def run_interactive(rt: Runtime, user: str, tz: str, console: Console | None = None) -> None:

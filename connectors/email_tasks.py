@@ -239,7 +239,9 @@ async def ingest(rt: Any, user_name: str, tz: str | None, raw: bytes, file: str 
     result["message_id"] = mail.message_id
     now = dt.datetime.now(clock.UTC)
     async with rt.sessions() as session, session.begin():
-        user = await rt.assistant.user_for(session, "terminal", user_name, now, tz=tz, name=user_name)
+        user = await rt.assistant.user_named(session, user_name) or await rt.assistant.user_for(
+            session, "terminal", user_name, now, tz=tz, name=user_name)
+        assert user is not None  # user_for creates
         zone = clock.zone(tz or user.tz)
         stored = await session.execute(insert(Inbound).values(
             id=uuid.uuid4(), platform=PLATFORM, event_id=_event_key(user.id, mail.message_id),

@@ -96,6 +96,21 @@ class Assistant:
         await session.flush()
         return user
 
+    @staticmethod
+    async def user_named(session: AsyncSession, name: str) -> User | None:
+        """Whom a command line's `--user NAME` means: the terminal user NAME, else the account "telegram:1004" names.
+
+        Found through identities, which are unique: a name is only a label, so a terminal user
+        called "telegram:1004" never stands for (or locks out) the Telegram account 1004.
+        """
+        platform, _, platform_user_id = name.partition(":")
+        for way in (("terminal", name), (platform, platform_user_id)):
+            user = await session.scalar(select(User).join(Identity).where(
+                Identity.platform == way[0], Identity.platform_user_id == way[1]))
+            if user is not None or not platform_user_id:
+                return user
+        return None
+
     # ------------------------------------------------------------ messages
     #
     # A turn runs in three phases, so no transaction or pooled connection waits on a model:

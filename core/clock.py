@@ -6,9 +6,41 @@ import datetime as dt
 import functools
 import re
 import unicodedata
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+T = TypeVar("T", bound=dt.date)  # a date or a datetime
+
 UTC = dt.UTC
+# The years a person means: anything outside is a typo or a probe, and far dates overflow the
+# arithmetic of reminders and digests (Postgres would even store ±infinity).
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+OUT_OF_RANGE = f"I can only work with dates between {FIRST_YEAR} and {LAST_YEAR}."
+
+
+class OutOfRange(ValueError):
+    """A date or time outside FIRST_YEAR..LAST_YEAR; its message is the reply."""
+
+    def __init__(self) -> None:
+        super().__init__(OUT_OF_RANGE)
+
+
+def in_range(value: dt.datetime | dt.date) -> bool:
+    """Whether `value` falls in the years Pixie works with (a datetime judged in UTC)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        # Shifting to UTC may itself overflow at year 1 or 9999: that is out of range too.
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            return False
+    return FIRST_YEAR <= value.year <= LAST_YEAR
+
+
+def check_range(value: T) -> T:
+    """`value` itself when it is in range; OutOfRange otherwise."""
+    if not in_range(value):
+        raise OutOfRange()
+    return value
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -55,6 +87,17 @@ def parse_when(value: str, tz: ZoneInfo) -> dt.datetime | dt.date:
     if d.tzinfo is None:
         d = localize(d, tz)
     return d
+
+
+def read_when(value: str, tz: ZoneInfo) -> dt.datetime | dt.date:
+    """parse_when for what a person or a tool call gives: OutOfRange outside 1900–2200.
+
+    Both errors are ValueErrors; OutOfRange's message is the reply.
+    """
+    s = value.strip()
+    if len(s) != 10 and not in_range(dt.datetime.fromisoformat(s.replace("Z", "+00:00")).replace(tzinfo=None)):
+        raise OutOfRange()  # before localize: year 1 or 9999 cannot even be shifted to UTC
+    return check_range(parse_when(s, tz))
 
 
 def start_of_day(day: dt.date, tz: ZoneInfo) -> dt.datetime:
@@ -177,7 +220,8 @@ def find_zone(said: str) -> str | None:
         sign, hours, minutes = offset.groups()
         if int(hours) > 14 or int(minutes or 0):
             return None  # half-hour offsets have no fixed-offset zone: a city says it better
-        return "UTC" if int(hours) == 0 else f"Etc/GMT{'-' if sign == '+' else '+'}{int(hours)}"
+        key = "UTC" if int(hours) == 0 else f"Etc/GMT{'-' if sign == '+' else '+'}{int(hours)}"
+        return key if is_zone(key) else None  # UTC-13 and UTC-14 exist nowhere (UTC+14 does)
     for candidate in (plain, " ".join(_FILLER.sub(" ", plain).split())):
         found = _SAID_ZONES.get(candidate) or _zone_names().get(candidate)
         if found and is_zone(found):

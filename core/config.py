@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting (or what it points at) Pixie cannot use; the message is one line that names it."""
 
 
 def _default_data_dir() -> Path:
@@ -91,8 +96,41 @@ class Settings(BaseSettings):
     discord_guild_id: str | None = Field(default=None, alias="DISCORD_GUILD_ID",
                                          description="Register slash commands in this server only (instant).")
 
+    @field_validator("digest_time")
+    @classmethod
+    def _clock_time(cls, v: str) -> str:
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v.strip())
+        if not m or int(m[1]) > 23 or int(m[2]) > 59:
+            raise ValueError(f"{v!r} is not a time of day; use HH:MM, like 07:30")
+        return f"{int(m[1]):02d}:{m[2]}"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _a_folder(cls, v: Path) -> Path:
+        try:
+            if v.exists() and not v.is_dir():
+                raise ValueError(f"{str(v)[:200]!r} is a file, not a folder")
+        except OSError as exc:  # a name too long, a folder we may not look into
+            raise ValueError(f"{str(v)[:200]!r} cannot be used: {exc.strerror or exc}") from None
+        return v
+
+
+def load_settings(**values: object) -> Settings:
+    """Settings from the environment and `.env` (and `values`); ConfigError naming what is wrong."""
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        said = []
+        for error in exc.errors():  # pydantic's messages name the problem, never the value (a key stays hidden)
+            name = ".".join(str(p) for p in error.get("loc", ())) or "a setting"
+            said.append(f"{name}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}")
+        raise ConfigError("; ".join(said) + ".") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f".env: not UTF-8 text (byte {exc.start} cannot be read); "
+                          "save it as UTF-8 with one NAME=value per line.") from None
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once."""
-    return Settings()
+    """The process's settings, read once; ConfigError when one cannot be used."""
+    return load_settings()

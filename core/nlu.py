@@ -66,6 +66,8 @@ def parse_message(text: str, now: dt.datetime) -> Intent:
         found = first(m)
         if found is not None:
             return found
+    if any("outside" in w.kinds for w in m.whens):
+        return Intent(None, reply_kind="date_range")  # "in 10000 years": say what can be done
     if any("invalid" in w.kinds for w in m.whens):
         return Intent(None, reply_kind="unknown")  # "February 30": better to ask again than to guess
     for step in (_news, _manage, _question):

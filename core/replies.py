@@ -20,6 +20,7 @@ CANNED = {
     "out_of_scope": "I can't look that up — I keep your tasks, calendar and notes. "
                     "Ask me about those, or tell me something to remember.",
     "unknown": "Sorry, I didn't understand that. Try “add buy milk tomorrow” or “what's on my calendar today?”.",
+    "date_range": f"{clock.OUT_OF_RANGE} Could you give me a date in that span?",
     "empty": "Say something and I'll help — for example “add buy milk tomorrow”.",
 }
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 
 from dateutil.relativedelta import relativedelta
 
+from core.clock import FIRST_YEAR, LAST_YEAR
+
 UTC = dt.UTC
 
 # ---------------------------------------------------------------- vocabulary
@@ -153,7 +155,7 @@ class Mention:
     start: int
     end: int
     # date | window | days (a stretch of whole days said) | moment | time | range | period | duration | recur
-    # | invalid (a day that does not exist)
+    # | invalid (a day that does not exist) | outside (a date before 1900 or after 2200)
     kind: str
     prep: str = ""
     day: dt.date | None = None
@@ -663,7 +665,7 @@ def _half_past(m: re.Match[str], c: _Ctx) -> Mention | None:
 
 # ---------------------------------------------------------------- scanning
 
-_SANE_YEARS = (1900, 2200)
+_SANE_YEARS = (FIRST_YEAR, LAST_YEAR)
 
 
 def lower(text: str) -> str:
@@ -689,10 +691,15 @@ def scan(text: str, now: dt.datetime) -> list[Mention]:
                 continue
             try:
                 mention = handler(m, ctx)
-            except (ValueError, OverflowError):  # a date the calendar cannot hold
-                mention = None
-            if mention is None or (mention.day and not _SANE_YEARS[0] <= mention.day.year <= _SANE_YEARS[1]):
+            except OverflowError:  # "in 99999999 days": further than the calendar goes
+                mention = _m(m, "outside")
+            except ValueError as exc:  # a date the calendar cannot hold
+                mention = _m(m, "outside") if "year" in str(exc) else None
+            if mention is None:
                 continue
+            if any(v is not None and not _SANE_YEARS[0] <= v.year <= _SANE_YEARS[1]
+                   for v in (mention.day, mention.moment)):
+                mention = replace(mention, kind="outside", day=None, moment=None, window=None)
             prep = _prep_before(low, mention.start)
             if prep:
                 mention = replace(mention, start=prep.start(), prep=re.sub(r"\s+", " ", prep["p"]))
@@ -856,7 +863,7 @@ _GAP = re.compile(r"[\s,]*(?:-\s*)?")
 
 def _fits(group: list[Mention], m: Mention) -> bool:
     kinds = [x.kind for x in group]
-    if m.kind == "invalid" or "invalid" in kinds:
+    if m.kind in ("invalid", "outside") or {"invalid", "outside"} & set(kinds):
         return False
     if m.kind in _DATEISH and any(k in _DATEISH for k in kinds):
         return False

@@ -174,7 +174,9 @@ class SetTimezone(Args):
 
 def _when(ctx: ToolContext, value: str, name: str) -> dt.datetime | dt.date:
     try:
-        return clock.parse_when(value, ctx.tz)
+        return clock.read_when(value, ctx.tz)
+    except clock.OutOfRange as exc:
+        raise ToolError(f"{exc} “{value}” is outside them.") from None
     except ValueError:
         raise ToolError(f"I couldn't read the {name} “{value}” as a date or time.") from None
 

@@ -15,8 +15,17 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision, known without loading Alembic (≈0.5 s of start-up); a test holds it to
 # what Alembic computes from db/migrations, so adding a migration means updating this line.
-SCHEMA_HEADS = frozenset({"0009"})
+SCHEMA_HEADS = frozenset({"0010"})
 _LOCK = 0x70697869  # "pixi": one migrator at a time across processes
+
+
+class MissingPgvector(RuntimeError):
+    """The server has no pgvector extension to create; the message says how to get it."""
+
+    def __init__(self) -> None:
+        super().__init__("the database server has no pgvector extension: install it on the server "
+                         "(apt install postgresql-16-pgvector, or the pgvector/pgvector Docker image), or unset "
+                         "PIXIE_DATABASE_URL to use the embedded Postgres, which has it")
 
 
 def alembic_config() -> Config:
@@ -58,11 +67,15 @@ async def migrate(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK})
         try:
             if await current_revisions(conn) != heads:  # another process may have just done it
+                if not (await conn.execute(text(
+                        "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'"))).scalar():
+                    raise MissingPgvector()
                 await conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
                 await conn.commit()
                 await conn.run_sync(_upgrade, alembic_config())
             await conn.commit()
         finally:
+            await conn.rollback()  # a failed step leaves the transaction aborted; the lock outlives it
             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK})
             await conn.commit()
     await engine.dispose()  # connections opened before the vector type existed lack its binary codec

@@ -65,7 +65,7 @@ class User(Base):
 
     __tablename__ = "users"
     id: Mapped[uuid.UUID] = _id()
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))  # a label: people are found by their identities
     tz: Mapped[str] = mapped_column(String(64))
     digest_time: Mapped[dt.time | None] = mapped_column(Time, default=dt.time(7, 30))
     digest_platform: Mapped[str | None] = mapped_column(String(32))
