@@ -15,10 +15,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import clock, safety
-from core.access import TRUSTED_PLATFORMS, Access
+from core.access import TRUSTED_PLATFORMS, Access, parse_command
 from core.brain import Brain, BrainInput, Thought, ToolCall
 from core.context import ContextPack, gather_context
 from core.memory import Memory
+from core.privacy import SHAREABLE_COMMANDS, placed
 from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
 from core.tools import Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
@@ -162,11 +163,14 @@ class Assistant:
         shortcut = welcome or await self.access.command(session, user, msg, text, now,
                                                         now.astimezone(zone).date())
         if isinstance(shortcut, str):  # an access command (pairing, /link, /help): answered here
-            if not await self._store(session, user, msg, text, now, uuid.uuid4()):
+            # Stored with any one-time code masked: the person sees the code, the database keeps its hash only.
+            if not await self._store(session, user, msg, await self.access.mask_codes(session, text), now,
+                                     uuid.uuid4()):
                 return Reply("", duplicate=True)
-            session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=shortcut,
-                                created_at=now))
-            return Reply(shortcut)
+            session.add(Message(user_id=user.id, platform=msg.platform, role="assistant",
+                                text=await self.access.mask_codes(session, shortcut), created_at=now))
+            cmd = parse_command(text)
+            return placed(msg, Reply(shortcut), shareable=bool(cmd and cmd[0] in SHAREABLE_COMMANDS))
         pending = user.pending
         thought = shortcut or self._pending_choice(pending, text)
         context = None
@@ -178,7 +182,8 @@ class Assistant:
         """Phase three, in the caller's write transaction: store the turn, ask or run the tools, store the reply."""
         msg, now = turn.msg, turn.now
         turn_id = uuid.uuid4()  # the stored message; its memory item points back to it
-        if not await self._store(session, user, msg, turn.text, now, turn_id):
+        kept = await self.access.mask_codes(session, turn.text)  # what may be stored of the text
+        if not await self._store(session, user, msg, kept, now, turn_id):
             return Reply("", duplicate=True)
         if turn.had_pending:  # the question asked last time lapses with any answer
             user.pending = None
@@ -195,13 +200,15 @@ class Assistant:
             if not action.ok:
                 break
         reply = self._compose(ctx, thought, actions)
-        session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=reply,
+        session.add(Message(user_id=user.id, platform=msg.platform, role="assistant",
+                            text=await self.access.mask_codes(session, reply),
                             actions=[a.as_dict() for a in actions] or None, created_at=now))
         # Every turn is remembered (cheap: a slow embedder's vector is made later, off this path).
-        await self.memory.remember_turn(session, user.id, turn.text, [(a.tool, a.ok) for a in actions],
+        await self.memory.remember_turn(session, user.id, kept, [(a.tool, a.ok) for a in actions],
                                         turn_id, now)
         await record_usage(session, thought.usage)
-        return Reply(reply, actions)
+        # A canned reply (no tool ran, no brain wrote text) is the same for everyone: fine in a group.
+        return placed(msg, Reply(reply, actions), shareable=not actions and thought.text is None)
 
     @staticmethod
     async def _store(session: AsyncSession, user: User, msg: IncomingMessage, text: str, now: dt.datetime,
