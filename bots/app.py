@@ -19,6 +19,7 @@ from core.brain import Brain, OfflineBrain
 from core.config import Settings, get_settings
 from core.embeddings import Embedder, HashEmbedder, local_model_installed
 from core.memory import Memory
+from core.redact import install_log_redaction, secret_values
 from core.types import Notifier
 from db.engine import database_url, make_engine, make_sessionmaker
 from db.migrate import migrate
@@ -81,6 +82,7 @@ async def open_runtime(settings: Settings | None = None, default_tz: str | None 
                        brain: Brain | None = None) -> AsyncIterator[Runtime]:
     """Connect (starting the embedded Postgres if needed), migrate, and build the assistant."""
     settings = settings or get_settings()
+    install_log_redaction(*secret_values(settings))  # before anything connects and logs: no secret in any log
     engine = make_engine(database_url(settings.database_url, settings.data_dir))
     try:
         await migrate(engine)

@@ -16,7 +16,9 @@ from rich.table import Table
 
 from core import clock
 
-app = typer.Typer(help="Pixie, your self-hosted AI secretary.", no_args_is_help=True, add_completion=False)
+# A crash's traceback never lists local variables: they hold settings, tokens and keys.
+app = typer.Typer(help="Pixie, your self-hosted AI secretary.", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_show_locals=False)
 memory_app = typer.Typer(help="Search, forget and re-embed what Pixie remembers.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
 email_app = typer.Typer(help="Turn emails into tasks and proposed meetings.", no_args_is_help=True)
