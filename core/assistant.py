@@ -171,6 +171,9 @@ class Assistant:
                                 text=await self.access.mask_codes(session, shortcut), created_at=now))
             cmd = parse_command(text)
             return placed(msg, Reply(shortcut), shareable=bool(cmd and cmd[0] in SHAREABLE_COMMANDS))
+        # A one-time code Pixie issued reaches no brain, tool or row ("give Dan the code …" would store it
+        # in a task title): the person has it, and the database keeps only its hash.
+        text = await self.access.mask_codes(session, text)
         pending = user.pending
         thought = shortcut or self._pending_choice(pending, text)
         context = None
@@ -182,8 +185,7 @@ class Assistant:
         """Phase three, in the caller's write transaction: store the turn, ask or run the tools, store the reply."""
         msg, now = turn.msg, turn.now
         turn_id = uuid.uuid4()  # the stored message; its memory item points back to it
-        kept = await self.access.mask_codes(session, turn.text)  # what may be stored of the text
-        if not await self._store(session, user, msg, kept, now, turn_id):
+        if not await self._store(session, user, msg, turn.text, now, turn_id):
             return Reply("", duplicate=True)
         if turn.had_pending:  # the question asked last time lapses with any answer
             user.pending = None
@@ -204,7 +206,7 @@ class Assistant:
                             text=await self.access.mask_codes(session, reply),
                             actions=[a.as_dict() for a in actions] or None, created_at=now))
         # Every turn is remembered (cheap: a slow embedder's vector is made later, off this path).
-        await self.memory.remember_turn(session, user.id, kept, [(a.tool, a.ok) for a in actions],
+        await self.memory.remember_turn(session, user.id, turn.text, [(a.tool, a.ok) for a in actions],
                                         turn_id, now)
         await record_usage(session, thought.usage)
         # A canned reply (no tool ran, no brain wrote text) is the same for everyone: fine in a group.

@@ -146,3 +146,18 @@ async def test_discord_the_owner_asking_in_a_server_channel_gets_the_answers_in_
     dm = [s.content for s in fake.to(dm_ada)[2:]]
     assert SECRET in dm[0] and TASK in dm[1]
     assert not fake.to(7000 + D_EVE) and await count(rt, Stranger) == 0
+
+
+async def test_discord_a_slash_command_in_a_server_is_answered_only_to_whoever_typed_it(
+        rt: Runtime, discord_fake: FakeDiscord) -> None:  # noqa: F811
+    fake = discord_fake
+    admit(rt, "discord", D_ADA)
+    async with discord_running(rt, fake):
+        await fake.dispatch("MESSAGE_CREATE", fake.dm(D_ADA, "add renew the passport tomorrow"))
+        await fake.wait_for(lambda: fake.to(7000 + D_ADA) and fake.commands)
+        await fake.dispatch("INTERACTION_CREATE", fake.slash(D_ADA, "tasks", guild=True))
+        await fake.wait_for(lambda: fake.to(SERVER_CHANNEL))
+    [answer] = fake.to(SERVER_CHANNEL)
+    assert TASK in answer.content and answer.flags & 64  # ephemeral: only Ada sees it
+    [deferred] = fake.called("POST", "/callback")
+    assert deferred["data"]["flags"] & 64  # the "thinking…" placeholder is hers alone too
