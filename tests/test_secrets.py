@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from test_telegram import running as telegram_running
 
 from bots.app import Runtime, open_runtime
 from core.config import Settings
-from core.redact import Redactor, install_log_redaction
+from core.redact import Redactor, install_log_redaction, secret_values
 from tests.chat_support import admit
 
 ADA, BOB, CAROL, GROUP = 1001, 2002, 3003, -100777
@@ -103,8 +104,6 @@ async def scan(rt: Runtime) -> list[tuple[str, str, str]]:
 async def test_no_one_time_code_or_token_is_stored_anywhere_after_pairing_inviting_and_linking(
         rt: Runtime, telegram: FakeTelegram) -> None:
     async with rt.sessions() as s, s.begin():
-        import datetime as dt
-
         pairing = await rt.assistant.access.pairing_code(s, dt.datetime.now(dt.UTC))
     assert pairing
 
@@ -138,3 +137,16 @@ async def test_no_one_time_code_or_token_is_stored_anywhere_after_pairing_inviti
     for code in codes:
         assert not [(t, c) for t, c, v in flat if code.replace("-", "") in v], code
     assert not [(t, c) for t, c, v in values if TOKEN in v]
+
+
+def test_every_token_key_secret_and_url_password_setting_is_a_secret_to_mask() -> None:
+    given = {"TELEGRAM_BOT_TOKEN": "111111:tg-token-value", "SLACK_BOT_TOKEN": "xoxb-slack-bot",
+             "SLACK_APP_TOKEN": "xapp-slack-app", "SLACK_SIGNING_SECRET": "slack-signing",
+             "DISCORD_BOT_TOKEN": "discord-token",
+             "ANTHROPIC_API_KEY": "anthropic-key", "OPENAI_API_KEY": "openai-key", "PIXIE_SECRET_KEY": "fernet-key",
+             "TELEGRAM_WEBHOOK_SECRET": "hook-secret",
+             "PIXIE_DATABASE_URL": "postgresql+asyncpg://pixie:db-password@db/pixie",
+             "PIXIE_REDIS_URL": "redis://:redis-password@redis:6379/0"}
+    found = set(secret_values(Settings(PIXIE_DATA_DIR="/tmp/unused", **given)))  # type: ignore[arg-type]
+    assert found >= {v for k, v in given.items() if not k.endswith("_URL")} | {"db-password", "redis-password"}
+    assert not found & {"offline", "hash", "07:30"}  # ordinary settings are not secrets
