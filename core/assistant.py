@@ -108,11 +108,11 @@ class Assistant:
         """Answer one message. Bad input gets a clear reply; a failure changes nothing."""
         now = msg.ts or dt.datetime.now(clock.UTC)
         text = clean_text(msg.text or "")
-        if not text:
-            return Reply(notice("empty"))
-        if len(text) > MAX_CHARS:
-            return Reply(f"That message is too long for me ({len(text)} characters; I read up to {MAX_CHARS}). "
-                         "Could you split it up?")
+        if not text or len(text) > MAX_CHARS:
+            if msg.public and not await self._serves(msg):  # a stranger in a group is answered nothing there
+                return Reply("", duplicate=True)
+            return Reply(notice("empty") if not text else f"That message is too long for me ({len(text)} characters;"
+                         f" I read up to {MAX_CHARS}). Could you split it up?")
         try:
             async with self.sessions() as session, session.begin():
                 found = await self._read(session, msg, text, now, tz)
@@ -134,6 +134,14 @@ class Assistant:
         except Exception:
             log.exception("failed to handle a message from %s:%s", msg.platform, msg.platform_user_id)
             return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again.")
+
+    async def _serves(self, msg: IncomingMessage) -> bool:
+        """Whether the speaker is someone Pixie already serves (a known identity, or a listed owner)."""
+        if msg.platform in TRUSTED_PLATFORMS or (msg.platform, msg.platform_user_id) in self.access.owners:
+            return True
+        async with self.sessions() as session:
+            return await session.scalar(select(Identity.id).where(
+                Identity.platform == msg.platform, Identity.platform_user_id == msg.platform_user_id)) is not None
 
     @staticmethod
     def _input(turn: Turn) -> BrainInput:

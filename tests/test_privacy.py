@@ -64,6 +64,8 @@ async def test_telegram_a_stranger_mentioning_the_bot_in_a_group_gets_nothing_th
     async with telegram_running(rt, telegram):
         telegram.user_sends(BOB, "@PixieTestBot hi, who are you?", chat_type="group", chat_id=GROUP, name="Bob")
         telegram.user_sends(BOB, "@PixieTestBot /tasks", chat_type="group", chat_id=GROUP, name="Bob")
+        telegram.user_sends(BOB, "@PixieTestBot", chat_type="group", chat_id=GROUP, name="Bob")  # nothing else said
+        telegram.user_sends(BOB, "@PixieTestBot " + "spam " * 1000, chat_type="group", chat_id=GROUP, name="Bob")
         telegram.user_sends(ADA, "@PixieTestBot /help", chat_type="group", chat_id=GROUP)  # a marker: after Bob's
         await telegram.wait_for(lambda: telegram.to(GROUP))
         await asyncio.sleep(0.2)
