@@ -108,12 +108,12 @@ class Assistant:
         """Answer one message. Bad input gets a clear reply; a failure changes nothing."""
         now = msg.ts or dt.datetime.now(clock.UTC)
         text = clean_text(msg.text or "")
-        if not text or len(text) > MAX_CHARS:
-            if msg.public and not await self._serves(msg):  # a stranger in a group is answered nothing there
-                return Reply("", duplicate=True)
-            return Reply(notice("empty") if not text else f"That message is too long for me ({len(text)} characters;"
-                         f" I read up to {MAX_CHARS}). Could you split it up?")
         try:
+            if not text or len(text) > MAX_CHARS:
+                if msg.public and not await self._serves(msg):  # a stranger in a group is answered nothing there
+                    return Reply("", duplicate=True)
+                return Reply(notice("empty") if not text else f"That message is too long for me ({len(text)} "
+                             f"characters; I read up to {MAX_CHARS}). Could you split it up?")
             async with self.sessions() as session, session.begin():
                 found = await self._read(session, msg, text, now, tz)
                 if isinstance(found, Reply):
