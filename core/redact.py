@@ -82,8 +82,8 @@ def secret_values(settings: BaseModel) -> list[str]:
     for name, value in settings:
         if not isinstance(value, str) or not value:
             continue
-        if SECRET_FIELD.search(name):
-            out.append(value)
+        if SECRET_FIELD.search(name):  # PIXIE_SECRET_KEY may list several keys: each is masked on its own too
+            out += [value, *(part.strip() for part in value.split(",") if part.strip())]
         elif "://" in value:
             try:
                 password = urlsplit(value).password
