@@ -143,8 +143,8 @@ def test_every_token_key_secret_and_url_password_setting_is_a_secret_to_mask() -
     given = {"TELEGRAM_BOT_TOKEN": "111111:tg-token-value", "SLACK_BOT_TOKEN": "xoxb-slack-bot",
              "SLACK_APP_TOKEN": "xapp-slack-app", "SLACK_SIGNING_SECRET": "slack-signing",
              "DISCORD_BOT_TOKEN": "discord-token",
-             "ANTHROPIC_API_KEY": "anthropic-key", "OPENAI_API_KEY": "openai-key", "PIXIE_SECRET_KEY": "new-fernet-key,old-fernet-key",
-             "TELEGRAM_WEBHOOK_SECRET": "hook-secret",
+             "ANTHROPIC_API_KEY": "anthropic-key", "OPENAI_API_KEY": "openai-key",
+             "PIXIE_SECRET_KEY": "new-fernet-key,old-fernet-key", "TELEGRAM_WEBHOOK_SECRET": "hook-secret",
              "PIXIE_DATABASE_URL": "postgresql+asyncpg://pixie:db-password@db/pixie",
              "PIXIE_REDIS_URL": "redis://:redis-password@redis:6379/0"}
     found = set(secret_values(Settings(PIXIE_DATA_DIR="/tmp/unused", **given)))  # type: ignore[arg-type]
