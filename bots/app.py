@@ -21,6 +21,7 @@ from core.brain import Brain, OfflineBrain
 from core.config import ConfigError, Settings, get_settings
 from core.embeddings import Embedder, HashEmbedder, local_model_installed
 from core.memory import Memory
+from core.redact import install_log_redaction, secret_values
 from core.types import Notifier
 from core.vault import Vault
 from db.engine import database_url, make_engine, make_sessionmaker, normalise_url
@@ -113,6 +114,7 @@ async def open_runtime(settings: Settings | None = None, default_tz: str | None 
                        brain: Brain | None = None) -> AsyncIterator[Runtime]:
     """Connect (starting the embedded Postgres if needed), migrate, and build the assistant."""
     settings = settings or get_settings()
+    install_log_redaction(*secret_values(settings))  # before anything connects and logs: no secret in any log
     engine = await connect(settings)
     try:
         sessions = make_sessionmaker(engine)

@@ -31,8 +31,9 @@ class _Edge(TyperGroup):
             raise typer.Exit(2) from None
 
 
+# A crash's traceback never lists local variables: they hold settings, tokens and keys.
 app = typer.Typer(help="Pixie, your self-hosted AI secretary.", no_args_is_help=True, add_completion=False,
-                  cls=_Edge)
+                  cls=_Edge, pretty_exceptions_show_locals=False)
 memory_app = typer.Typer(help="Search, forget and re-embed what Pixie remembers.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
 email_app = typer.Typer(help="Turn emails into tasks and proposed meetings.", no_args_is_help=True)

@@ -106,6 +106,29 @@ async def typing_while(start: Callable[[], Awaitable[object]], grace: float = TY
             await task
 
 
+CANT_DM = "I can't send you a direct message yet: write to me privately once, then ask me again."
+
+
+async def say_in_place(reply: Reply, here: Callable[[str], Awaitable[object]], dm: Callable[[str], Awaitable[object]],
+                       refused: tuple[type[BaseException], ...]) -> None:
+    """Send `reply` where its message came from; a private one goes to the person's DM, with its note here.
+
+    When the platform will not open the DM (`refused`: the person never wrote to the bot, or closed
+    their DMs), the place is told so; the private text is never posted there instead.
+    """
+    if not reply.private:
+        await here(reply.text)
+        return
+    try:
+        await dm(reply.text)
+    except refused as exc:
+        log.info("could not answer in a direct message (%s); saying so where they asked", type(exc).__name__)
+        await here(CANT_DM)
+        return
+    if reply.note:
+        await here(reply.note)
+
+
 class Channel(Protocol):
     """The platform side an adapter gives `Conversations`: answer somewhere, show typing there."""
 

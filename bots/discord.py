@@ -10,7 +10,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from bots.common import Conversations, split_text
+from bots.common import Conversations, say_in_place, split_text
 from bots.platforms import Adapter, SendClient
 from core.config import Settings
 from core.inbox import Delivery, Inbox, Press
@@ -132,7 +132,7 @@ class DiscordBot:
         text = message.content if is_dm else strip_mention(message.content, me.id)
         msg = IncomingMessage(PLATFORM, str(message.author.id), text,
                               chat_id=str(message.channel.id) if is_dm else None, message_id=str(message.id),
-                              display_name=message.author.display_name)
+                              display_name=message.author.display_name, public=not is_dm)
         reply_to = {"channel": message.channel.id, "reference": None if is_dm else message.id}
         await self.conversations.submit(str(message.id), msg, json.dumps(reply_to))
 
@@ -154,9 +154,10 @@ class DiscordBot:
 
     async def slash(self, interaction: discord.Interaction, text: str) -> None:
         """A slash command: stored under its interaction id, answered as a follow-up."""
-        await interaction.response.defer(thinking=True)
-        event_id = str(interaction.id)
         is_dm = interaction.guild_id is None
+        # In a server the answer is ephemeral (only whoever typed the command sees it), so it is no public place.
+        await interaction.response.defer(thinking=True, ephemeral=not is_dm)
+        event_id = str(interaction.id)
         msg = IncomingMessage(PLATFORM, str(interaction.user.id), text, message_id=event_id,
                               chat_id=str(interaction.channel_id) if is_dm and interaction.channel_id else None)
         inbox = self.conversations.inbox
@@ -164,7 +165,7 @@ class DiscordBot:
             return
         reply = await inbox.handle(event_id, msg)
         for piece in split_text(reply.text, LIMIT, lambda s: len(fmt(s))) or ["…"]:
-            await interaction.followup.send(fmt(piece), allowed_mentions=NO_PINGS)
+            await interaction.followup.send(fmt(piece), allowed_mentions=NO_PINGS, ephemeral=not is_dm)
 
     # ------------------------------------------------------------ sending
 
@@ -178,7 +179,14 @@ class DiscordBot:
             except discord.HTTPException as exc:
                 log.debug("could not clear buttons: %s", exc)
         ref = channel.get_partial_message(int(where["reference"])) if where.get("reference") else None
-        await self.send_text(channel, reply.text, reference=ref)
+        await say_in_place(reply, lambda text: self.send_text(channel, text, reference=ref),
+                           lambda text: self._send_dm(item.platform_user_id, text),
+                           (discord.Forbidden, discord.NotFound))
+
+    async def _send_dm(self, platform_user_id: str, text: str) -> None:
+        """Text in the person's DMs with the bot (opened if need be)."""
+        user = self.client.get_user(int(platform_user_id)) or await self.client.fetch_user(int(platform_user_id))
+        await self.send_text(await user.create_dm(), text)
 
     async def typing(self, reply_to: str) -> None:
         """The 'Pixie is typing…' indicator."""

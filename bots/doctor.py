@@ -11,6 +11,7 @@ from bots import platforms
 from bots.app import open_runtime
 from core.accounts import accounts_check
 from core.config import Settings, get_settings
+from core.redact import install_log_redaction, redact, secret_values
 from core.vault import Vault, secret_key_check
 from db.migrate import current_revisions, head_revisions
 from db.models import Notification, User
@@ -50,6 +51,7 @@ async def queue_check() -> Check:
 async def run_checks() -> list[Check]:
     """Every check, in the order a newcomer would want to read them."""
     s = get_settings()
+    install_log_redaction(*secret_values(s))  # what is printed below is masked with the same secrets
     checks: list[Check] = [("data dir", True, str(s.data_dir))]
     try:
         async with open_runtime(s) as rt:
@@ -72,7 +74,8 @@ async def run_checks() -> list[Check]:
     checks.append(await queue_check())
     checks.append(("brain", True, describe_brain(s)))
     checks += platform_checks(s)
-    return checks
+    # An error may quote a URL with its password, or a token: nothing doctor prints shows one.
+    return [(name, ok, redact(detail)) for name, ok, detail in checks]
 
 
 def platform_checks(s: Settings) -> list[Check]:

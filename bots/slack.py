@@ -17,7 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bots.common import Conversations, split_text
+from bots.common import Conversations, say_in_place, split_text
 from bots.platforms import Adapter, SendClient
 from core.config import Settings
 from core.inbox import Delivery, Inbox, Press
@@ -69,7 +69,7 @@ def message_delivery(body: dict[str, Any]) -> tuple[str, Delivery, str] | None:
         return None
     text = MENTION.sub("", event.get("text") or "").strip()
     msg = IncomingMessage(PLATFORM, f"{team}/{event['user']}", text, chat_id=event["channel"] if is_dm else None,
-                          message_id=event_id)
+                          message_id=event_id, public=not is_dm)  # a channel or its thread: its members read it
     reply_to = {"channel": event["channel"], "ts": event.get("ts")}
     if not is_dm:
         reply_to["thread_ts"] = event.get("thread_ts") or event.get("ts")
@@ -145,6 +145,7 @@ class SlackBot:
     async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
         team, user = body.get("team_id") or "T", body["user_id"]
         event_id = f"{team}:cmd:{body.get('trigger_id')}"
+        # Not public wherever it is typed: the answer goes back through response_url as an ephemeral message.
         msg = IncomingMessage(PLATFORM, f"{team}/{user}", slash_text(body.get("text") or ""), message_id=event_id)
         await self.conversations.submit(event_id, msg, json.dumps({"response_url": body.get("response_url"),
                                                                    "channel": body.get("channel_id")}))
@@ -179,7 +180,9 @@ class SlackBot:
             original = where.get("text") or " "
             await self._quietly(self.client.chat_update(channel=where["channel"], ts=where["ts"], text=original,
                                                         blocks=blocks_for(original[:LIMIT])))
-        await self.send_text(where["channel"], reply.text, thread_ts=where.get("thread_ts"))
+        # Posting to a user id opens the app's DM with them: where a private answer goes.
+        await say_in_place(reply, lambda text: self.send_text(where["channel"], text, thread_ts=where.get("thread_ts")),
+                           lambda text: self.send_text(item.platform_user_id.split("/")[-1], text), (SlackApiError,))
 
     async def typing(self, reply_to: str) -> None:
         """Slack shows bots no typing indicator; an 👀 reaction on the message says Pixie is on it."""

@@ -20,7 +20,7 @@ from telegram import Bot as TgBot
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bots.common import Conversations, split_text, utf16_len, with_retry_after
+from bots.common import Conversations, say_in_place, split_text, utf16_len, with_retry_after
 from bots.platforms import Adapter, SendClient
 from core.config import Settings
 from core.inbox import Delivery, Inbox, Press
@@ -56,7 +56,8 @@ def to_delivery(update: Update, bot_username: str | None = None) -> tuple[str, D
         at = text.lower().index(mention.lower())
         text = (text[:at] + text[at + len(mention):]).strip()
     msg = IncomingMessage(PLATFORM, str(m.from_user.id), text, chat_id=str(m.chat.id) if private else None,
-                          message_id=event_id, ts=m.date, display_name=m.from_user.full_name)
+                          message_id=event_id, ts=m.date, display_name=m.from_user.full_name,
+                          public=not private)  # a group or supergroup: its members read the answer
     return event_id, msg, str(m.chat.id)
 
 
@@ -201,7 +202,9 @@ class TelegramBot(Sender):
                     chat_id=chat_id, message_id=int(message_id), reply_markup=None), retry_after)
             except BadRequest as exc:  # already cleared (a second press) — fine
                 log.debug("editMessageReplyMarkup: %s", exc)
-        await self.send_text(chat_id, reply.text)
+        # A private chat's id is the user's id: that is where a private answer goes.
+        await say_in_place(reply, lambda text: self.send_text(chat_id, text),
+                           lambda text: self.send_text(item.platform_user_id, text), (Forbidden, BadRequest))
 
     async def typing(self, reply_to: str) -> None:
         """The 'typing…' indicator."""

@@ -31,6 +31,8 @@ CODE_LEN = 8
 LIFETIME = {"pair": dt.timedelta(hours=24), "invite": dt.timedelta(days=7), "link": dt.timedelta(minutes=15)}
 MAX_ATTEMPTS = 10  # wrong codes a stranger may try before we stop reading them
 SEEN_EVERY = dt.timedelta(minutes=5)  # last_seen_at only picks a platform: minutes are precise enough
+SHAPE = re.compile(r"(?<![\w-])[A-HJ-NP-Za-hj-np-z2-9]{4}-[A-HJ-NP-Za-hj-np-z2-9]{4}(?![\w-])")  # ALPHABET, any case
+MASK = "••••-••••"  # what a stored message shows where a one-time code was
 COMMAND = re.compile(r"^/([a-z_]+)(?:@\S+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
 
 REFUSAL = ("Hi! I'm a private assistant and only talk to people my owner has admitted. "
@@ -71,6 +73,14 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
+def code_candidates(text: str) -> set[str]:
+    """Every normalised code `text` could carry: the whole text, a command's argument, ABCD-EFGH anywhere."""
+    found = {m.group(0) for m in SHAPE.finditer(text)}
+    cmd = parse_command(text)
+    found |= {text, cmd[1]} if cmd else {text}
+    return {c for c in map(normalise_code, found) if c}
+
+
 def parse_command(text: str) -> tuple[str, str] | None:
     """("link", "ABCD-EFGH") from "/link@PixieBot ABCD-EFGH"; None when the text is no command."""
     m = COMMAND.match(text.strip())
@@ -108,6 +118,24 @@ class Access:
                                      AccessCode.used_at.is_(None), AccessCode.expires_at > now)
             .values(used_at=now).returning(AccessCode))
 
+    async def mask_codes(self, session: AsyncSession, text: str) -> str:
+        """`text` as it may be stored: every code Pixie issued (live or spent) masked. The person saw the
+        real code; the database keeps only its hash."""
+        candidates = code_candidates(text)
+        if not candidates:
+            return text
+        issued = set(await session.scalars(select(AccessCode.code_hash).where(
+            AccessCode.code_hash.in_([code_hash(c) for c in candidates]))))
+        hidden = {c for c in candidates if code_hash(c) in issued}
+        if not hidden:
+            return text
+        cmd = parse_command(text)
+        if normalise_code(text) in hidden:
+            return MASK
+        if cmd and normalise_code(cmd[1]) in hidden:
+            return f"/{cmd[0]} {MASK}"
+        return SHAPE.sub(lambda m: MASK if normalise_code(m.group(0)) in hidden else m.group(0), text)
+
     async def pairing_code(self, session: AsyncSession, now: dt.datetime) -> str | None:
         """A fresh pairing code while nobody owns this Pixie (older pairing codes stop working)."""
         if await session.scalar(select(func.count()).select_from(User).where(User.role == "owner")):
@@ -128,6 +156,8 @@ class Access:
             user.role = "owner"
             await self._touch(session, msg, now)
             return user, None
+        if msg.public:  # where others read: no refusal naming them, no code taken, nothing recorded
+            return await self._admitted_by_id(session, msg, now, create), None
         stranger = await session.scalar(
             insert(Stranger).values(platform=msg.platform, platform_user_id=msg.platform_user_id,
                                     first_seen_at=now, attempts=0)
@@ -153,6 +183,18 @@ class Access:
             return None, None  # one polite refusal is enough
         stranger.refused_at = now
         return None, REFUSAL.format(who=f"{msg.platform}:{msg.platform_user_id}")
+
+    async def _admitted_by_id(self, session: AsyncSession, msg: IncomingMessage, now: dt.datetime,
+                                  create: Created) -> User | None:
+        """The user for someone an owner admitted by id who speaks first in a public place; else None."""
+        admitted = await session.scalar(
+            delete(Stranger).where(Stranger.platform == msg.platform, Stranger.platform_user_id == msg.platform_user_id,
+                                   Stranger.admitted_at.is_not(None)).returning(Stranger.platform))
+        if admitted is None:
+            return None
+        user = await _created(create)
+        await self._touch(session, msg, now)
+        return user
 
     async def _welcome(self, session: AsyncSession, msg: IncomingMessage, now: dt.datetime, row: AccessCode,
                        create: Created) -> tuple[User, str]:
@@ -196,8 +238,8 @@ class Access:
         if cmd is None:
             return None
         name, arg = cmd
-        if name in ("help", "start"):
-            return HELP + (OWNER_HELP if user.role == "owner" else "")
+        if name in ("help", "start"):  # said in a group too (core/privacy.py): there, nobody's role shows
+            return HELP + (OWNER_HELP if user.role == "owner" and not msg.public else "")
         if name == "tasks":
             return Thought(calls=[ToolCall("list_tasks", {})])
         if name == "today":

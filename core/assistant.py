@@ -15,10 +15,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import clock, safety
-from core.access import TRUSTED_PLATFORMS, Access
+from core.access import TRUSTED_PLATFORMS, Access, parse_command
 from core.brain import Brain, BrainInput, Thought, ToolCall
 from core.context import ContextPack, gather_context
 from core.memory import Memory
+from core.privacy import SHAREABLE_COMMANDS, placed
 from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
 from core.tools import Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
@@ -122,12 +123,12 @@ class Assistant:
         """Answer one message. Bad input gets a clear reply; a failure changes nothing."""
         now = msg.ts or dt.datetime.now(clock.UTC)
         text = clean_text(msg.text or "")
-        if not text:
-            return Reply(notice("empty"))
-        if len(text) > MAX_CHARS:
-            return Reply(f"That message is too long for me ({len(text)} characters; I read up to {MAX_CHARS}). "
-                         "Could you split it up?")
         try:
+            if not text or len(text) > MAX_CHARS:
+                if msg.public and not await self._serves(msg):  # a stranger in a group is answered nothing there
+                    return Reply("", duplicate=True)
+                return Reply(notice("empty") if not text else f"That message is too long for me ({len(text)} "
+                             f"characters; I read up to {MAX_CHARS}). Could you split it up?")
             async with self.sessions() as session, session.begin():
                 found = await self._read(session, msg, text, now, tz)
                 if isinstance(found, Reply):
@@ -148,6 +149,14 @@ class Assistant:
         except Exception:
             log.exception("failed to handle a message from %s:%s", msg.platform, msg.platform_user_id)
             return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again.")
+
+    async def _serves(self, msg: IncomingMessage) -> bool:
+        """Whether the speaker is someone Pixie already serves (a known identity, or a listed owner)."""
+        if msg.platform in TRUSTED_PLATFORMS or (msg.platform, msg.platform_user_id) in self.access.owners:
+            return True
+        async with self.sessions() as session:
+            return await session.scalar(select(Identity.id).where(
+                Identity.platform == msg.platform, Identity.platform_user_id == msg.platform_user_id)) is not None
 
     @staticmethod
     def _input(turn: Turn) -> BrainInput:
@@ -177,11 +186,17 @@ class Assistant:
         shortcut = welcome or await self.access.command(session, user, msg, text, now,
                                                         now.astimezone(zone).date())
         if isinstance(shortcut, str):  # an access command (pairing, /link, /help): answered here
-            if not await self._store(session, user, msg, text, now, uuid.uuid4()):
+            # Stored with any one-time code masked: the person sees the code, the database keeps its hash only.
+            if not await self._store(session, user, msg, await self.access.mask_codes(session, text), now,
+                                     uuid.uuid4()):
                 return Reply("", duplicate=True)
-            session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=shortcut,
-                                created_at=now))
-            return Reply(shortcut)
+            session.add(Message(user_id=user.id, platform=msg.platform, role="assistant",
+                                text=await self.access.mask_codes(session, shortcut), created_at=now))
+            cmd = parse_command(text)
+            return placed(msg, Reply(shortcut), shareable=bool(cmd and cmd[0] in SHAREABLE_COMMANDS))
+        # A one-time code Pixie issued reaches no brain, tool or row ("give Dan the code …" would store it
+        # in a task title): the person has it, and the database keeps only its hash.
+        text = await self.access.mask_codes(session, text)
         pending = user.pending
         thought = shortcut or self._pending_choice(pending, text)
         context = None
@@ -210,13 +225,15 @@ class Assistant:
             if not action.ok:
                 break
         reply = self._compose(ctx, thought, actions)
-        session.add(Message(user_id=user.id, platform=msg.platform, role="assistant", text=reply,
+        session.add(Message(user_id=user.id, platform=msg.platform, role="assistant",
+                            text=await self.access.mask_codes(session, reply),
                             actions=[a.as_dict() for a in actions] or None, created_at=now))
         # Every turn is remembered (cheap: a slow embedder's vector is made later, off this path).
         await self.memory.remember_turn(session, user.id, turn.text, [(a.tool, a.ok) for a in actions],
                                         turn_id, now)
         await record_usage(session, thought.usage)
-        return Reply(reply, actions)
+        # A canned reply (no tool ran, no brain wrote text) is the same for everyone: fine in a group.
+        return placed(msg, Reply(reply, actions), shareable=not actions and thought.text is None)
 
     @staticmethod
     async def _store(session: AsyncSession, user: User, msg: IncomingMessage, text: str, now: dt.datetime,

@@ -18,6 +18,8 @@ class IncomingMessage:
     message_id: str | None = None
     ts: dt.datetime | None = None  # the assistant's clock for this message (default: now)
     display_name: str | None = None
+    # Said where others read the answer: a group, a channel, a thread (core/privacy.py decides what is said there).
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ class Reply:
     text: str
     actions: list[Action] = field(default_factory=list)
     duplicate: bool = False  # the message was already handled; adapters send nothing
+    # For a message said in a public place: `text` goes to the person's direct messages, never to that
+    # place, and `note` (if any) is what the place is told instead.
+    private: bool = False
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from core.config import Settings
+from core.redact import install_log_redaction
 
 __all__ = ["KEY_FILE", "SecretKeyError", "Vault", "key_file", "secret_key_check"]
 
@@ -111,7 +112,9 @@ class Vault:
             if self._file.exists():  # also after PIXIE_SECRET_KEY is set: what it encrypted stays readable
                 if _loose(self._file):
                     log.warning("%s is readable by other users: chmod 600 it", self._file)
-                keys += _parse(self._file.read_text(), str(self._file))
+                text = self._file.read_text()
+                install_log_redaction(*(k.strip() for k in text.split(",") if k.strip()))  # never in a log
+                keys += _parse(text, str(self._file))
             self._fernet = MultiFernet(keys)
         return self._fernet
 

@@ -78,8 +78,8 @@ async def test_a_mention_in_a_server_is_answered_and_a_stranger_refused_once(rt:
         await fake.dispatch("MESSAGE_CREATE", fake.dm(EVE, "hello?"))
         await fake.wait_for(lambda: fake.to(7000 + EVE))
         await asyncio.sleep(0.2)
-    [reply] = fake.to(8000)
-    assert reply.content.startswith("Added: Book flights")
+    [reply] = fake.to(8000)  # a server channel is a public place: a short note there, the details in the DM
+    assert reply.content.startswith("Done") and fake.to(DM_ADA)[0].content.startswith("Added: Book flights")
     [refusal] = fake.to(7000 + EVE)
     assert f"discord:{EVE}" in refusal.content and await count(rt, Task) == 1
 

@@ -38,6 +38,7 @@ class Sent:
     content: str
     components: list[dict[str, Any]]
     nonce: str | None = None
+    flags: int = 0  # 64: ephemeral (an interaction follow-up only its user sees)
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -120,15 +121,24 @@ class FakeDiscord:
                 "data": {"custom_id": button["custom_id"], "component_type": 2},
                 "message": self._message_payload(message)}
 
-    def slash(self, uid: int, name: str, options: dict[str, str] | None = None) -> dict[str, Any]:
-        """An INTERACTION_CREATE payload: a slash command in the user's DMs."""
+    def slash(self, uid: int, name: str, options: dict[str, str] | None = None, guild: bool = False) -> dict[str, Any]:
+        """An INTERACTION_CREATE payload: a slash command in the user's DMs (or in a server channel)."""
         cmd = next(c for c in self.commands if c["name"] == name)
         token = f"tok{self.next_id()}"
-        self._tokens[token] = 7000 + uid
+        channel = 8000 if guild else 7000 + uid
+        self._tokens[token] = channel
+        who: dict[str, Any] = {"user": user(uid)}
+        if guild:  # in a server the user comes as a member
+            who = {"guild_id": "9000", "member": {"user": user(uid), "roles": [], "deaf": False, "mute": False,
+                                                  "joined_at": "2025-01-01T00:00:00+00:00", "permissions": "0",
+                                                  "flags": 0}}
         return {"id": str(self.next_id()), "application_id": str(APP_ID), "type": 2, "token": token,
-                "version": 1, "channel_id": str(7000 + uid), "channel": {"id": str(7000 + uid), "type": 1},
-                "user": user(uid), "locale": "en-US", "app_permissions": "0", "entitlements": [],
-                "authorizing_integration_owners": {}, "context": 1, "attachment_size_limit": 10485760,
+                "version": 1, "channel_id": str(channel), "channel": {"id": str(channel), "type": 1} if not guild else
+                {"id": str(channel), "type": 0, "name": "general", "guild_id": "9000", "position": 0,
+                 "permission_overwrites": [], "nsfw": False, "parent_id": None},
+                **who, "locale": "en-US", "app_permissions": "0", "entitlements": [],
+                "authorizing_integration_owners": {}, "context": 0 if guild else 1,
+                "attachment_size_limit": 10485760,
                 "data": {"id": cmd["id"], "name": name, "type": 1,
                          "options": [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]}}
 
@@ -246,6 +256,6 @@ class FakeDiscord:
             for s in self.sent:
                 if s.nonce == nonce and s.channel_id == channel:
                     return _json(self._message_payload(s))  # Discord returns the first message again
-        sent = Sent(self.next_id(), channel, content, body.get("components") or [], nonce)
+        sent = Sent(self.next_id(), channel, content, body.get("components") or [], nonce, int(body.get("flags") or 0))
         self.sent.append(sent)
         return _json(self._message_payload(sent))
