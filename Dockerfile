@@ -7,13 +7,13 @@ ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
 WORKDIR /app
 
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --extra local --no-install-project
+RUN uv sync --frozen --no-dev --no-install-project
 COPY bots bots
 COPY connectors connectors
 COPY core core
 COPY db db
 COPY jobs jobs
-RUN uv sync --frozen --no-dev --extra local \
+RUN uv sync --frozen --no-dev \
     && useradd --system --create-home pixie && mkdir -p /data && chown pixie /data
 USER pixie
 VOLUME /data

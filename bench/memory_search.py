@@ -7,11 +7,11 @@ HNSW index is built for 100k), then 1M rows spread over 1,000 users. Rows are bu
 COPY; texts are Zipf-distributed words (so full-text matches are realistic, some words very
 common) and vectors are clustered 384-d unit vectors.
 
-Two tables. Database work only: the query's vector is at hand on both sides. The whole search (with
-the `local` extra): the query is really embedded by the local model on both sides — Pixie looks it
-up in the embedding cache, runs the model and caches the vector, then searches; the bare side runs
-the model and then its query. The vectors handed back are still the precomputed ones, so both
-tables find the same rows. Then the local model's own throughput.
+Two tables. Database work only: the query's vector is at hand on both sides. The whole search: the
+query is really embedded by the local model on both sides — Pixie looks it up in the embedding cache,
+runs the model and caches the vector, then searches; the bare side runs the model and then its query.
+The vectors handed back are still the precomputed ones, so both tables find the same rows. Then the
+local model's own throughput.
 
 Bare query = what a pgvector user writes: `WHERE user_id = $1 ORDER BY embedding <=> $q LIMIT 5`
 (in the form the HNSW index can serve). Pixie = Memory.search: session, backlog check, vector leg

