@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from arq.connections import RedisSettings
 from sqlalchemy import func, select, update
 
 from bots.app import Runtime
@@ -22,7 +23,11 @@ from core.tools import ToolContext, run_tool
 from core.types import IncomingMessage
 from core.vault import Vault
 from db.models import Account, Calendar, Event, Identity, MemoryItem, User
+from jobs import connectors
+from jobs.calendars import register_calendars
+from tests.fakes.chat_platform import FakeChatPlatform
 from tests.fakes.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogleCalendar, instance_id
+from tests.jobs_support import Clock, burst, job_context, platform_user
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ADA = "ada@example.com"
@@ -244,3 +249,32 @@ async def test_tokens_are_stored_encrypted_and_a_refreshed_access_token_is_reuse
     await pixie.sync()
     await pixie.sync()
     assert [r.api for r in google.requests] == ["events.list", "events.list"]  # no token request: it was kept
+
+
+async def test_the_worker_syncs_says_so_once_and_asks_once_to_reconnect_when_the_grant_is_revoked(
+        google: FakeGoogleCalendar, app: GoogleApp, rt: Runtime, redis: RedisSettings, fake: FakeChatPlatform,
+        tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    ada = await platform_user(rt, "ada", "Europe/Berlin", clock(), digest=False)
+    vault = Vault(None, tmp_path)
+    token = google.add_account(ADA)
+    await connect(rt.sessions, vault, app, ada.id, Grant(token), clock())
+    google.colleague_adds(ADA, "weekly sync", MONDAY_9, MONDAY_9 + dt.timedelta(minutes=30),
+                          recurrence=["RRULE:FREQ=WEEKLY"])
+    register_calendars(app)
+    try:
+        await burst(job_context(rt, fake.url, clock, vault=vault), redis)
+        assert fake.texts() == ["📅 Your Google Calendar is synced: 1 events from 1 calendar(s). "
+                                "I'll keep it up to date every few minutes."]
+        google.revoke(token)
+        google.expire_access_tokens()
+        for minutes in (5, 10, 15):  # three cron rounds: the user hears it once
+            clock.value = NOW + dt.timedelta(minutes=minutes)
+            await burst(job_context(rt, fake.url, clock, vault=vault), redis)
+    finally:
+        connectors.unregister_source("google")
+    told = fake.texts()[1:]
+    assert len(told) == 1 and "Reconnect it with /connect google" in told[0] and token not in told[0]
+    async with rt.sessions() as session:
+        assert await session.scalar(select(Account.status)) == "auth_expired"
+    assert await rows(rt) == 1  # what was synced stays until the user disconnects
