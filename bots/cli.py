@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bots.calendar_cli import calendar_app
 from core import clock
 
 app = typer.Typer(help="Pixie, your self-hosted AI secretary.", no_args_is_help=True, add_completion=False)
@@ -21,6 +22,7 @@ memory_app = typer.Typer(help="Search, forget and re-embed what Pixie remembers.
 app.add_typer(memory_app, name="memory")
 email_app = typer.Typer(help="Turn emails into tasks and proposed meetings.", no_args_is_help=True)
 app.add_typer(email_app, name="email")
+app.add_typer(calendar_app, name="calendar")
 console = Console()
 err = Console(stderr=True)
 

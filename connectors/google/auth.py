@@ -151,3 +151,17 @@ def exchange_code(app: GoogleApp, consent: Consent, code: str, timeout: float = 
                            "and connect again")
     expiry = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=int(body.get("expires_in", 0)))
     return Grant(body["refresh_token"], body.get("access_token"), expiry if body.get("access_token") else None)
+
+
+def revoke(app: GoogleApp, grant: Grant, timeout: float = 10.0) -> bool:
+    """Tell Google to forget the grant (disconnecting); False when it could not be reached (blocking)."""
+    url = app.token_url.rsplit("/", 1)[0] + "/revoke"
+    data = urllib.parse.urlencode({"token": grant.refresh_token}).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST"), timeout=timeout):
+            return True
+    except urllib.error.HTTPError as e:
+        e.close()
+        return e.code == 400  # already revoked or expired: forgotten either way
+    except OSError:
+        return False
