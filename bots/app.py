@@ -138,11 +138,14 @@ async def run_worker(settings: Settings | None = None, burst: bool = False, *, n
     send-only client. Without PIXIE_REDIS_URL an embedded Redis starts in the data dir.
     """
     from bots.notifier import build_notifier  # the platforms' SDKs load only when configured
+    from connectors.google.auth import GoogleApp
+    from jobs.calendars import register_calendars
     from jobs.context import JobContext
     from jobs.queue import embedded_lifetime
     from jobs.worker import work
 
     settings = settings or get_settings()
+    register_calendars(GoogleApp.from_settings(settings))
     async with open_runtime(settings) as rt:
         with embedded_lifetime(settings) as redis:
             owned = build_notifier(settings, rt.sessions) if notifier is None else None

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from bots.calendar_cli import calendar_app
 from core import clock
 from core.config import ConfigError
 
@@ -40,6 +41,7 @@ memory_app = typer.Typer(help="Search, forget and re-embed what Pixie remembers.
 app.add_typer(memory_app, name="memory")
 email_app = typer.Typer(help="Turn emails into tasks and proposed meetings.", no_args_is_help=True)
 app.add_typer(email_app, name="email")
+app.add_typer(calendar_app, name="calendar")
 console = Console()
 err = Console(stderr=True)
 

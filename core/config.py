@@ -95,6 +95,15 @@ class Settings(BaseSettings):
                              description="Address the Slack and Telegram webhook servers bind to.")
     discord_guild_id: str | None = Field(default=None, alias="DISCORD_GUILD_ID",
                                          description="Register slash commands in this server only (instant).")
+    # Google Calendar (connectors/google/): an OAuth client of type "Desktop app" of your own Cloud project.
+    google_client_id: str | None = Field(default=None, alias="GOOGLE_CLIENT_ID",
+                                         description="OAuth client id for Google Calendar.")
+    google_client_secret: str | None = Field(default=None, alias="GOOGLE_CLIENT_SECRET",
+                                             description="OAuth client secret for Google Calendar.")
+    google_api_url: str = Field(default="https://www.googleapis.com/calendar/v3/", alias="PIXIE_GOOGLE_API_URL",
+                                description="Google Calendar API base (a proxy, a test fake); keeps /calendar/v3/.")
+    google_token_url: str = Field(default="https://oauth2.googleapis.com/token", alias="PIXIE_GOOGLE_TOKEN_URL",
+                                  description="Google's OAuth token endpoint (refresh and code exchange).")
 
     @field_validator("digest_time")
     @classmethod

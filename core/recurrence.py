@@ -1,25 +1,76 @@
-"""Recurring events: RFC 5545 RRULEs expanded on the wall clock of the event's zone (DST-safe)."""
+"""Recurring events: RFC 5545 RRULEs expanded on the wall clock of the event's zone (DST-safe).
+
+A series made in chat is one RRULE. A synced one may carry several lines, as Google sends them
+(`RRULE:…`, `EXDATE;TZID=…:…`, `RDATE;VALUE=DATE:…`), stored newline-separated: every line is read
+on the series' own wall clock, so an EXDATE given in UTC or another zone still hits its instance.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import rrule, rruleset, rrulestr
 
 from core.clock import UTC, localize
 
 MAX_COUNT = 5000
 
 
-def _rule(text: str, start: dt.datetime, tz: ZoneInfo) -> rrule:
-    body = text.strip()
+def _rule(text: str, start: dt.datetime, tz: ZoneInfo) -> rrule | rruleset:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(lines) > 1:
+        return _ruleset(lines, start, tz)
+    body = lines[0] if lines else ""
     if body.upper().startswith("RRULE:"):
         body = body[6:]
     parsed = rrulestr(body, dtstart=start.astimezone(tz).replace(tzinfo=None))
     if not isinstance(parsed, rrule):
         raise ValueError("only a single RRULE is supported")
     return parsed
+
+
+def _wall_times(line: str, tz: ZoneInfo, at: dt.time) -> list[dt.datetime]:
+    """The values of an EXDATE/RDATE line as naive wall-clock times of `tz` (a bare date: that day at `at`)."""
+    head, _, values = line.partition(":")
+    params = dict(p.split("=", 1) for p in head.split(";")[1:] if "=" in p)
+    source = ZoneInfo(params["TZID"]) if "TZID" in params else None
+    out = []
+    for value in values.split(","):
+        value = value.strip()
+        if len(value) == 8:
+            out.append(dt.datetime.combine(dt.datetime.strptime(value, "%Y%m%d").date(), at))
+            continue
+        moment = dt.datetime.strptime(value.rstrip("Z"), "%Y%m%dT%H%M%S")
+        if value.endswith("Z"):
+            moment = moment.replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None)
+        elif source is not None:
+            moment = moment.replace(tzinfo=source).astimezone(tz).replace(tzinfo=None)
+        out.append(moment)
+    return out
+
+
+def _ruleset(lines: list[str], start: dt.datetime, tz: ZoneInfo) -> rruleset:
+    local = start.astimezone(tz).replace(tzinfo=None)
+    found = rruleset()
+    for line in lines:
+        name = line.split(":", 1)[0].split(";", 1)[0].upper()
+        if name == "RRULE":
+            found.rrule(_rule(line, start, tz))  # type: ignore[arg-type]
+        elif name in ("EXDATE", "RDATE"):
+            for wall in _wall_times(line, tz, local.time()):
+                (found.exdate if name == "EXDATE" else found.rdate)(wall)
+        else:
+            raise ValueError(f"unsupported recurrence line: {line!r}")
+    return found
+
+
+def _main_rule(rule: rrule | rruleset) -> rrule | None:
+    """The RRULE of a rule or set (RDATEs only extend a series; its end is judged by the RRULE)."""
+    if isinstance(rule, rrule):
+        return rule
+    rules = rule._rrule  # type: ignore[attr-defined]
+    return rules[0] if rules else None
 
 
 def normalise_rrule(text: str, start: dt.datetime, tz: ZoneInfo) -> str:
@@ -33,7 +84,8 @@ def normalise_rrule(text: str, start: dt.datetime, tz: ZoneInfo) -> str:
         rule = _rule(body, start, tz)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"not a valid RRULE: {text!r}") from exc
-    if rule._count and rule._count > MAX_COUNT:  # type: ignore[attr-defined]
+    main = _main_rule(rule)
+    if main is not None and main._count and main._count > MAX_COUNT:  # type: ignore[attr-defined]
         raise ValueError(f"a series may have at most {MAX_COUNT} occurrences")
     return body.upper()
 
@@ -43,9 +95,10 @@ def series_end(text: str | None, start: dt.datetime, end: dt.datetime, tz: ZoneI
     if not text:
         return end.astimezone(UTC)
     rule = _rule(text, start, tz)
-    if rule._count is None and rule._until is None:  # type: ignore[attr-defined]
+    main = _main_rule(rule)
+    if main is not None and main._count is None and main._until is None:  # type: ignore[attr-defined]
         return None
-    every = list(rule)  # bounded by COUNT or UNTIL
+    every = list(rule)  # bounded by COUNT or UNTIL (or only RDATEs)
     if not every:
         return end.astimezone(UTC)
     return (localize(every[-1], tz) + (end - start)).astimezone(UTC)

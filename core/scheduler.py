@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import clock
 from core.digest import compose_digest
-from core.recurrence import occurrences
 from core.replies import Speaker
-from core.tools import event_dict, task_dict
+from core.tools import Hidden, event_dict, expand, hidden_instances, task_dict
 from core.types import Button, OutgoingNotification
 from db.models import Event, Notification, Reminder, Task, User
 
@@ -66,13 +65,14 @@ def _reminder_rows(user: User, due: list[Reminder], now: dt.datetime) -> list[di
     return rows
 
 
-def _day_events(events: list[Event], tz: Any, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+def _day_events(events: list[Event], tz: Any, start: dt.datetime, end: dt.datetime,
+                hidden: Hidden | None = None) -> list[dict[str, Any]]:
     found = []
     for ev in events:
         if ev.start_at >= end or (ev.recurrence is None and ev.end_at <= start) or (
                 ev.recurrence is not None and ev.series_end_at is not None and ev.series_end_at <= start):
             continue
-        for s, e in occurrences(ev.start_at, ev.end_at, clock.zone(ev.tz), ev.recurrence, start, end):
+        for s, e in expand(ev, start, end, hidden):
             found.append((s, ev.title, event_dict(ev, tz, s, e)))
     found.sort(key=lambda x: (x[0], x[1]))
     return [f[2] for f in found]
@@ -98,6 +98,8 @@ async def digest_texts(session: AsyncSession, users: Sequence[User],
             or_(and_(Event.recurrence.is_(None), Event.end_at > lo),
                 and_(Event.recurrence.is_not(None), or_(Event.series_end_at.is_(None), Event.series_end_at > lo))))):
         events[ev.user_id].append(ev)
+    synced_series = [u for u, evs in events.items() if any(e.recurrence and e.external_id for e in evs)]
+    hidden = await hidden_instances(session, synced_series, lo, hi) if synced_series else None
     tasks: dict[uuid.UUID, list[Task]] = defaultdict(list)
     for t in await session.scalars(select(Task).where(
             Task.user_id.in_(ids), Task.status == "open",
@@ -113,7 +115,7 @@ async def digest_texts(session: AsyncSession, users: Sequence[User],
         overdue = [task_dict(t, tz) for t in mine if t.due_date and t.due_date < day]
         since_last = slot - dt.timedelta(days=1)  # "what arrived" since the previous digest
         arrived = [task_dict(t, tz) for t in mine if t.source != "chat" and t.created_at > since_last]
-        texts[u.id] = compose_digest(Speaker(tz, slot), day, _day_events(events[u.id], tz, start, end),
+        texts[u.id] = compose_digest(Speaker(tz, slot), day, _day_events(events[u.id], tz, start, end, hidden),
                                      due_today, overdue, arrived)
     return texts
 

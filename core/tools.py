@@ -371,6 +371,34 @@ async def resolve_event(ctx: ToolContext, args: EventRef) -> Event:
     return found[0]
 
 
+# A synced series' exception may move its instance up to this far; a cancelled or moved instance is looked
+# for this far before a window (a longer event is rare enough to show twice rather than cost a wider scan).
+EXCEPTION_REACH = dt.timedelta(days=31)
+Hidden = set[tuple[uuid.UUID, str, str, dt.datetime]]
+
+
+async def hidden_instances(session: AsyncSession, user_ids: list[uuid.UUID], start: dt.datetime,
+                           end: dt.datetime) -> Hidden:
+    """Instances of synced series that an exception replaces or cancels: (user, source, series id, original start).
+
+    An instance is keyed by its original start as an instant, so an exception stated in another zone
+    (or moved across a DST change) still hides exactly the occurrence it replaces.
+    """
+    rows = await session.execute(select(Event.user_id, Event.source, Event.series_id, Event.original_start_at).where(
+        Event.user_id.in_(user_ids), Event.series_id.is_not(None),
+        Event.original_start_at >= start - EXCEPTION_REACH, Event.original_start_at < end))
+    return {(u, src, sid, at) for u, src, sid, at in rows if sid is not None and at is not None}
+
+
+def expand(ev: Event, start: dt.datetime, end: dt.datetime,
+           hidden: Hidden | None = None) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The event's occurrences overlapping [start, end), without those its series' exceptions replace."""
+    found = occurrences(ev.start_at, ev.end_at, clock.zone(ev.tz), ev.recurrence, start, end)
+    if hidden and ev.recurrence and ev.external_id:
+        found = [(s, e) for s, e in found if (ev.user_id, ev.source, ev.external_id, s) not in hidden]
+    return found
+
+
 async def events_between(ctx: ToolContext, start: dt.datetime, end: dt.datetime,
                          exclude: uuid.UUID | None = None) -> list[dict[str, Any]]:
     """Every occurrence of the user's events overlapping [start, end), in time order."""
@@ -380,9 +408,12 @@ async def events_between(ctx: ToolContext, start: dt.datetime, end: dt.datetime,
     query = select(Event).where(Event.user_id == ctx.user.id, Event.status != "cancelled", overlaps)
     if exclude is not None:
         query = query.where(Event.id != exclude)
+    rows = list(await ctx.session.scalars(query))
+    hidden = (await hidden_instances(ctx.session, [ctx.user.id], start, end)
+              if any(ev.recurrence and ev.external_id for ev in rows) else None)
     found = []
-    for ev in await ctx.session.scalars(query):
-        for s, e in occurrences(ev.start_at, ev.end_at, clock.zone(ev.tz), ev.recurrence, start, end):
+    for ev in rows:
+        for s, e in expand(ev, start, end, hidden):
             found.append((s, ev.title, event_dict(ev, ctx.tz, s, e)))
     found.sort(key=lambda x: (x[0], x[1]))
     return [f[2] for f in found]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from arq import Retry
@@ -37,8 +38,11 @@ class AccountSource(Protocol):
     provider: str  # "google", "outlook", "imap": accounts.provider
     kind: Kind
 
-    async def sync(self, jc: JobContext, account: accounts.Account) -> None:
-        """One incremental sync (or poll) of one account; idempotent. Raises core.sources errors."""
+    async def sync(self, jc: JobContext, account: accounts.Account) -> Sequence[uuid.UUID] | None:
+        """One incremental sync (or poll) of one account; idempotent. Raises core.sources errors.
+
+        May return the ids of notifications it queued for the user (a first sync done): they are sent at once.
+        """
         ...
 
 
@@ -97,6 +101,10 @@ async def _auth_expired(ctx: dict[str, Any], jc: JobContext, account: accounts.A
         changed = await accounts.mark_auth_expired(session, account.id, _describe(exc))
         queued = await accounts.queue_reconnect_notice(session, changed, now) if changed is not None else []
     log.warning("%s account %s: access expired; its user is asked to reconnect", account.provider, account.id)
+    await _deliver(ctx, jc, queued)
+
+
+async def _deliver(ctx: dict[str, Any], jc: JobContext, queued: Sequence[uuid.UUID]) -> None:
     if jc.notifier is not None:  # else the reminders sweep (or `pixie chat`) finds them
         for nid in queued:
             await ctx["redis"].enqueue_job("deliver", str(nid), _job_id=delivery.job_id(nid, 0))
@@ -118,7 +126,7 @@ async def sync_account(ctx: dict[str, Any], account_id: str) -> str:
     if source is None:
         return f"no source for {account.provider!r}"
     try:
-        await source.sync(jc, account)
+        queued = await source.sync(jc, account)
     except AuthExpired as exc:
         await _auth_expired(ctx, jc, account, exc)
         return "auth_expired"
@@ -135,4 +143,5 @@ async def sync_account(ctx: dict[str, Any], account_id: str) -> str:
         raise
     async with jc.sessions() as session, session.begin():
         await accounts.mark_synced(session, account.id, jc.now())
+    await _deliver(ctx, jc, queued or [])
     return "synced"
