@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from arq import Retry
@@ -37,8 +38,11 @@ class AccountSource(Protocol):
     provider: str  # "google", "outlook", "imap": accounts.provider
     kind: Kind
 
-    async def sync(self, jc: JobContext, account: accounts.Account) -> None:
-        """One incremental sync (or poll) of one account; idempotent. Raises core.sources errors."""
+    async def sync(self, jc: JobContext, account: accounts.Account) -> Sequence[uuid.UUID] | None:
+        """One incremental sync (or poll) of one account; idempotent. Raises core.sources errors.
+
+        Returns the notifications it queued for users (a mail's "added 2 tasks"), delivered at once.
+        """
         ...
 
 
@@ -118,7 +122,7 @@ async def sync_account(ctx: dict[str, Any], account_id: str) -> str:
     if source is None:
         return f"no source for {account.provider!r}"
     try:
-        await source.sync(jc, account)
+        queued = await source.sync(jc, account)
     except AuthExpired as exc:
         await _auth_expired(ctx, jc, account, exc)
         return "auth_expired"
@@ -135,4 +139,7 @@ async def sync_account(ctx: dict[str, Any], account_id: str) -> str:
         raise
     async with jc.sessions() as session, session.begin():
         await accounts.mark_synced(session, account.id, jc.now())
+    if jc.notifier is not None:  # else the reminders sweep (or `pixie chat`) finds them
+        for nid in queued or ():
+            await ctx["redis"].enqueue_job("deliver", str(nid), _job_id=delivery.job_id(nid, 0))
     return "synced"
