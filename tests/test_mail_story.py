@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -166,3 +167,32 @@ async def test_gmails_forwarding_confirmation_is_shown_with_its_code_not_made_a_
     async with rt.sessions() as session:
         [text] = list(await session.scalars(select(Notification.text)))
     assert "615938402" in text and "ada@gmail.test" in text
+
+
+async def test_email_in_chat_shows_the_forwarding_address_and_a_new_one_retires_it(
+        rt: Runtime, dovecot: Dovecot, tmp_path: Path) -> None:
+    from core.access import parse_owners
+    from core.types import IncomingMessage
+
+    intake, _, _ = await _setup(rt, dovecot, tmp_path)
+    rt.assistant.access.owners = parse_owners("telegram:2002")
+
+    async def say(text: str, n: list[int] = [0]) -> str:  # noqa: B006
+        n[0] += 1
+        reply = await rt.assistant.handle(IncomingMessage("telegram", "2002", text, chat_id="c-2002",
+                                                          message_id=f"m{n[0]}", ts=at(NOW)))
+        return reply.text
+
+    assert "No mailbox is set up" in await say("/email")
+    rt.assistant.access.mailbox = parse_imap_url(dovecot.url).address
+    shown = await say("/email")
+    [old] = re.findall(r"pixie\+([a-z2-7]{16})@example\.test", shown)
+    assert await say("/email") == shown  # the same address until asked for a new one
+    [new] = re.findall(r"pixie\+([a-z2-7]{16})@example\.test", await say("/email new"))
+    assert new != old
+    dovecot.append(mail(sender="carol@example.net", top=(to_token(old),)),
+                   mail(sender="carol@example.net", subject="Fwd: again", top=(to_token(new),)))
+    assert await _poll(dovecot, intake) == ["rejected", "handled"]
+    async with rt.sessions() as session:
+        owner = await session.scalar(select(Task.user_id))
+        assert (await session.get(User, owner)).role == "owner"  # type: ignore[union-attr]
