@@ -240,13 +240,16 @@ class ImapMailbox:
         deadline = time.monotonic() + min(timeout, IDLE_MAX)
         arrived = False
         client.idle()
-        try:
-            # Short checks, so that closing the mailbox (Ctrl-C, shutdown) ends an IDLE within a second.
-            while not arrived and not self._closing.is_set() and time.monotonic() < deadline:
-                responses = client.idle_check(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
-                arrived = any(len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
-        finally:
-            client.idle_done()  # a dead connection fails here (read timeout): the caller reconnects
+        # Short checks, so that closing the mailbox (Ctrl-C, shutdown) ends an IDLE within a second.
+        while not arrived and not self._closing.is_set() and time.monotonic() < deadline:
+            asked = max(0.0, min(1.0, deadline - time.monotonic()))
+            began = time.monotonic()
+            responses = client.idle_check(timeout=asked)
+            if not responses and asked >= 0.2 and time.monotonic() - began < asked / 2:
+                # imapclient swallows EOF: the socket was readable yet said nothing, so it is closed
+                raise ConnectionError("the IMAP connection closed during IDLE")
+            arrived = any(len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+        client.idle_done()  # a silently dead connection fails here (read timeout): the caller reconnects
         return arrived
 
     async def wait(self, seconds: float = IDLE_MAX) -> bool:
