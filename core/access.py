@@ -300,8 +300,10 @@ async def merge_users(session: AsyncSession, keep: User, gone: User) -> None:
             await session.execute(update(table).where(col == gone.id).values(user_id=keep.id))
     settings = (gone.name, gone.tz, gone.digest_time, gone.digest_platform, gone.next_digest_at)
     owner = "owner" in (keep.role, gone.role)
+    mail_token = gone.mail_token or keep.mail_token  # the forwarding address set up first keeps working
     await session.execute(delete(User).where(User.id == gone.id))
     session.expunge(gone)
     keep.name, keep.tz, keep.digest_time, keep.digest_platform, keep.next_digest_at = settings
     keep.role = "owner" if owner else keep.role
+    keep.mail_token = mail_token
     await session.flush()

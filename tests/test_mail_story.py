@@ -235,3 +235,19 @@ async def test_the_long_running_poller_reads_mail_as_it_arrives_and_catches_up_a
         stop.set()
         await asyncio.wait_for(poller, 10)  # stops within seconds, even mid-IDLE
     assert dovecot.count("INBOX") == 0
+
+
+async def test_linking_two_accounts_keeps_the_forwarding_address_set_up_first(rt: Runtime) -> None:
+    from core.access import merge_users
+
+    first = await platform_user(rt, "ada", "Europe/Berlin", at(NOW), digest=False)
+    second = await platform_user(rt, "ada2", "Europe/Berlin", at(NOW), platform="slack", digest=False)
+    async with rt.sessions() as session, session.begin():
+        token = await mail_addresses.token_of(session, first.id)
+        await mail_addresses.token_of(session, second.id)
+    async with rt.sessions() as session, session.begin():
+        keep, gone = await session.get(User, second.id), await session.get(User, first.id)
+        assert keep is not None and gone is not None
+        await merge_users(session, keep=keep, gone=gone)
+    async with rt.sessions() as session:
+        assert await mail_addresses.user_for_token(session, token) == second.id
