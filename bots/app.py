@@ -109,6 +109,19 @@ async def connect(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def mailbox_address(settings: Settings) -> str | None:
+    """The mail address of PIXIE_IMAP_URL's mailbox (None when no usable mailbox is configured)."""
+    if not settings.imap_url:
+        return None
+    from connectors.imap import parse_imap_url
+
+    try:
+        return parse_imap_url(settings.imap_url).address
+    except ValueError as exc:
+        log.warning("%s", exc)
+        return None
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings | None = None, default_tz: str | None = None,
                        brain: Brain | None = None) -> AsyncIterator[Runtime]:
@@ -120,6 +133,7 @@ async def open_runtime(settings: Settings | None = None, default_tz: str | None 
         sessions = make_sessionmaker(engine)
         memory = Memory(make_embedder(settings))
         assistant = Assistant(sessions, brain or make_brain(settings), memory, default_tz)
+        assistant.access.mailbox = mailbox_address(settings)  # `/email` shows forwarding addresses on it
         try:
             yield Runtime(settings, engine, sessions, memory, assistant)
         finally:
@@ -154,7 +168,25 @@ async def run_worker(settings: Settings | None = None, burst: bool = False, *, n
                 log.info("no chat platform to deliver to: notifications stay queued for `pixie chat`")
             try:
                 jc = JobContext(rt.sessions, rt.memory, chosen, vault=Vault.from_settings(settings))
+                await register_mailbox(settings, rt.sessions, jc.vault)
                 return await work(jc, redis, burst, handle_signals=handle_signals, **kw)
             finally:
                 if owned is not None:
                     await owned.aclose()
+
+
+async def register_mailbox(settings: Settings, sessions: async_sessionmaker, vault: Vault | None) -> bool:
+    """With PIXIE_IMAP_URL set, make the mailbox an account the worker polls; whether one is set."""
+    if not settings.imap_url or vault is None:
+        return False
+    import datetime as dt
+
+    from connectors.imap import parse_imap_url
+    from jobs.connectors import register_source
+    from jobs.mail import ImapSource, connect_mailbox
+
+    config = parse_imap_url(settings.imap_url)
+    await connect_mailbox(sessions, vault, config, dt.datetime.now(dt.UTC))
+    register_source(ImapSource(config, settings.mail_authserv_id))
+    log.info("polling the mailbox %s for forwarded mail", config.remote_id)
+    return True

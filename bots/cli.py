@@ -316,6 +316,122 @@ def email_ingest(files: Annotated[list[Path], typer.Argument(help="Email files (
         raise typer.Exit(1)
 
 
+def _mailbox_config() -> Any:
+    from connectors.imap import parse_imap_url
+    from core.config import get_settings
+
+    url = get_settings().imap_url
+    if not url:
+        err.print("[red]No mailbox is configured:[/] set PIXIE_IMAP_URL (README: Connect a mailbox).")
+        raise typer.Exit(2)
+    try:
+        return parse_imap_url(url)
+    except ValueError as e:
+        err.print(f"[red]{e}[/]")
+        raise typer.Exit(2) from None
+
+
+@email_app.command("address")
+def email_address(user: UserOpt = None,
+                  new: Annotated[bool, typer.Option("--new", help="Make a new address; the old one stops "
+                                                                  "working.")] = False,
+                  register: Annotated[list[str] | None, typer.Option(
+                      "--register", help="An address of the user's own: mail they forward by hand from it is "
+                                         "accepted when the receiving server vouches for it (DMARC/DKIM).")] = None,
+                  as_json: JsonOpt = False) -> None:
+    """The user's secret forwarding address: mail sent to it becomes their tasks."""
+    from core import mail_addresses
+
+    config = _mailbox_config()
+    name = _user(user)
+
+    async def go(rt: Any) -> dict[str, Any] | None:
+        u = await _lookup(rt, name)
+        if u is None:
+            return None
+        async with rt.sessions() as session, session.begin():
+            token = await (mail_addresses.rotate if new else mail_addresses.token_of)(session, u.id)
+            for address in register or []:
+                try:
+                    await mail_addresses.register_sender(session, u.id, address, dt.datetime.now(clock.UTC))
+                except ValueError as e:  # not an address, or another user's
+                    err.print(f"[red]{e}[/]")
+                    raise typer.Exit(2) from None
+            senders = await mail_addresses.senders_of(session, u.id)
+        return {"user": name, "address": mail_addresses.forwarding_address(config.address, token),
+                "registered": senders}
+
+    found = _run(go)
+    if found is None:
+        err.print(f"I don't know {name!r} yet — say hello with `pixie chat` first.")
+        raise typer.Exit(1)
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    print(found["address"])
+    if found["registered"]:
+        err.print("registered senders: " + ", ".join(found["registered"]))
+
+
+@email_app.command("poll")
+def email_poll(once: Annotated[bool, typer.Option("--once", help="Read what is there now, then exit.")] = False,
+               as_json: JsonOpt = False) -> None:
+    """Read the mailbox: forwarded mail becomes its users' tasks (the worker does this too)."""
+    import contextlib
+    import logging
+    import signal
+
+    config = _mailbox_config()
+
+    async def go(rt: Any) -> list[dict[str, Any]]:
+        from connectors.imap import ImapMailbox
+        from connectors.mail_poller import Drained, drain, watch
+        from core.vault import Vault
+        from jobs.mail import connect_mailbox, intake_for, opened_config
+
+        vault = Vault.from_settings(rt.settings)
+        account = await connect_mailbox(rt.sessions, vault, config, dt.datetime.now(clock.UTC))
+        opened = await opened_config(rt.sessions, vault, config, account)
+        intake = intake_for(rt.sessions, rt.memory, opened, account, rt.settings.mail_authserv_id)
+        outcomes: list[dict[str, Any]] = []
+
+        def report(d: Drained) -> None:
+            for o in d.outcomes:
+                row = {"status": o.status, "reason": o.reason, "folder": o.folder}
+                outcomes.append(row)
+                if not once and not as_json:
+                    console.print(f"{o.status}" + (f" — {o.reason}" if o.reason else ""))
+
+        if once:
+            async with ImapMailbox(opened) as box:
+                report(await drain(box, intake))
+            return outcomes
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await watch(lambda: ImapMailbox(opened), intake, stop, on_drained=report)
+        return outcomes
+
+    if not once:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from core.sources import SourceError
+
+    try:
+        outcomes = _run(go)
+    except SourceError as e:
+        err.print(f"[red]The mailbox {config.remote_id}: {e}[/]")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(outcomes, ensure_ascii=False, indent=2))
+    elif once:
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o["status"]] = counts.get(o["status"], 0) + 1
+        console.print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "No new mail.")
+
+
 @app.command()
 def digest(user: UserOpt = None,
            now: Annotated[str | None, typer.Option("--now", help="ISO time to compose it for.")] = None) -> None:

@@ -228,7 +228,7 @@ async def ingest(rt: Any, user_name: str, tz: str | None, raw: bytes, file: str 
     Returns the JSON object of `pixie email ingest --json` for this file; a file that is not an
     email is "rejected" with a reason, and nothing is written for it.
     """
-    from core.tools import ToolContext, run_tool
+    from core.tools import ToolContext
 
     result: dict[str, Any] = {"file": file, "message_id": None, "status": "rejected", "tasks": [], "events": []}
     try:
@@ -251,11 +251,21 @@ async def ingest(rt: Any, user_name: str, tz: str | None, raw: bytes, file: str 
             result["status"] = "duplicate"
             return result
         ctx = ToolContext(session, user, now, zone, rt.memory, source=PLATFORM)  # tasks and events say so
-        for p in extract(mail, zone):
-            action = await run_tool(ctx, p.tool, p.args)
-            if action.ok:
-                result["tasks" if p.tool == "create_task" else "events"].append(
-                    action.result["task" if p.tool == "create_task" else "event"])
+        result["tasks"], result["events"] = await propose(ctx, mail)
         result["status"] = "created"
     return result
+
+
+async def propose(ctx: Any, mail: Mail) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run the tools for what `mail` asks of `ctx.user` (in `ctx`'s transaction): the tasks and events made."""
+    from core.tools import run_tool
+
+    tasks: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for p in extract(mail, ctx.tz):
+        action = await run_tool(ctx, p.tool, p.args)
+        if action.ok:
+            (tasks if p.tool == "create_task" else events).append(
+                action.result["task" if p.tool == "create_task" else "event"])
+    return tasks, events
 

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import mail_addresses
 from core.brain import Thought, ToolCall
 from core.types import IncomingMessage
 from db.models import AccessCode, Base, Identity, Stranger, User
@@ -39,7 +40,8 @@ REFUSAL = ("Hi! I'm a private assistant and only talk to people my owner has adm
            "If you know them, send them your id — {who} — so they can admit you, "
            "or send me the code they gave you.")
 HELP = ("Commands: /tasks — your open tasks · /today — today's agenda · /link — use me from another "
-        "platform too · /digest here — get your reminders and morning digest here · /help.\n"
+        "platform too · /digest here — get your reminders and morning digest here · /email — your address "
+        "for forwarding mail · /help.\n"
         "Or just talk to me: “add buy milk tomorrow”, “remind me to call mom at 6pm”.")
 OWNER_HELP = "\nAs an owner: /invite — a one-time code for someone new · /admit platform:id — admit by id."
 
@@ -97,6 +99,7 @@ class Access:
 
     def __init__(self, owners: frozenset[tuple[str, str]] = frozenset()) -> None:
         self.owners = owners
+        self.mailbox: str | None = None  # the deployment mailbox's address (PIXIE_IMAP_URL), set by the wiring
         # What this process last wrote to each identity (chat, when): most messages then need no write.
         self._seen: dict[tuple[str, str], tuple[str | None, dt.datetime]] = {}
 
@@ -251,6 +254,8 @@ class Access:
             return await self._link(session, user, msg, arg, now)
         if name == "digest":
             return self._digest(user, msg, arg)
+        if name == "email":
+            return await self._email(session, user, arg)
         if name in ("invite", "admit") and user.role != "owner":
             return "Only an owner can admit people."
         if name == "invite":
@@ -282,6 +287,16 @@ class Access:
             return "I couldn't merge those accounts automatically; nothing was changed."
         return (f"Linked! Your {platform_name(msg.platform)} account now shares one task list, calendar and "
                 "memory with your other account. Say /digest here to get your digest here.")
+
+    async def _email(self, session: AsyncSession, user: User, arg: str) -> str:
+        if self.mailbox is None:
+            return "No mailbox is set up for forwarded mail here (the owner sets PIXIE_IMAP_URL)."
+        rotate = arg.lower().strip() in ("new", "rotate")
+        token = await (mail_addresses.rotate if rotate else mail_addresses.token_of)(session, user.id)
+        address = mail_addresses.forwarding_address(self.mailbox, token)
+        return ((f"Your new forwarding address: {address} — the old one no longer works." if rotate else
+                 f"Forward mail to {address} and I'll add what it asks of you as tasks.")
+                + " Keep it private: mail to it counts as yours. /email new gives you a fresh one.")
 
     @staticmethod
     def _digest(user: User, msg: IncomingMessage, arg: str) -> str | Thought:
@@ -327,8 +342,10 @@ async def merge_users(session: AsyncSession, keep: User, gone: User) -> None:
             await session.execute(update(table).where(col == gone.id).values(user_id=keep.id))
     settings = (gone.name, gone.tz, gone.digest_time, gone.digest_platform, gone.next_digest_at)
     owner = "owner" in (keep.role, gone.role)
+    mail_token = gone.mail_token or keep.mail_token  # the forwarding address set up first keeps working
     await session.execute(delete(User).where(User.id == gone.id))
     session.expunge(gone)
     keep.name, keep.tz, keep.digest_time, keep.digest_platform, keep.next_digest_at = settings
     keep.role = "owner" if owner else keep.role
+    keep.mail_token = mail_token
     await session.flush()

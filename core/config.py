@@ -53,6 +53,13 @@ class Settings(BaseSettings):
                         description="Admitted from the start: comma-separated platform:user_id.")
     digest_time: str = Field(default="07:30", alias="PIXIE_DIGEST_TIME",
                              description="Default local time of the daily digest (HH:MM).")
+    imap_url: str | None = Field(default=None, alias="PIXIE_IMAP_URL",
+                                 description="The mailbox users forward mail to: imaps://user:password@host:993/INBOX "
+                                             "(imap:// only for a server on this machine; ?address=… when the "
+                                             "login is not the mail address).")
+    mail_authserv_id: str | None = Field(default=None, alias="PIXIE_MAIL_AUTHSERV_ID",
+                                         description="The receiving mail server's authserv-id: the only "
+                                                     "Authentication-Results header trusted.")
 
     anthropic_api_key: str | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     openai_api_key: str | None = Field(default=None, alias="OPENAI_API_KEY")

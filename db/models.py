@@ -77,6 +77,8 @@ class User(Base):
     pending: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # owner | member: owners admit others from chat (the terminal's users are trusted as they are).
     role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
+    # The secret in the user's forwarding address (pixie+<token>@…): mail to it is theirs. Rotatable.
+    mail_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     identities: Mapped[list[Identity]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -379,3 +381,34 @@ class LlmUsage(Base):
     cost_usd: Mapped[Any] = mapped_column(Numeric(14, 6), default=0)
     priced: Mapped[bool] = mapped_column(Boolean, default=True)  # False: some calls had no known price
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MailSender(Base):
+    """An address a user registered as theirs: mail they forward by hand is accepted on a pinned DMARC/DKIM pass."""
+
+    __tablename__ = "mail_senders"
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower case; one user per address
+    user_id: Mapped[uuid.UUID] = _owner()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Mail(Base):
+    """A message read from the mailbox, recorded once: handled for its user, or rejected with the reason.
+
+    `key` is its Message-ID with a hash of its body, so the same mail fetched again (after a crash,
+    or under a new UIDVALIDITY) is recognised and a different mail reusing a Message-ID is not.
+    """
+
+    __tablename__ = "mails"
+    __table_args__ = (UniqueConstraint("account_id", "key", name="uq_mails_key"),)
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("accounts.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # handled | rejected | confirmation
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected (never its content)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[dt.datetime | None] = mapped_column()  # the server's INTERNALDATE
+    handled_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -27,13 +27,14 @@ from db.migrate import migrate
 if TYPE_CHECKING:
     from arq.connections import RedisSettings
 
+    from tests.dovecot import Dovecot
     from tests.fakes.chat_platform import FakeChatPlatform
     from tests.fakes.telegram import FakeTelegram
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 TABLES = ("notifications, reminders, memory_items, events, tasks, messages, identities, users"
           ", access_codes, strangers, inbound, embedding_cache"
-          ", llm_usage, calendars, accounts")
+          ", llm_usage, calendars, accounts, mails, mail_senders")
 
 
 def _local(address: object) -> bool:
@@ -167,3 +168,15 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
     server = await FakeTelegram().start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    """A real dovecot on a free 127.0.0.1 port with an empty mailbox, stopped after the test."""
+    from tests.dovecot import Dovecot
+
+    server = Dovecot().start()
+    try:
+        yield server
+    finally:
+        server.stop()
