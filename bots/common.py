@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from core.inbox import Delivery, Inbox, Stored
+from core.outage import Backoff, DatabaseUnavailable, classify
 from core.types import Reply
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,7 @@ T = TypeVar("T")
 
 TYPING_GRACE = 0.3  # a reply faster than this needs no typing indicator
 TYPING_EVERY = 4.0  # platforms drop the indicator after ~5 s; refresh before that
+MAX_HELD = 1000  # deliveries held in memory while the database is away (where the platform cannot redeliver)
 
 
 def utf16_len(text: str) -> int:
@@ -147,6 +149,8 @@ class Conversations:
     """Stores each delivery before the adapter acks it, then handles one chat's deliveries in order.
 
     Different people are handled concurrently; one person's messages never overtake each other.
+    While the database is away, each waiting chat is told so once, and its messages are answered,
+    in order, once it is back.
     """
 
     def __init__(self, inbox: Inbox, channel: Channel) -> None:
@@ -154,26 +158,75 @@ class Conversations:
         self.channel = channel
         self._chats: dict[tuple[str, str], _Chat] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._told: set[str] = set()  # chats told about the current outage
+        self._held = 0
+
+    async def tell(self, reply_to: str, item: Delivery, away: DatabaseUnavailable) -> None:
+        """Say once per chat and outage that the answer waits for the database (and why)."""
+        if reply_to in self._told:
+            return
+        self._told.add(reply_to)
+        log.warning("database unavailable (%s); telling the chat its answer waits", away)
+        try:
+            await self.channel.respond(reply_to, item, Reply(away.notice))
+        except Exception as exc:  # the notice is a courtesy; the answer itself is still owed
+            log.warning("could not send the outage notice: %s", exc)
+
+    def _back(self) -> None:
+        self._told.clear()
+
+    async def _store(self, batch: list[tuple[str, Delivery, str]]) -> list[bool]:
+        try:
+            fresh = await self.inbox.accept_many(batch)
+        except Exception as exc:
+            away = classify(exc)
+            if away is None:
+                raise
+            for _, item, reply_to in batch:
+                await self.tell(reply_to, item, away)
+            raise away from exc
+        self._back()
+        return fresh
 
     async def submit(self, event_id: str, item: Delivery, reply_to: str) -> bool:
         """Store the delivery and queue it; False for a redelivery (acknowledge it and do nothing).
 
         Its place in the chat's queue is taken on arrival, before the store, so two messages stored
         concurrently are still answered in the order they came.
+        While the database is away the delivery is held here and stored when it is back (up to
+        MAX_HELD of them; past that `DatabaseUnavailable` is raised and the platform must redeliver).
         """
         stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.spawn(Stored(event_id, item, reply_to), stored)
+        backoff = Backoff()
+        held = False
         try:
-            new = await self.inbox.accept(event_id, item, reply_to)
+            while True:
+                try:
+                    new = (await self._store([(event_id, item, reply_to)]))[0]
+                    break
+                except DatabaseUnavailable:
+                    if not held and self._held >= MAX_HELD:
+                        raise
+                    if not held:
+                        held, self._held = True, self._held + 1
+                    await backoff.wait()
         except BaseException:
             stored.set_result(False)
             raise
+        finally:
+            if held:
+                self._held -= 1
         stored.set_result(new)
         return new
 
     async def submit_many(self, batch: list[tuple[str, Delivery, str]]) -> list[bool]:
-        """Store a batch in one go, then queue the new ones in their order."""
-        fresh = await self.inbox.accept_many(batch)
+        """Store a batch in one go, then queue the new ones in their order.
+
+        While the database is away this tells each chat once and raises `DatabaseUnavailable`: the
+        adapter leaves the batch unacknowledged, so the platform serves it again.
+        """
+        fresh = await self._store(batch)
         for (event_id, item, reply_to), new in zip(batch, fresh, strict=True):
             if new:
                 self.spawn(Stored(event_id, item, reply_to))
@@ -201,10 +254,19 @@ class Conversations:
             async with chat.lock:
                 if go is not None and not await go:  # a redelivery, or the store failed: nothing to do
                     return
-                async with typing_while(lambda: self.channel.typing(stored.reply_to)):
-                    reply = await self.inbox.handle(stored.event_id, stored.item)
+                reply = stored.reply  # answered before a crash, not sent yet: send it now, once
+                backoff = Backoff()
+                while reply is None:
+                    try:
+                        async with typing_while(lambda: self.channel.typing(stored.reply_to)):
+                            reply = await self.inbox.handle(stored.event_id, stored.item)
+                        self._back()
+                    except DatabaseUnavailable as away:  # stored already: answered when it is back
+                        await self.tell(stored.reply_to, stored.item, away)
+                        await backoff.wait()
                 if not reply.duplicate and reply.text.strip():
                     await self.channel.respond(stored.reply_to, stored.item, reply)
+                    await self.inbox.sent(stored.item.platform, stored.event_id)
         except Exception:
             log.exception("failed to answer %s on %s", stored.event_id, stored.item.platform)
         finally:

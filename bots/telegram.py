@@ -25,6 +25,7 @@ from bots.platforms import Adapter, SendClient
 from core.config import Settings
 from core.inbox import Delivery, Inbox, Press
 from core.notify import Sender
+from core.outage import Backoff, DatabaseUnavailable
 from core.types import Button, IncomingMessage, OutgoingNotification, PlatformUnavailable, Reply, Undeliverable
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class TelegramBot(Sender):
         """Long polling; the offset moves past an update only after the update is stored."""
         offset: int | None = None
         failures = 0
+        away = Backoff()
         while not self._stopping.is_set():
             try:
                 updates = await self.bot.get_updates(offset=offset, timeout=self.poll_timeout,
@@ -149,7 +151,12 @@ class TelegramBot(Sender):
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
                 continue
             if updates:
-                await self.receive(list(updates))
+                try:
+                    await self.receive(list(updates))
+                except DatabaseUnavailable:  # not confirmed: Telegram serves them again once it is back
+                    await away.wait()
+                    continue
+                away.reset()
                 offset = updates[-1].update_id + 1
 
     async def receive(self, updates: list[Update]) -> None:

@@ -7,6 +7,7 @@ import logging
 import re
 import unicodedata
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,6 +20,7 @@ from core.access import TRUSTED_PLATFORMS, Access, parse_command
 from core.brain import Brain, BrainInput, Thought, ToolCall
 from core.context import ContextPack, gather_context
 from core.memory import Memory
+from core.outage import classify
 from core.privacy import SHAREABLE_COMMANDS, placed
 from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
@@ -28,6 +30,10 @@ from core.usage import record_usage
 from db.models import Identity, Message, User
 
 log = logging.getLogger(__name__)
+
+# Called in the turn's write transaction with the reply it stores: the caller's outbox keeps it there,
+# so a reply committed with its turn is sent even if the process dies before sending it.
+Keep = Callable[[AsyncSession, Reply], Awaitable[None]]
 
 MAX_CHARS = 4000
 BUTTONS = {"done": "complete_task", "snooze": "snooze_task"}  # a button's action → the tool it calls
@@ -119,8 +125,11 @@ class Assistant:
     #   think — the brain decides from that data alone (a model call may take seconds);
     #   act   — one write transaction in which only tools change user data, and the turn is stored.
 
-    async def handle(self, msg: IncomingMessage, tz: str | None = None) -> Reply:
-        """Answer one message. Bad input gets a clear reply; a failure changes nothing."""
+    async def handle(self, msg: IncomingMessage, tz: str | None = None, keep: Keep | None = None) -> Reply:
+        """Answer one message. Bad input gets a clear reply; a failure changes nothing.
+
+        A database that is away (or full) raises `DatabaseUnavailable`: the caller waits and retries.
+        """
         now = msg.ts or dt.datetime.now(clock.UTC)
         text = clean_text(msg.text or "")
         try:
@@ -130,7 +139,7 @@ class Assistant:
                 return Reply(notice("empty") if not text else f"That message is too long for me ({len(text)} "
                              f"characters; I read up to {MAX_CHARS}). Could you split it up?")
             async with self.sessions() as session, session.begin():
-                found = await self._read(session, msg, text, now, tz)
+                found = await self._read(session, msg, text, now, tz, keep)
                 if isinstance(found, Reply):
                     return found
                 turn, user = found
@@ -138,15 +147,17 @@ class Assistant:
                     # Nothing to wait for (a command, an answer to a question, the offline rules): the
                     # brain is a quick function of the text, so the turn thinks and acts right here.
                     return await self._act(session, user, turn, turn.thought or await self.brain.think(
-                        self._input(turn)))
+                        self._input(turn)), keep)
             thought = await self.brain.think(self._input(turn))  # a model may take seconds: no transaction open
             async with self.sessions() as session, session.begin():
                 # Locked: two turns of one person (from two platforms) act one after the other.
                 again = await session.get(User, turn.user_id, with_for_update=True, populate_existing=True)
                 if again is None:  # merged into another account by /link meanwhile
                     return Reply("Your accounts were just linked — please send that again.")
-                return await self._act(session, again, turn, thought)
-        except Exception:
+                return await self._act(session, again, turn, thought, keep)
+        except Exception as exc:
+            if (away := classify(exc)) is not None:
+                raise away from exc
             log.exception("failed to handle a message from %s:%s", msg.platform, msg.platform_user_id)
             return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again.")
 
@@ -164,7 +175,7 @@ class Assistant:
                           tz=turn.tz, context=turn.context)
 
     async def _read(self, session: AsyncSession, msg: IncomingMessage, text: str, now: dt.datetime,
-                    tz: str | None) -> tuple[Turn, User] | Reply:
+                    tz: str | None, keep: Keep | None = None) -> tuple[Turn, User] | Reply:
         """Phase one: admit the speaker, drop a redelivery, and gather what the brain needs."""
         user = await self.user_for(session, msg.platform, msg.platform_user_id, now, tz,
                                    name=msg.display_name if msg.platform == "terminal" else None,
@@ -173,8 +184,8 @@ class Assistant:
         if msg.platform not in TRUSTED_PLATFORMS:  # strangers stop here: nothing of theirs reaches a brain
             user, welcome = await self.access.admit(session, msg, text, now, user, lambda: self.user_for(
                 session, msg.platform, msg.platform_user_id, now, tz))
-            if user is None:
-                return Reply(welcome or "", duplicate=welcome is None)
+            if user is None:  # a stranger: the refusal (said once) is kept like any reply
+                return await _kept(session, keep, Reply(welcome)) if welcome else Reply("", duplicate=True)
         assert user is not None
         if msg.message_id is not None and await session.scalar(select(Message.id).where(
                 Message.platform == msg.platform, Message.external_id == msg.message_id)) is not None:
@@ -193,7 +204,8 @@ class Assistant:
             session.add(Message(user_id=user.id, platform=msg.platform, role="assistant",
                                 text=await self.access.mask_codes(session, shortcut), created_at=now))
             cmd = parse_command(text)
-            return placed(msg, Reply(shortcut), shareable=bool(cmd and cmd[0] in SHAREABLE_COMMANDS))
+            return await _kept(session, keep, placed(msg, Reply(shortcut),
+                                                     shareable=bool(cmd and cmd[0] in SHAREABLE_COMMANDS)))
         # A one-time code Pixie issued reaches no brain, tool or row ("give Dan the code …" would store it
         # in a task title): the person has it, and the database keeps only its hash.
         text = await self.access.mask_codes(session, text)
@@ -204,7 +216,8 @@ class Assistant:
             context = await gather_context(session, self.memory, user.id, user.tz, now, text)
         return Turn(user.id, user.name, user.tz, msg, text, now, thought, pending is not None, context), user
 
-    async def _act(self, session: AsyncSession, user: User, turn: Turn, thought: Thought) -> Reply:
+    async def _act(self, session: AsyncSession, user: User, turn: Turn, thought: Thought,
+                   keep: Keep | None = None) -> Reply:
         """Phase three, in the caller's write transaction: store the turn, ask or run the tools, store the reply."""
         msg, now = turn.msg, turn.now
         turn_id = uuid.uuid4()  # the stored message; its memory item points back to it
@@ -233,7 +246,8 @@ class Assistant:
                                         turn_id, now)
         await record_usage(session, thought.usage)
         # A canned reply (no tool ran, no brain wrote text) is the same for everyone: fine in a group.
-        return placed(msg, Reply(reply, actions), shareable=not actions and thought.text is None)
+        return await _kept(session, keep, placed(msg, Reply(reply, actions),
+                                                 shareable=not actions and thought.text is None))
 
     @staticmethod
     async def _store(session: AsyncSession, user: User, msg: IncomingMessage, text: str, now: dt.datetime,
@@ -281,7 +295,7 @@ class Assistant:
         return text
 
     async def press(self, platform: str, platform_user_id: str, action: str, value: str,
-                    now: dt.datetime | None = None, press_id: str | None = None) -> Reply:
+                    now: dt.datetime | None = None, press_id: str | None = None, keep: Keep | None = None) -> Reply:
         """A Done / Snooze 1h button under a notification: a tool call; pressing it twice changes nothing more."""
         now = now or dt.datetime.now(clock.UTC)
         call = BUTTONS.get(action)
@@ -304,8 +318,10 @@ class Assistant:
                     return Reply("That button doesn't do anything any more.")
                 ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="button")
                 done = await run_tool(ctx, call, {"task_id": value})
-                return Reply(say(Speaker(ctx.tz, now), done), [done])
-        except Exception:
+                return await _kept(session, keep, Reply(say(Speaker(ctx.tz, now), done), [done]))
+        except Exception as exc:
+            if (away := classify(exc)) is not None:
+                raise away from exc
             log.exception("failed to handle a button press from %s:%s", platform, platform_user_id)
             return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again.")
 
@@ -322,4 +338,10 @@ class Assistant:
             return await take_unsent(session, user.id, now)
 
 
-__all__ = ["Ambiguous", "Assistant", "clean_text", "pick_choice"]
+async def _kept(session: AsyncSession, keep: Keep | None, reply: Reply) -> Reply:
+    if keep is not None:
+        await keep(session, reply)
+    return reply
+
+
+__all__ = ["Ambiguous", "Assistant", "Keep", "clean_text", "pick_choice"]

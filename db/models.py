@@ -357,6 +357,8 @@ class Inbound(Base):
     platform: Mapped[str] = mapped_column(String(32))
     event_id: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # dropped once handled
+    # The reply stored with the turn, until the platform took it (the outbox: sent after a crash, once).
+    reply: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     handled_at: Mapped[dt.datetime | None] = mapped_column()
 
