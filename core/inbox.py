@@ -18,7 +18,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import null, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -178,7 +178,7 @@ class Inbox:
         async with self.sessions() as session, session.begin():
             await session.execute(update(Inbound).where(
                 tuple_(Inbound.platform, Inbound.event_id).in_([key for key, _ in batch]))
-                .values(handled_at=dt.datetime.now(clock.UTC), payload=None, reply=None))
+                .values(handled_at=dt.datetime.now(clock.UTC), payload=None, reply=null()))
         del self._handled[:len(batch)]
         for _, done in batch:
             if done is not None and not done.done():

@@ -79,6 +79,9 @@ class FakeTelegram:
     _msg_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _new: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
+    # While `hold` is set, sendMessage is taken but never answered (a crash test kills the bot then).
+    hold: bool = False
+    held: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def base_url(self) -> str:
@@ -205,6 +208,9 @@ class FakeTelegram:
         return list(self.updates[:100])
 
     async def _m_sendMessage(self, p: dict[str, Any]) -> Any:
+        if self.hold:
+            self.held.set()
+            await asyncio.Event().wait()  # until the client goes away
         text = str(p.get("text", ""))
         if not text.strip():
             return _bad("Bad Request: message text is empty")
