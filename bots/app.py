@@ -190,3 +190,17 @@ async def register_mailbox(settings: Settings, sessions: async_sessionmaker, vau
     register_source(ImapSource(config, settings.mail_authserv_id))
     log.info("polling the mailbox %s for forwarded mail", config.remote_id)
     return True
+
+
+async def keep_working(settings: Settings | None = None, **kw: Any) -> None:
+    """`run_worker` that outlives Redis or Postgres going away: it starts again (backoff up to 5 s) until cancelled."""
+    from core.outage import Backoff
+
+    backoff = Backoff(first=0.5, longest=5.0)
+    while True:
+        try:
+            await run_worker(settings, **kw)
+            return  # stopped on purpose
+        except Exception as exc:
+            log.warning("the worker stopped (%s: %s); starting it again", type(exc).__name__, exc)
+        await backoff.wait()

@@ -520,7 +520,7 @@ def worker(burst: Annotated[bool, typer.Option("--burst", help="Run what is due,
     import contextlib
     import logging
 
-    from bots.app import run_worker
+    from bots.app import keep_working, run_worker
     from core.config import get_settings
 
     if check:
@@ -539,7 +539,7 @@ def worker(burst: Annotated[bool, typer.Option("--burst", help="Run what is due,
     for noisy in ("alembic", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(run_worker(get_settings(), burst=burst))
+        asyncio.run(run_worker(get_settings(), burst=True) if burst else keep_working(get_settings()))
 
 
 @app.command()

@@ -76,9 +76,10 @@ async def run_all(rt: Runtime, settings: Settings, say: Callable[[str], None] = 
             "It works once, for 24 hours; restart `pixie run` for a new one.")
     jobs: dict[str, Coroutine[Any, Any, Any]] = {name: bot.run() for name, bot in plan.bots.items()}
     if with_worker:  # reminders and digests go out through the running bots
-        from bots.app import run_worker
+        from bots.app import keep_working
 
-        jobs["worker"] = run_worker(settings, notifier=plan.router, handle_signals=False)
+        # The worker restarts after Redis or Postgres went away; the bots never stop because of it.
+        jobs["worker"] = keep_working(settings, notifier=plan.router, handle_signals=False)
     say("Running: " + ", ".join(jobs))
     tasks = {asyncio.create_task(job, name=name): name for name, job in jobs.items()}
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 from fakes.telegram import FakeTelegram
@@ -12,6 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.app import Runtime
+from core.assistant import Assistant
+from core.brain import OfflineBrain
+from core.embeddings import HashEmbedder
+from core.memory import Memory
+from core.outage import UNREACHABLE
+from db.engine import make_engine, make_sessionmaker
 from db.models import Inbound, Task
 from tests.chat_support import admit, count
 from tests.test_telegram import running
@@ -56,3 +63,83 @@ async def test_a_reply_stored_but_not_sent_when_the_bot_is_killed_is_sent_once_a
     assert await count(rt, Task) == 1
     async with rt.sessions() as s:  # sent: the outbox is empty and the delivery handled
         assert list(await s.scalars(select(Inbound.reply).where(Inbound.reply.is_not(None)))) == []
+
+
+class Cable:
+    """A TCP hop in front of the Postgres socket that a test cuts and mends: the database goes away for the bot."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+        self.up = True
+        self.links: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> Cable:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    def cut(self) -> None:
+        self.up = False
+        for w in self.links:
+            w.transport.abort()  # every open connection dies mid-flight, as when Postgres is killed
+        self.links.clear()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
+        self.links += [writer, up_writer]
+
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            try:
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                w.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def stop(self) -> None:
+        self.cut()
+        assert self.server is not None
+        self.server.close()
+
+
+async def test_the_database_going_away_is_waited_out_told_once_and_answered_once_it_is_back(
+        rt: Runtime, engine: AsyncEngine, telegram: FakeTelegram) -> None:
+    fake = telegram
+    host = engine.url.query["host"]
+    cable = await Cable(f"{host}/.s.PGSQL.5432").start()
+    far = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{cable.port}/postgres")
+    sessions = make_sessionmaker(far)
+    memory = Memory(HashEmbedder())
+    there = Runtime(rt.settings, far, sessions, memory, Assistant(sessions, OfflineBrain(), memory, "UTC"))
+    admit(there, "telegram", ADA)
+    try:
+        async with running(there, fake):
+            fake.user_sends(ADA, "add buy milk tomorrow")
+            await fake.wait_for(lambda: fake.to(ADA))
+            cable.cut()
+            fake.user_sends(ADA, "add call mom tomorrow")
+            fake.user_sends(ADA, "add water the plants tomorrow")
+            await fake.wait_for(lambda: len(fake.to(ADA)) >= 2)
+            await asyncio.sleep(2)  # retries go on meanwhile; the person is told once
+            texts = [s.text for s in fake.to(ADA)]
+            assert texts[1] == UNREACHABLE and len(texts) == 2
+            cable.up = True
+            back = time.monotonic()
+            await fake.wait_for(lambda: len(fake.to(ADA)) >= 4, within=10)
+            assert time.monotonic() - back < 10
+            await asyncio.sleep(0.5)
+    finally:
+        await cable.stop()
+        await far.dispose()
+    assert [s.text.split(":")[0] for s in fake.to(ADA)] == ["Added", UNREACHABLE, "Added", "Added"]
+    assert "Call mom" in fake.to(ADA)[2].text and "Water the plants" in fake.to(ADA)[3].text
+    assert await count(rt, Task) == 3
