@@ -21,7 +21,7 @@ from core.context import ContextPack, gather_context
 from core.memory import Memory
 from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
-from core.tools import Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
+from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
 from core.types import Action, IncomingMessage, OutgoingNotification, Reply
 from core.usage import record_usage
 from db.models import Identity, Message, User
@@ -184,8 +184,12 @@ class Assistant:
             user.pending = None
         ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="chat")
         if thought.calls and not thought.confirmed:
+            writes = any(c.name in TOOLS and TOOLS[c.name].changes for c in thought.calls)
             touched = await items_touched(ctx, [(c.name, c.args) for c in thought.calls])
-            if touched > 1:  # deleting or cancelling several things: ask first
+            if writes and thought.confidence < safety.CONFIDENT:  # never write a guess: ask first
+                question, user.pending = safety.confirm(thought.calls, thought.text)
+                thought = replace(thought, calls=[], text=question)
+            elif touched > 1:  # deleting or cancelling several things: ask first
                 question, user.pending = safety.ask(thought.calls, touched)
                 thought = replace(thought, calls=[], text=question)
         actions = []
