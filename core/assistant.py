@@ -42,12 +42,14 @@ def clean_text(text: str) -> str:
 def pick_choice(text: str, candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Which of the offered candidates the user's answer names, if it names exactly one."""
     words = re.findall(r"[a-z0-9#]+", text.lower())
+    named = best_matches(text, [(c, c.get("title", "")) for c in candidates])
+    if len(named) == 1:  # "the water one": its words name it (so "one" is no ordinal here)
+        return named[0]
     for w in words:
         n = ORDINALS.get(w) or (int(w.lstrip("#")) if w.lstrip("#").isdigit() else None)
         if n is not None and len(words) <= 4 and -1 <= n <= len(candidates) and n != 0:
             return candidates[n - 1] if n > 0 else candidates[-1]
-    found = best_matches(text, [(c, c.get("title", "")) for c in candidates])
-    return found[0] if len(found) == 1 else None
+    return None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ nothing is downloaded at run time and torch is never needed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 from pathlib import Path
@@ -148,6 +149,12 @@ class MiniLMEncoder:
         return out
 
 
+@functools.cache
+def shared_encoder() -> MiniLMEncoder:
+    """The bundled model, loaded once per process and shared by memory and the intent classifier."""
+    return MiniLMEncoder()
+
+
 class LocalEmbedder:
     """The bundled all-MiniLM-L6-v2, loaded on first use and run off the event loop."""
 
@@ -164,7 +171,7 @@ class LocalEmbedder:
         """The loaded encoder (about 0.2 s the first time)."""
         with self._load:
             if self._encoder is None:
-                self._encoder = MiniLMEncoder(self._path)
+                self._encoder = MiniLMEncoder(self._path) if self._path else shared_encoder()
             return self._encoder
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -27,6 +27,10 @@ from core.nlu_text import _cap, _Msg
 from core.nlu_zone import _timezone
 from core.safety import CONFIDENT
 
+# The classifier overrules the rules' reading only when at least this sure; below it the rules' reading
+# stands with the classifier's probability for it, so an unsure write is still asked about (a read just runs).
+OVERRULE = 0.6
+PLAUSIBLE = 0.05  # a rules' reading the classifier gives less than this is overruled anyway
 REF_KEYS = {"complete_task": "task_ref", "delete_task": "task_ref", "update_task": "task_ref",
             "update_event": "event_ref", "cancel_event": "event_ref"}
 
@@ -61,6 +65,9 @@ def decide(m: _Msg, ruled: Intent, said: str, reading: Reading) -> Understanding
     label, p = reading.label, reading.confidence
     if label == said:
         return Understanding(ruled, p, label, said)
+    if p < OVERRULE and said != "unknown" and reading.p(said) >= PLAUSIBLE:
+        # Unsure either way: the rules' reading stands, as sure as the classifier finds it.
+        return Understanding(ruled, reading.p(said), said, said)
     if label in TALK_LABELS:
         if label == "cannot_do":
             task = ruled if ruled.tool == "create_task" else _fresh(m, "create_task")
@@ -69,7 +76,7 @@ def decide(m: _Msg, ruled: Intent, said: str, reading: Reading) -> Understanding
             # An errand in the world: offered as a task, never written without a yes.
             return Understanding(task, 0.0, label, said,
                                  say="I can't do that myself, but I can keep it on your list.")
-        kind = {"chat": "left_alone" if ruled.tool else ruled.reply_kind or "ack"}.get(label, label)
+        kind = {"chat": _talk(m, ruled)}.get(label, label)
         return Understanding(Intent(None, reply_kind=kind), p, label, said)  # type: ignore[arg-type]
     found = _fresh(m, label)
     if found is not None:
@@ -79,6 +86,16 @@ def decide(m: _Msg, ruled: Intent, said: str, reading: Reading) -> Understanding
         return Understanding(Intent(None), p, label, said,
                              say=f"Which {noun} do you mean? Tell me its name and I'll do it.")
     return Understanding(ruled, reading.p(said), said, said)
+
+
+_NOT = re.compile(r"\b(?:don'?t|do\s+not|no|not|never|skip|stop|without|leave)\b")
+
+
+def _talk(m: _Msg, ruled: Intent) -> str:
+    """The reply to talk that asks for nothing: the rules' greeting or thanks, else a nod (or "left it")."""
+    if ruled.tool is not None or _NOT.search(m.body):
+        return "left_alone"  # the rules would have written, or the user said not to: say nothing was changed
+    return ruled.reply_kind if ruled.reply_kind in ("greeting", "thanks", "ack") else "ack"
 
 
 def _fresh(m: _Msg, label: str) -> Intent | None:
@@ -122,8 +139,9 @@ def _edit(label: str):  # type: ignore[no-untyped-def]
 
 
 def _without_times(m: _Msg, text: str) -> str:
+    """The words without the times said in them ("thursday's pilates" → "pilates")."""
     for w in m.whens:
-        text = text.replace(m.text[w.start:w.end], " ")
+        text = re.sub(re.escape(m.text[w.start:w.end]) + r"(?:'s)?", " ", text)
     return re.sub(r"\b(?:\w+day|today|tomorrow|tonight)'s\s+", "", text, flags=re.I)
 
 
@@ -159,4 +177,4 @@ _SLOTS = {
     "set_digest": _digest, "set_timezone": _timezone,
 }
 
-__all__ = ["CONFIDENT", "Understanding", "decide", "understand"]
+__all__ = ["CONFIDENT", "OVERRULE", "Understanding", "decide", "understand"]

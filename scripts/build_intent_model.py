@@ -18,8 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.intent_model import LABELS, WEIGHTS, softmax  # noqa: E402
+from core.intent_model import LABELS, TALK_LABELS, WEIGHTS, softmax  # noqa: E402
 from core.minilm import MiniLMEncoder  # noqa: E402
+from core.tools import TOOLS  # noqa: E402
 from scripts.intent_data import DATA, load, matrix  # noqa: E402
 
 
@@ -47,15 +48,28 @@ def train(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 1500,
 
 
 def cross_validate(x: np.ndarray, y: np.ndarray, l2: float, folds: int) -> float:
-    """Accuracy on each held-back fold of the training data (chooses the settings without the held-out set)."""
+    """Accuracy on each held-back fold of the training data (chooses the settings without the held-out set).
+
+    Also prints, per confidence threshold, how many held-back writes would be asked about first and how
+    many held-back messages that must change nothing would still be written (picks safety.CONFIDENT).
+    """
     order = np.random.default_rng(0).permutation(len(y))
-    right = 0
+    probs = np.zeros((len(y), len(LABELS)))
     for k in range(folds):
         test = order[k::folds]
         fit = np.setdiff1d(order, test)
         w, b = train(x[fit], y[fit], l2)
-        right += int((np.argmax(x[test] @ w + b, axis=1) == y[test]).sum())
-    return right / len(y)
+        probs[test] = softmax(x[test] @ w + b)
+    guess, p = probs.argmax(1), probs.max(1)
+    writes = np.array([LABELS[g] in TOOLS and TOOLS[LABELS[g]].changes for g in guess])
+    talk = np.array([LABELS[t] in TALK_LABELS for t in y])
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
+        asked = int((writes & (p < threshold) & ~talk).sum())
+        unsafe = int((writes & (p >= threshold) & talk).sum())
+        wrong = int((writes & (p >= threshold) & ~talk & (guess != y)).sum())
+        print(f"  threshold {threshold}: writes asked about {asked}/{int((~talk).sum())}, "
+              f"talk written {unsafe}/{int(talk.sum())}, wrong writes made {wrong}")
+    return float((guess == y).mean())
 
 
 def main() -> None:
