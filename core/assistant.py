@@ -24,7 +24,7 @@ from core.outage import classify
 from core.privacy import SHAREABLE_COMMANDS, placed
 from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
-from core.tools import Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
+from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
 from core.types import Action, IncomingMessage, OutgoingNotification, Reply
 from core.usage import record_usage
 from db.models import Identity, Message, User
@@ -49,12 +49,14 @@ def clean_text(text: str) -> str:
 def pick_choice(text: str, candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Which of the offered candidates the user's answer names, if it names exactly one."""
     words = re.findall(r"[a-z0-9#]+", text.lower())
+    named = best_matches(text, [(c, c.get("title", "")) for c in candidates])
+    if len(named) == 1:  # "the water one": its words name it (so "one" is no ordinal here)
+        return named[0]
     for w in words:
         n = ORDINALS.get(w) or (int(w.lstrip("#")) if w.lstrip("#").isdigit() else None)
         if n is not None and len(words) <= 4 and -1 <= n <= len(candidates) and n != 0:
             return candidates[n - 1] if n > 0 else candidates[-1]
-    found = best_matches(text, [(c, c.get("title", "")) for c in candidates])
-    return found[0] if len(found) == 1 else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -227,8 +229,12 @@ class Assistant:
             user.pending = None
         ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="chat")
         if thought.calls and not thought.confirmed:
+            writes = any(c.name in TOOLS and TOOLS[c.name].changes for c in thought.calls)
             touched = await items_touched(ctx, [(c.name, c.args) for c in thought.calls])
-            if touched > 1:  # deleting or cancelling several things: ask first
+            if writes and thought.confidence < safety.CONFIDENT:  # never write a guess: ask first
+                question, user.pending = safety.confirm(thought.calls, thought.text)
+                thought = replace(thought, calls=[], text=question)
+            elif touched > 1:  # deleting or cancelling several things: ask first
                 question, user.pending = safety.ask(thought.calls, touched)
                 thought = replace(thought, calls=[], text=question)
         actions = []

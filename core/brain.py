@@ -30,6 +30,9 @@ class Thought:
     note: str | None = None  # e.g. "(answered offline: the model was unavailable)"
     usage: tuple[UsageEvent, ...] = ()  # what thinking cost (model calls); recorded when the turn acts
     confirmed: bool = False  # the user already said yes to these calls: don't ask again
+    # How sure the brain is that these calls are what the user wants (0–1). Below safety.CONFIDENT a call
+    # that changes data is asked about instead of run. A model's own calls count as sure.
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -57,17 +60,19 @@ class Brain(Protocol):
 
 
 class OfflineBrain:
-    """Rules and the time parser: no model, no key, no network."""
+    """A learned classifier over the bundled sentence model, the rules' slot code and the time parser: no key,
+    no network (the rules alone when the local model is not installed)."""
 
     def reads_context(self, text: str) -> bool:
         """The rules read the message alone."""
         return False
 
     async def think(self, request: BrainInput) -> Thought:
-        """Understand the message with the offline rules."""
-        from core.nlu import parse_message
+        """Understand the message offline, with how sure the understanding is."""
+        from core.understand import understand
 
-        intent = parse_message(request.text, request.now)
+        found = understand(request.text, request.now)
+        intent = found.intent
         if intent.tool is None:
-            return Thought(reply_kind=intent.reply_kind or "unknown")
-        return Thought(calls=[ToolCall(intent.tool, dict(intent.args))])
+            return Thought(text=found.say, reply_kind=intent.reply_kind or "unknown", confidence=found.confidence)
+        return Thought(calls=[ToolCall(intent.tool, dict(intent.args))], text=found.say, confidence=found.confidence)

@@ -7,6 +7,7 @@ nothing is downloaded at run time and torch is never needed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 from pathlib import Path
@@ -91,7 +92,7 @@ class MiniLMEncoder:
             self.w[p + "qkv.bias"] = np.concatenate([self.w[p + n + ".bias"] for n in ("query", "key", "value")])
         self._lock = threading.Lock()  # BLAS already uses every core: one batch at a time
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _forward(self, ids: np.ndarray, mask: np.ndarray, layers: int | None = None) -> np.ndarray:
         w = self.w
         batch, length = ids.shape
         dim, heads = self.dim, self.heads
@@ -101,7 +102,7 @@ class MiniLMEncoder:
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
         bias = ((1.0 - mask[:, None, None, :]) * np.float32(-1e9)).astype(np.float32)
         scale = np.float32(1.0 / np.sqrt(head_dim))
-        for i in range(self.layers):
+        for i in range(min(self.layers, layers or self.layers)):
             p = f"encoder.layer.{i}."
             qkv = x @ w[p + "attention.self.qkv.weight"] + w[p + "attention.self.qkv.bias"]
             qkv = qkv.reshape(batch, length, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
@@ -122,8 +123,12 @@ class MiniLMEncoder:
         pooled = summed / np.clip(mask.sum(1, keepdims=True), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
-    def encode(self, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
-        """Unit vectors (len(texts) × 384, float32), in input order."""
+    def encode(self, texts: list[str], batch_size: int = BATCH, layers: int | None = None) -> np.ndarray:
+        """Unit vectors (len(texts) × 384, float32), in input order.
+
+        `layers` stops after that many of the six layers (pooled the same way): a cheaper sentence
+        vector for the intent classifier, which is trained on exactly those vectors.
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -140,8 +145,14 @@ class MiniLMEncoder:
                     n = len(encodings[i].ids)
                     ids[row, :n] = encodings[i].ids
                     mask[row, :n] = 1.0
-                out[chunk] = self._forward(ids, mask)
+                out[chunk] = self._forward(ids, mask, layers)
         return out
+
+
+@functools.cache
+def shared_encoder() -> MiniLMEncoder:
+    """The bundled model, loaded once per process and shared by memory and the intent classifier."""
+    return MiniLMEncoder()
 
 
 class LocalEmbedder:
@@ -160,7 +171,7 @@ class LocalEmbedder:
         """The loaded encoder (about 0.2 s the first time)."""
         with self._load:
             if self._encoder is None:
-                self._encoder = MiniLMEncoder(self._path)
+                self._encoder = MiniLMEncoder(self._path) if self._path else shared_encoder()
             return self._encoder
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -40,16 +40,13 @@ def _social(m: _Msg) -> Intent | None:
 
 # ---------------------------------------------------------------- entry point
 
-def parse_message(text: str, now: dt.datetime) -> Intent:
-    """Understand one chat message at `now` (aware, in the user's zone) as one tool call or reply kind."""
+def message(text: str, now: dt.datetime) -> _Msg | None:
+    """The message read for understanding: normalised, its lead-in ("hey, can you") skipped, its times found."""
     clean = normalise(text or "")
     if not clean:
-        return Intent(None, reply_kind="unknown")
+        return None
     low = tp.lower(clean)
     m = _Msg(clean, low, now, [])
-    social = _social(m)
-    if social is not None:
-        return social
     lead = _LEAD_RE.match(low)
     b = lead.end() if lead else 0
     ask = _ASK_RE.match(low, b)
@@ -59,9 +56,25 @@ def parse_message(text: str, now: dt.datetime) -> Intent:
         b = lead.end() if lead else b
         ask = _ASK_RE.match(low, b)
     m.b = b
+    m.whens = tp.find(clean, now)
+    return m
+
+
+def parse_message(text: str, now: dt.datetime) -> Intent:
+    """Understand one chat message at `now` (aware, in the user's zone) as one tool call or reply kind."""
+    m = message(text, now)
+    if m is None:
+        return Intent(None, reply_kind="unknown")
+    return read_rules(m)
+
+
+def read_rules(m: _Msg) -> Intent:
+    """What the rules make of a message, in their order of precedence."""
+    social = _social(m)
+    if social is not None:
+        return social
     if _HELP_RE.fullmatch(m.body.strip()):
         return Intent(None, reply_kind="help")
-    m.whens = tp.find(clean, now)
     for first in (_forget, _digest, _timezone, _remember):
         found = first(m)
         if found is not None:

@@ -19,7 +19,8 @@ def _ref(s: str) -> str:
                s, flags=re.I)
     s = re.sub(r"\b(?:(?:'s\s+)?(?:task|todo|to-do|to\s+do|item|one|reminder|thing|deadline|due\s+date|entry)s?)\s*$",
                "", s.strip(), flags=re.I)
-    s = re.sub(r"\b(?:as\s+)?(?:done|complete|completed|finished)\s*$", "", s.strip(), flags=re.I)
+    s = re.sub(r"(?:\b(?:as\s+)?|\s*[:\-—–]\s*(?:all\s+)?)(?:done|complete|completed|finished|sorted)\s*$", "",
+               s.strip(), flags=re.I)
     s = re.sub(r"^(?:the\s+)?(?:task|todo|to-do|reminder|item)s?\s+(?:to\s+|for\s+|about\s+|called\s+)?", "",
                s.strip(), flags=re.I)
     s = _strip_det(s.strip())

@@ -13,6 +13,7 @@ CANNED = {
     "greeting": "Hi! I keep your tasks, calendar and notes. Try “remind me to call mom at 6pm” "
                 "or “what's on my calendar tomorrow?”.",
     "ack": "👍",
+    "left_alone": "OK — I've left everything as it is.",
     "thanks": "You're welcome!",
     "help": "I can add tasks (“fix the auth bug by Friday”), put events in your calendar "
             "(“lunch with Priya Friday 12:30–1:30”), check if you're free, remind you, "

@@ -302,17 +302,28 @@ def _words(text: str) -> set[str]:
     return {_stem(w) for w in WORD.findall(text.lower()) if w not in _IGNORED}
 
 
+# Words that say what kind of thing is meant, not which one: "the X call" must match X, not any call.
+_GENERIC = {_stem(w) for w in ("call", "calls", "appointment", "appt", "session", "class", "lesson", "reminder",
+                               "note", "list", "todo", "thing", "stuff", "plan", "slot", "booking")}
+
+
 def best_matches(ref: str, candidates: list[tuple[Any, str]]) -> list[Any]:
-    """The candidates whose text shares the most words with `ref` (all tied ones), or none."""
+    """The candidates whose text shares the most words with `ref` (all tied ones), or none.
+
+    A candidate must hold at least half of the words that set the ref apart (all but generic nouns like
+    "call"): an edit of something Pixie cannot find asks, rather than changing whatever shares a word.
+    """
     wanted = _words(ref)
     if not wanted:
         return []
+    telling = wanted - _GENERIC or wanted
     scored = []
     for item, text in candidates:
         have = _words(text)
-        hits = sum(1 for w in wanted if w in have or any(h.startswith(w) or w.startswith(h)
-                                                          for h in have if min(len(h), len(w)) >= 4))
-        if hits:
+        found = {w for w in wanted if w in have or any(h.startswith(w) or w.startswith(h)
+                                                        for h in have if min(len(h), len(w)) >= 4)}
+        hits = len(found)
+        if hits and 2 * len(found & telling) >= len(telling):
             scored.append((hits / len(wanted), hits / max(1, len(have)), item))
     if not scored:
         return []

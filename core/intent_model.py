@@ -1,0 +1,147 @@
+"""The learned part of the offline brain: which kind of request a message is, with a probability.
+
+A softmax regression over two things: the sentence vector of the bundled all-MiniLM-L6-v2 (its first
+`layers` layers, mean-pooled) and what the rules read (one-hot). It is trained from the labelled
+sentences in data/intents/ by scripts/build_intent_model.py into core/intent_model.npz; nothing is
+downloaded. Without the local model installed there is no classifier and the rules decide alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from core.intents import Intent
+
+if TYPE_CHECKING:
+    from core.minilm import MiniLMEncoder
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = Path(__file__).with_name("intent_model.npz")
+
+# What a message can be. The tools, then the kinds of message that change nothing.
+TOOL_LABELS = ("create_task", "create_event", "complete_task", "delete_task", "update_task", "update_event",
+               "cancel_event", "list_tasks", "list_events", "check_availability", "remember", "search_memory",
+               "forget", "set_digest", "set_timezone")
+# chat: small talk, thanks, complaints, news about the past, hypotheticals, negations;
+# cannot_do: an errand in the world Pixie cannot run itself ("book me a table somewhere nice").
+TALK_LABELS = ("chat", "help", "out_of_scope", "cannot_do", "unknown")
+LABELS = TOOL_LABELS + TALK_LABELS
+
+
+def rule_label(intent: Intent) -> str:
+    """The label of what the rules read (a tool, or the kind of reply they chose)."""
+    if intent.tool is not None:
+        return intent.tool if intent.tool in TOOL_LABELS else "unknown"
+    kind = intent.reply_kind or "unknown"
+    return {"greeting": "chat", "thanks": "chat", "ack": "chat"}.get(kind, kind if kind in LABELS else "unknown")
+
+
+def features(vectors: np.ndarray, rule_labels: list[str], rule_scale: float) -> np.ndarray:
+    """The classifier's input rows: sentence vector, then the rules' reading one-hot (scaled)."""
+    onehot = np.zeros((len(rule_labels), len(LABELS)), dtype=np.float32)
+    for row, label in enumerate(rule_labels):
+        onehot[row, LABELS.index(label)] = rule_scale
+    return np.concatenate([vectors.astype(np.float32), onehot], axis=1)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The classifier's answer: every label's probability, best first."""
+
+    ranked: tuple[tuple[str, float], ...]
+
+    @property
+    def label(self) -> str:
+        """The most likely label."""
+        return self.ranked[0][0]
+
+    @property
+    def confidence(self) -> float:
+        """The most likely label's probability."""
+        return self.ranked[0][1]
+
+    def p(self, label: str) -> float:
+        """One label's probability."""
+        return next((p for name, p in self.ranked if name == label), 0.0)
+
+
+class IntentModel:
+    """The trained weights with the encoder they were trained on."""
+
+    def __init__(self, encoder: MiniLMEncoder, weights: np.ndarray, bias: np.ndarray, layers: int,
+                 rule_scale: float) -> None:
+        self.encoder = encoder
+        self.weights = weights
+        self.bias = bias
+        self.layers = layers
+        self.rule_scale = rule_scale
+
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        """Sentence vectors as the classifier was trained on them.
+
+        One short sentence is a few small matrix products: one BLAS thread does them in ~5 ms, where
+        threads that wait on each other on a busy machine took 30 ms and more (measured on 2 cores).
+        """
+        with _blas().limit(limits=1, user_api="blas"):
+            return self.encoder.encode([t.lower() for t in texts], layers=self.layers)
+
+    def read(self, text: str, rules: str) -> Reading:
+        """How likely each label is for `text`, given what the rules read (`rules`, a label)."""
+        x = features(self.vectors([text]), [rules], self.rule_scale)
+        probs = softmax(x @ self.weights + self.bias)[0]
+        order = np.argsort(-probs)
+        return Reading(tuple((LABELS[i], float(probs[i])) for i in order))
+
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+@functools.cache
+def _load() -> IntentModel | None:
+    from core.embeddings import local_model_installed
+
+    if not local_model_installed() or not WEIGHTS.exists():
+        return None
+    try:
+        from core.minilm import shared_encoder
+
+        data = np.load(WEIGHTS, allow_pickle=False)
+        if tuple(str(x) for x in data["labels"]) != LABELS:
+            log.warning("%s was built for other labels: rebuild it (scripts/build_intent_model.py)", WEIGHTS)
+            return None
+        return IntentModel(shared_encoder(), data["weights"], data["bias"], int(data["layers"]),
+                           float(data["rule_scale"]))
+    except Exception:  # a broken install must not stop the rules from answering
+        log.exception("the intent classifier could not load: the offline rules decide alone")
+        return None
+
+
+def intent_model() -> IntentModel | None:
+    """The classifier, loaded once per process (about 0.3 s); None when the local model is not installed."""
+    with _lock:
+        return _load()
+
+
+__all__ = ["LABELS", "TALK_LABELS", "TOOL_LABELS", "IntentModel", "Reading", "features", "intent_model",
+           "rule_label", "softmax"]

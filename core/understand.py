@@ -1,0 +1,182 @@
+"""The offline brain's decision: what the user wants (learned), the details filled in by the rules' slot code.
+
+The classifier (core.intent_model) decides which kind of request a message is, weighing the
+sentence's meaning together with what the rules read. The rules' own reading is used when the two
+agree; when they differ, the slot code for the chosen kind is run directly (titles, projects,
+priorities, refs, and the time grammar for times). Every decision carries the classifier's
+probability as its confidence, so that a write the brain is unsure of is asked about, never guessed.
+Pure: no I/O besides the model's weights, loaded once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from core.intent_model import TALK_LABELS, IntentModel, Reading, intent_model, rule_label
+from core.intents import Intent
+from core.nlu import message, read_rules
+from core.nlu_calendar import _create_event
+from core.nlu_create import _content, _create_task
+from core.nlu_digest import _digest
+from core.nlu_memory import _forget, _query, _remember
+from core.nlu_questions import _availability, _list_events, _list_tasks
+from core.nlu_tasks import _manage, _ref
+from core.nlu_text import _cap, _Msg
+from core.nlu_zone import _timezone
+from core.safety import CONFIDENT
+
+# The classifier overrules the rules' reading only when at least this sure; below it the rules' reading
+# stands with the classifier's probability for it, so an unsure write is still asked about (a read just runs).
+OVERRULE = 0.6
+PLAUSIBLE = 0.05  # a rules' reading the classifier gives less than this is overruled anyway
+REF_KEYS = {"complete_task": "task_ref", "delete_task": "task_ref", "update_task": "task_ref",
+            "update_event": "event_ref", "cancel_event": "event_ref"}
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """One message understood: the intent, how sure the brain is, and what it said instead of acting."""
+
+    intent: Intent
+    confidence: float = 1.0
+    label: str = ""  # the kind of request decided
+    rules: str = ""  # what the rules alone read
+    say: str | None = None  # a reply of its own (an errand it cannot run, a ref it could not read)
+
+
+def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = True) -> Understanding:
+    """Understand one message at `now` (aware, in the user's zone); `model=False` uses the rules alone."""
+    m = message(text, now)
+    if m is None:
+        return Understanding(Intent(None, reply_kind="unknown"), label="unknown", rules="unknown")
+    ruled = read_rules(m)
+    said = rule_label(ruled)
+    chosen = intent_model() if model is True else model or None
+    if chosen is None or any("invalid" in w.kinds for w in m.whens):  # "February 30": ask again, never guess
+        return Understanding(ruled, label=said, rules=said)
+    if ruled.reply_kind == "date_range":  # a date outside 1900–2200: refused, whatever the request was
+        return Understanding(ruled, label=said, rules=said)
+    reading = chosen.read(m.text, said)
+    return decide(m, ruled, said, reading)
+
+
+def decide(m: _Msg, ruled: Intent, said: str, reading: Reading) -> Understanding:
+    """Join the classifier's reading with the rules': the same kind keeps the rules' details."""
+    label, p = reading.label, reading.confidence
+    if label == said:
+        return Understanding(ruled, p, label, said)
+    if p < OVERRULE and said != "unknown" and reading.p(said) >= PLAUSIBLE:
+        # Unsure either way: the rules' reading stands, as sure as the classifier finds it.
+        return Understanding(ruled, reading.p(said), said, said)
+    if label in TALK_LABELS:
+        if label == "cannot_do":
+            task = ruled if ruled.tool == "create_task" else _fresh(m, "create_task")
+            if task is None:
+                return Understanding(Intent(None, reply_kind="out_of_scope"), p, label, said)
+            # An errand in the world: offered as a task, never written without a yes.
+            return Understanding(task, 0.0, label, said,
+                                 say="I can't do that myself, but I can keep it on your list.")
+        kind = {"chat": _talk(m, ruled)}.get(label, label)
+        return Understanding(Intent(None, reply_kind=kind), p, label, said)  # type: ignore[arg-type]
+    found = _fresh(m, label)
+    if found is not None:
+        return Understanding(found, p, label, said)
+    if label in REF_KEYS:  # an edit whose target could not be read: ask, never create something instead
+        noun = "task" if REF_KEYS[label] == "task_ref" else "event"
+        return Understanding(Intent(None), p, label, said,
+                             say=f"Which {noun} do you mean? Tell me its name and I'll do it.")
+    return Understanding(ruled, reading.p(said), said, said)
+
+
+_NOT = re.compile(r"\b(?:don'?t|do\s+not|no|not|never|skip|stop|without|leave)\b")
+
+
+def _talk(m: _Msg, ruled: Intent) -> str:
+    """The reply to talk that asks for nothing: the rules' greeting or thanks, else a nod (or "left it")."""
+    if ruled.tool is not None or _NOT.search(m.body):
+        return "left_alone"  # the rules would have written, or the user said not to: say nothing was changed
+    return ruled.reply_kind if ruled.reply_kind in ("greeting", "thanks", "ack") else "ack"
+
+
+def _fresh(m: _Msg, label: str) -> Intent | None:
+    """The slot code for one kind of request, run on its own (not in the rules' order of precedence)."""
+    m.cut = []
+    try:
+        return _SLOTS[label](m)
+    finally:
+        m.cut = []
+
+
+def _task(m: _Msg) -> Intent | None:
+    lo, hi, context = _content(m)
+    return _create_task(m, lo, hi, context)
+
+
+def _event(m: _Msg) -> Intent | None:
+    lo, hi, _ = _content(m)
+    return _create_event(m, lo, hi)
+
+
+_LEAD_VERB = re.compile(r"^(?:(?:please|pls|just|now|ok|so)\s+)*(?:\w+(?:\s+(?:off|out|up|back|about|away|over))?)\s+")
+
+
+def _edit(label: str):  # type: ignore[no-untyped-def]
+    """An edit of an existing item: the rules' reading of it when it names the same family, else its words."""
+    key = REF_KEYS[label]
+
+    def run(m: _Msg) -> Intent | None:
+        got = _manage(m)
+        if got is not None and got.tool == label:
+            return got
+        if got is not None and got.tool in REF_KEYS and label in ("delete_task", "cancel_event", "complete_task"):
+            ref = got.args.get("task_ref") or got.args.get("event_ref")
+            return Intent(label, {key: ref}) if ref else None
+        if label in ("update_task", "update_event"):
+            return None  # a change needs its new value, which the rules could not read
+        ref = _ref(_without_times(m, _LEAD_VERB.sub("", m.text[m.b:], count=1)))
+        return Intent(label, {key: ref}) if len(ref) > 1 else None
+    return run
+
+
+def _without_times(m: _Msg, text: str) -> str:
+    """The words without the times said in them ("thursday's pilates" → "pilates")."""
+    for w in m.whens:
+        text = re.sub(re.escape(m.text[w.start:w.end]) + r"(?:'s)?", " ", text)
+    return re.sub(r"\b(?:\w+day|today|tomorrow|tonight)'s\s+", "", text, flags=re.I)
+
+
+def _note(m: _Msg) -> Intent | None:
+    """A fact to keep, however it was said; with no lead-in at all, the whole message is the fact."""
+    found = _remember(m)
+    if found is not None:
+        return found
+    text = re.sub(r"^(?:(?:ok|so|also|oh|and|btw)\b[\s,]*)+", "", m.text[m.b:].strip(), flags=re.I)
+    text = text.strip(" \t,;:-—–")
+    return Intent("remember", {"text": _cap(text)}) if len(re.sub(r"\W", "", text)) >= 3 else None
+
+
+def _search(m: _Msg) -> Intent | None:
+    query = _query(m)
+    return Intent("search_memory", {"query": query}) if query else None
+
+
+def _forgetting(m: _Msg) -> Intent | None:
+    found = _forget(m)
+    if found is not None:
+        return found
+    words = _LEAD_VERB.sub("", m.text[m.b:], count=1).strip(" .!?")
+    words = re.sub(r"^(?:about\s+|that\s+|the\s+note\s+(?:about|on)\s+)+", "", words, flags=re.I)
+    return Intent("forget", {"query": words}) if len(words) > 2 else None
+
+
+_SLOTS = {
+    "create_task": _task, "create_event": _event, "complete_task": _edit("complete_task"),
+    "delete_task": _edit("delete_task"), "update_task": _edit("update_task"), "update_event": _edit("update_event"),
+    "cancel_event": _edit("cancel_event"), "list_tasks": _list_tasks, "list_events": _list_events,
+    "check_availability": _availability, "remember": _note, "search_memory": _search, "forget": _forgetting,
+    "set_digest": _digest, "set_timezone": _timezone,
+}
+
+__all__ = ["CONFIDENT", "OVERRULE", "Understanding", "decide", "understand"]

@@ -1,0 +1,167 @@
+"""Understanding you can trust: Pixie never writes a guess, hears "remember" however it is said, and its
+learned classifier is built from the labelled sentences kept in the repo."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bots.app import Runtime
+from core.assistant import Assistant
+from core.brain import OfflineBrain
+from core.intent_model import LABELS, intent_model
+from core.types import IncomingMessage, Reply
+from core.understand import understand
+from db.models import Event, MemoryItem, Task
+from tests.chat_support import count
+from tests.conftest import at
+
+NOW = at("2026-01-13T09:00:00+01:00")
+
+
+async def say(rt: Runtime, text: str, who: str = "ada", now: dt.datetime = NOW) -> Reply:
+    """One message from a terminal user, as `pixie chat` sends it."""
+    pixie = Assistant(rt.sessions, OfflineBrain(), rt.memory, "Europe/Berlin")
+    return await pixie.handle(IncomingMessage("terminal", who, text, ts=now, display_name=who))
+
+
+async def titles(rt: Runtime) -> list[str]:
+    async with rt.sessions() as s:
+        return sorted(t.title for t in await s.scalars(select(Task)))
+
+
+async def notes(rt: Runtime) -> list[str]:
+    async with rt.sessions() as s:
+        return [m.text for m in await s.scalars(select(MemoryItem).where(MemoryItem.kind == "note"))]
+
+
+def test_the_classifier_is_bundled_and_knows_every_label() -> None:
+    model = intent_model()
+    assert model is not None, "core/intent_model.npz and the local model ship with pixie"
+    assert model.weights.shape[1] == len(LABELS)
+
+
+# ---------------------------------------------------------------- never write a guess
+
+async def test_a_request_pixie_cannot_do_is_offered_as_a_task_and_written_only_after_yes(rt: Runtime) -> None:
+    asked = await say(rt, "book me a table somewhere nice")
+    assert "can't do that myself" in asked.text
+    assert "Add a task “Book me a table somewhere nice”? (yes / no)" in asked.text
+    assert not asked.actions and await titles(rt) == []
+    done = await say(rt, "yes")
+    assert [a.tool for a in done.actions] == ["create_task"] and done.actions[0].ok
+    assert await titles(rt) == ["Book me a table somewhere nice"]
+
+
+async def test_no_to_the_question_writes_nothing_and_a_new_request_lets_it_lapse(rt: Runtime) -> None:
+    await say(rt, "order me a pizza")
+    left = await say(rt, "no")
+    assert "left everything" in left.text and await titles(rt) == []
+    await say(rt, "get me a taxi to the airport")
+    other = await say(rt, "what's on my calendar tomorrow?")  # not an answer: the question lapses
+    assert [a.tool for a in other.actions] == ["list_events"]
+    later = await say(rt, "yes")
+    assert not later.actions and await titles(rt) == []
+
+
+@pytest.mark.parametrize("text", [
+    "don't add milk",
+    "skip the reminder",
+    "no reminders today please",
+    "lunch with the team went great",
+    "should I move the dentist to friday?",
+    "what if we pushed the launch to april",
+    "ugh, what a week",
+    "thanks, that's brilliant",
+])
+async def test_talk_negations_hypotheticals_and_news_of_the_past_change_nothing(rt: Runtime, text: str) -> None:
+    reply = await say(rt, text)
+    assert not any(a.ok and a.tool not in ("list_tasks", "list_events", "search_memory", "check_availability")
+                   for a in reply.actions), reply
+    assert await titles(rt) == []
+    assert await count(rt, Event) == 0
+    assert await notes(rt) == []
+
+
+async def test_a_bare_add_makes_a_task(rt: Runtime) -> None:
+    reply = await say(rt, "add milk")
+    assert reply.text.startswith("Added: Milk")
+
+
+async def test_an_edit_of_something_pixie_cannot_find_asks_and_creates_nothing(rt: Runtime) -> None:
+    await say(rt, "call mom on sunday")
+    reply = await say(rt, "move the dentist call to 4pm")
+    assert not any(a.ok for a in reply.actions)
+    assert "couldn't find" in reply.text or "Which" in reply.text
+    assert await titles(rt) == ["Call mom"]  # unchanged, and nothing new made
+    async with rt.sessions() as s:
+        task = await s.scalar(select(Task))
+        assert task is not None and task.due_date == dt.date(2026, 1, 18) and task.due_at is None
+
+
+async def test_an_edit_that_fits_two_tasks_asks_which_one(rt: Runtime) -> None:
+    await say(rt, "add pay the gas bill")
+    await say(rt, "add pay the water bill")
+    reply = await say(rt, "mark the bill done")
+    assert not any(a.ok for a in reply.actions) and "gas bill" in reply.text and "water bill" in reply.text
+    chosen = await say(rt, "the water one")
+    assert [a.tool for a in chosen.actions] == ["complete_task"] and chosen.actions[0].ok
+    async with rt.sessions() as s:
+        open_ = [t.title for t in await s.scalars(select(Task).where(Task.status == "open"))]
+    assert open_ == ["Pay the gas bill"]
+
+
+async def test_cancelling_by_weekday_cancels_that_event(rt: Runtime) -> None:
+    await say(rt, "pilates every thursday at 6pm")
+    reply = await say(rt, "scrap thursday's pilates")
+    assert [a.tool for a in reply.actions] == ["cancel_event"] and reply.actions[0].ok
+    assert "pilates" in reply.text.lower()
+
+
+async def test_a_completion_said_in_passing_ticks_the_task_off(rt: Runtime) -> None:
+    await say(rt, "pay the gas bill by friday")
+    reply = await say(rt, "gas bill: sorted ✅")
+    assert [a.tool for a in reply.actions] == ["complete_task"] and reply.actions[0].ok
+
+
+# ---------------------------------------------------------------- every way of saying "remember"
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("note to self: the spare key is under the mat", "the spare key is under the mat"),
+    ("for the record, the boiler was serviced in March", "the boiler was serviced in March"),
+    ("keep in mind that Priya is coeliac", "Priya is coeliac"),
+    ("door code 1984", "Door code 1984"),
+    ("Mum's new mobile: 07700 900456", "Mum's new mobile: 07700 900456"),
+])
+async def test_a_fact_is_remembered_however_it_is_said(rt: Runtime, text: str, kept: str) -> None:
+    reply = await say(rt, text)
+    assert [a.tool for a in reply.actions] == ["remember"], reply
+    assert await notes(rt) == [kept]
+    assert await titles(rt) == []
+
+
+async def test_a_note_to_self_that_is_a_chore_is_a_task(rt: Runtime) -> None:
+    await say(rt, "note to self: buy a present for Jess")
+    assert await titles(rt) == ["Buy a present for Jess"] and await notes(rt) == []
+
+
+async def test_what_was_noted_to_self_is_found_again(rt: Runtime) -> None:
+    await say(rt, "note to self: the spare key is under the mat")
+    reply = await say(rt, "where's the spare key?")
+    assert "under the mat" in reply.text
+
+
+# ---------------------------------------------------------------- the decision itself (pure)
+
+def test_without_the_model_the_rules_decide_alone() -> None:
+    now = NOW.astimezone(ZoneInfo("Europe/Berlin"))
+    alone = understand("add a task to water the plants", now, model=False)
+    assert alone.intent.tool == "create_task" and alone.confidence == 1.0 and alone.label == "create_task"
+
+
+def test_an_impossible_date_is_never_guessed_around() -> None:
+    found = understand("remind me on February 30 to renew the lease", NOW)
+    assert found.intent.tool is None
