@@ -39,8 +39,9 @@ _UNSEEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u116
                      r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]")
 # Latin look-alikes among Greek and Cyrillic letters (Unicode confusables, the ones a Latin word hides in).
 _LOOKALIKE = str.maketrans({
-    **dict(zip("ΑΒΕΗΙΚΜΝΟΡΤΥΧΖαβεικνοτυχρ", "ABEHIKMNOPTYXZaBeiKvotuxp", strict=True)),  # Greek
-    **dict(zip("АВЕЅІЈКМНОРСТУХаеіјорсухԁһԛԝѕӏ", "ABESIJKMHOPCTYXaeijopcyxdhqwsl", strict=True)),  # Cyrillic
+    **dict(zip("ΑΒΕΗΙΚΜΝΟΡΤΥΧΖαβεικνοτυχρηµμωγ", "ABEHIKMNOPTYXZaBeiKvotuxpnuuwy", strict=True)),  # Greek
+    **dict(zip("АВЕЅІЈКМНОРСТУХаеіјорсухԁһԛԝѕӏтмнкпгвьд", "ABESIJKMHOPCTYXaeijopcyxdhqwsltmhknrbbd",
+               strict=True)),  # Cyrillic
     **dict(zip("ıſℓ", "isl", strict=True))})
 _AI_TALK = re.compile(
     r"\b(?:ignore|disregard|forget|override) (?:all |any )?(?:of )?(?:the |my |your |these |those )?"
