@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import getpass
 import json
+import logging
 import signal
 import sys
 import threading
@@ -285,20 +286,28 @@ def email_ingest(files: Annotated[list[Path], typer.Argument(help="Email files (
                  user: UserOpt = None, tz: TzOpt = None, as_json: JsonOpt = False) -> None:
     """Read emails for a user: what they ask becomes tasks, meeting requests proposed events."""
     from connectors.email_tasks import ingest
+    from connectors.mail import MAX_BYTES
 
     _check_tz(tz)
     name = _new_user(user)
 
+    def rejected(f: Path, reason: str) -> dict[str, Any]:
+        return {"file": str(f), "message_id": None, "status": "rejected", "reason": reason, "tasks": [], "events": []}
+
     async def go(rt: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for f in files:
+        for f in files:  # each file its own transaction: one bad file never stops the others
             try:
-                raw = f.read_bytes()
+                with f.open("rb") as fh:
+                    raw = fh.read(MAX_BYTES + 1)  # never more: /dev/zero is read to a limit, not to the end
             except OSError as e:
-                out.append({"file": str(f), "message_id": None, "status": "rejected",
-                            "reason": f"cannot read the file: {e.strerror or e}", "tasks": [], "events": []})
+                out.append(rejected(f, f"cannot read the file: {e.strerror or e}"))
                 continue
-            out.append(await ingest(rt, name, tz, raw, str(f)))
+            try:
+                out.append(await ingest(rt, name, tz, raw, str(f)))
+            except Exception as e:  # noqa: BLE001 — reported for this file; the batch goes on
+                logging.getLogger("pixie.email").warning("ingesting %s failed: %r", f, e)
+                out.append(rejected(f, f"it could not be handled ({type(e).__name__})"))
         return out
 
     results = _run(go, tz=tz)

@@ -25,12 +25,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects.postgresql import insert
 
-from connectors.mail import BadEmail, Mail, parse_email
+from connectors.mail import BadEmail, Mail, instructs_ai, parse_email
 from core import clock
 from core.nlu import parse_message
 from db.models import Inbound
 
-PLATFORM = "email"  # Inbound rows: one per (user, Message-ID), so an email is handled once
+PLATFORM = "email"  # Inbound rows: one per (user, Message-ID, content), so an email is handled once
+MAX_PROPOSALS = 5  # tasks and events one mail may make; past that the rest are summarised in one task
 
 _INJECTION = re.compile(
     r"ignore (?:all |any )?(?:the |my |your )?(?:previous|prior|above|earlier|other) (?:instructions|messages|rules)"
@@ -366,16 +367,25 @@ def _proposal(command: str, meeting: bool, now: dt.datetime) -> Proposal | None:
 # ---------------------------------------------------------------- ingest
 
 
-def _event_key(user_id: uuid.UUID, message_id: str) -> str:
-    key = f"{user_id}:{message_id}"
-    return key if len(key) <= 200 else f"{user_id}:sha256:{hashlib.sha256(message_id.encode()).hexdigest()}"
+def _event_key(user_id: uuid.UUID, mail: Mail) -> str:
+    """The same mail again (Message-ID and text) is a duplicate; another mail reusing a Message-ID is not."""
+    digest = hashlib.sha256(f"{mail.subject}\n{mail.text}".encode()).hexdigest()[:32]
+    key = f"{user_id}:{mail.message_id}|{digest}"
+    return key if len(key) <= 200 else f"{user_id}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def flagged(mail: Mail) -> str | None:
+    """Why nothing in `mail` is done: it talks to an AI (an injection, visible to its reader); None if it does not."""
+    said = instructs_ai(f"{mail.subject}\n{mail.text}")
+    return None if said is None else f"it tries to give instructions to an AI (“{said}”), so nothing in it was done"
 
 
 async def ingest(rt: Any, user_name: str, tz: str | None, raw: bytes, file: str = "") -> dict[str, Any]:
     """Read one email for a user (created when new): its tasks and proposed events, stored once.
 
-    Returns the JSON object of `pixie email ingest --json` for this file; a file that is not an
-    email is "rejected" with a reason, and nothing is written for it.
+    Returns the JSON object of `pixie email ingest --json` for this file: "created", "duplicate",
+    "flagged" (it talks to an AI: recorded, nothing done) or "rejected" (not an email Pixie reads,
+    nothing written), with a reason for the last two. One transaction per file.
     """
     from core.tools import ToolContext
 
@@ -393,11 +403,15 @@ async def ingest(rt: Any, user_name: str, tz: str | None, raw: bytes, file: str 
         assert user is not None  # user_for creates
         zone = clock.zone(tz or user.tz)
         stored = await session.execute(insert(Inbound).values(
-            id=uuid.uuid4(), platform=PLATFORM, event_id=_event_key(user.id, mail.message_id),
+            id=uuid.uuid4(), platform=PLATFORM, event_id=_event_key(user.id, mail),
             payload={"from": mail.sender, "subject": mail.subject, "file": file}, received_at=now, handled_at=now,
         ).on_conflict_do_nothing(constraint="uq_inbound_event").returning(Inbound.id))
         if stored.scalar() is None:
             result["status"] = "duplicate"
+            return result
+        why = flagged(mail)
+        if why is not None:
+            result["status"], result["reason"] = "flagged", why
             return result
         ctx = ToolContext(session, user, now, zone, rt.memory, source=PLATFORM)  # tasks and events say so
         result["tasks"], result["events"] = await propose(ctx, mail, addressed_to(raw))
@@ -411,21 +425,36 @@ def addressed_to(raw: bytes) -> tuple[str, ...]:
     return tuple(name for name, _ in email.utils.getaddresses([str(v) for v in headers.get_all("To") or []]) if name)
 
 
+def bounded(proposals: list[Proposal], subject: str) -> list[Proposal]:
+    """At most MAX_PROPOSALS: past that, the first few and one task listing the rest."""
+    if len(proposals) <= MAX_PROPOSALS:
+        return proposals
+    keep, rest = proposals[:MAX_PROPOSALS - 1], proposals[MAX_PROPOSALS - 1:]
+    listed = "\n".join(f"- {p.args.get('title', '')}"[:200] for p in rest[:50])
+    more = f"\n… and {len(rest) - 50} more" if len(rest) > 50 else ""
+    title = f"Go through {len(rest)} more asks in the mail “{subject[:80] or '(no subject)'}”"
+    return [*keep, Proposal("create_task", {"title": title, "notes": (listed + more)[:1900]})]
+
+
 async def propose(ctx: Any, mail: Mail,
                   reader: tuple[str, ...] = ()) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run the tools for what `mail` asks of `ctx.user` (in `ctx`'s transaction): the tasks and events made.
 
     `reader`: names the mail may call its reader by, besides the user's own (e.g. the To: header's).
-    """
+    Only create_task and create_event ever run for a mail, and at most MAX_PROPOSALS of them; a mail that
+    talks to an AI (`flagged`) makes nothing."""
     from core.tools import run_tool
 
     tasks: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    if flagged(mail) is not None:
+        return tasks, events
     own = str(getattr(ctx.user, "name", "") or "")
-    for p in extract(mail, ctx.tz, (*reader, own)):
+    for p in bounded(extract(mail, ctx.tz, (*reader, own)), mail.subject):
+        if p.tool not in ("create_task", "create_event"):  # whatever a brain proposes, mail runs nothing else
+            continue
         action = await run_tool(ctx, p.tool, p.args)
         if action.ok:
             (tasks if p.tool == "create_task" else events).append(
                 action.result["task" if p.tool == "create_task" else "event"])
     return tasks, events
-

@@ -36,17 +36,16 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.email_tasks import propose
-from connectors.mail import BadEmail, parse_email
+from connectors.email_tasks import flagged, propose
+from connectors.mail import MAX_BYTES, BadEmail, parse_email
 from core import clock, mail_addresses
 from core.memory import Memory
 from core.sources import RawMail
 from db.models import Mail as MailRow
 from db.models import Notification, User
 
-Status = Literal["handled", "rejected", "confirmation"]
+Status = Literal["handled", "rejected", "confirmation", "flagged"]
 DONE, REJECTED = "Pixie/Done", "Pixie/Rejected"
-MAX_BYTES = 10 * 1024 * 1024  # a forwarded mail larger than this is rejected unread
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
 _GMAIL_CONFIRM_FROM = "forwarding-noreply@google.com"
 _GMAIL_CODE = re.compile(r"(?:\(#|confirmation code:\s*)(\d{6,12})", re.I)
@@ -258,6 +257,11 @@ class Intake:
             parsed = parse_email(mail.data)
         except BadEmail as exc:
             return Outcome("rejected", REJECTED, str(exc), user_id)
+        why = flagged(parsed)
+        if why is not None:  # recorded and told, nothing done: the user should know someone tried
+            text = f"⚠️ Your forwarded mail “{_clip(parsed.subject) or '(no subject)'}” {why}."
+            note = await self._notify(session, user_id, row_id, text, now)
+            return Outcome("flagged", REJECTED, why, user_id, note)
         from core.tools import ToolContext  # the tools are the one writer of a user's data
 
         zone = clock.zone(user.tz)

@@ -408,7 +408,7 @@ class Mail(Base):
     key: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # handled | rejected | confirmation
+    status: Mapped[str] = mapped_column(String(16))  # handled | rejected | confirmation | flagged (talks to an AI)
     reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected (never its content)
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[int] = mapped_column(BigInteger)
