@@ -191,3 +191,25 @@ async def test_the_turn_asks_for_a_push_of_the_account_it_changed(google: FakeGo
     await pixie.says("what's on friday?")
     assert asked == [str(pixie.account.id)]  # a read owes nothing
     assert uuid.UUID(asked[0])
+
+
+async def test_the_app_enqueues_the_accounts_sync_job_once(redis) -> None:  # type: ignore[no-untyped-def]
+    from arq.connections import create_pool
+
+    from bots.app import CalendarPush
+    from core.config import Settings
+
+    url = f"redis://{redis.host}:{redis.port}/{redis.database}"
+    pusher = CalendarPush(Settings(redis_url=url))
+    account = str(uuid.uuid4())
+    try:
+        await pusher(account)
+        await pusher(account)  # a second turn before the worker ran: still one job
+    finally:
+        await pusher.aclose()
+    pool = await create_pool(redis)
+    try:
+        jobs = await pool.queued_jobs()
+        assert [(j.function, j.args, j.job_id) for j in jobs] == [("sync_account", (account,), f"sync:{account}")]
+    finally:
+        await pool.aclose()
