@@ -134,13 +134,45 @@ async def open_runtime(settings: Settings | None = None, default_tz: str | None 
         memory = Memory(make_embedder(settings))
         assistant = Assistant(sessions, brain or make_brain(settings), memory, default_tz)
         assistant.access.mailbox = mailbox_address(settings)  # `/email` shows forwarding addresses on it
+        pusher = CalendarPush(settings)
+        assistant.push = pusher
         try:
             yield Runtime(settings, engine, sessions, memory, assistant)
         finally:
+            await pusher.aclose()
             if brain is None and hasattr(assistant.brain, "aclose"):  # a model brain holds HTTP clients
                 await assistant.brain.aclose()
     finally:
         await engine.dispose()
+
+
+class CalendarPush:
+    """After a turn changed a synced event: enqueue its account's sync job, which pushes before it pulls.
+
+    The pool opens on the first push (so a deployment without calendars never touches Redis). The
+    job id is the sync's own, so a push never runs beside a sync of the same account.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pool: Any = None
+
+    async def __call__(self, account_id: str) -> None:
+        """Ask the worker to sync (and so push) `account_id` now."""
+        from arq.connections import create_pool
+
+        from jobs.connectors import job_id
+        from jobs.queue import redis_settings
+
+        if self._pool is None:
+            self._pool = await create_pool(redis_settings(self.settings))
+        await self._pool.enqueue_job("sync_account", account_id, _job_id=job_id(account_id))
+
+    async def aclose(self) -> None:
+        """Close the pool if one was opened."""
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
 
 
 async def run_worker(settings: Settings | None = None, burst: bool = False, *, notifier: Notifier | None = None,

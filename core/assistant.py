@@ -84,6 +84,9 @@ class Assistant:
         self.brain = brain
         self.memory = memory
         self.default_tz = default_tz or clock.machine_zone().key
+        # Asks for a push of a calendar account a turn changed (bots/app.py enqueues its sync job); None: the
+        # periodic sync pushes it within minutes (core/twoway.py).
+        self.push: Callable[[str], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------ users
 
@@ -132,6 +135,20 @@ class Assistant:
 
         A database that is away (or full) raises `DatabaseUnavailable`: the caller waits and retries.
         """
+        reply = await self._handle(msg, tz, keep)
+        owed = {str(a.result["push_account"]) for a in reply.actions if a.ok and a.result.get("push_account")}
+        push = self.push
+        for account_id in sorted(owed):
+            if push is None:
+                break
+            try:  # after the turn's commit, off its answer's path; a lost request waits for the periodic sync
+                await push(account_id)
+            except Exception:
+                log.warning("could not ask for a push of account %s; the next sync does it", account_id,
+                            exc_info=True)
+        return reply
+
+    async def _handle(self, msg: IncomingMessage, tz: str | None, keep: Keep | None) -> Reply:
         now = msg.ts or dt.datetime.now(clock.UTC)
         text = clean_text(msg.text or "")
         try:

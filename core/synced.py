@@ -19,8 +19,10 @@ from zoneinfo import ZoneInfo
 from pydantic import ConfigDict, field_validator
 from sqlalchemy import delete, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm.attributes import flag_modified
 
 from core import clock
+from core import twoway as tw
 from core.recurrence import series_end
 from core.replies import Speaker
 from core.sources import RemoteEvent, RemovedEvent, When
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 500  # rows per INSERT: ~20 columns each stays far below Postgres' 32,767 parameters
 _UPDATED = ("title", "start_at", "end_at", "all_day", "tz", "location", "attendees", "recurrence", "series_end_at",
-            "status", "calendar_id", "etag", "series_id", "original_start_at", "updated_at")
+            "status", "calendar_id", "etag", "series_id", "original_start_at", "updated_at", "base")
 
 
 class ApplyRemote(Args):
@@ -89,11 +91,12 @@ def _row(ctx: ToolContext, cal: Calendar, zone: ZoneInfo, ev: RemoteEvent) -> di
     tz = zone if ev.all_day or not ev.tz else clock.zone(ev.tz)
     rule, last = _recurrence(ev, start, end, tz)
     original = _instant(ev.original_start, zone) if ev.original_start is not None else None
-    return {"user_id": ctx.user.id, "source": ctx.source, "external_id": ev.external_id, "calendar_id": cal.id,
+    row = {"user_id": ctx.user.id, "source": ctx.source, "external_id": ev.external_id, "calendar_id": cal.id,
             "etag": ev.etag, "title": ev.title or "(no title)", "start_at": start, "end_at": end,
             "all_day": ev.all_day, "tz": tz.key, "location": ev.location, "attendees": list(ev.attendees) or None,
             "recurrence": rule, "series_end_at": last, "status": "confirmed", "series_id": ev.series_id,
             "original_start_at": original, "created_at": ctx.now, "updated_at": ctx.now}
+    return row | {"base": tw.snapshot(row)}  # what a later local edit is measured against
 
 
 def _hiding(ctx: ToolContext, cal: Calendar, zone: ZoneInfo, gone: RemovedEvent) -> dict[str, Any]:
@@ -104,7 +107,8 @@ def _hiding(ctx: ToolContext, cal: Calendar, zone: ZoneInfo, gone: RemovedEvent)
             "etag": None, "title": "(cancelled occurrence)", "start_at": at, "end_at": at,
             "all_day": not isinstance(gone.original_start, dt.datetime), "tz": zone.key, "location": None,
             "attendees": None, "recurrence": None, "series_end_at": at, "status": "cancelled",
-            "series_id": gone.series_id, "original_start_at": at, "created_at": ctx.now, "updated_at": ctx.now}
+            "series_id": gone.series_id, "original_start_at": at, "created_at": ctx.now, "updated_at": ctx.now,
+            "base": None}
 
 
 async def _upsert(ctx: ToolContext, rows: list[dict[str, Any]]) -> dict[str, tuple[uuid.UUID, bool]]:
@@ -149,6 +153,57 @@ async def _delete(ctx: ToolContext, event_ids: list[uuid.UUID]) -> None:
         await ctx.session.execute(delete(Event).where(Event.user_id == ctx.user.id, Event.id.in_(chunk)))
 
 
+def _set_fields(ev: Event, fields: dict[str, Any]) -> None:
+    for key, value in tw.restore(fields).items():
+        if key in tw.FIELDS or key == "tz":
+            setattr(ev, key, value)
+    try:
+        ev.series_end_at = series_end(ev.recurrence, ev.start_at, ev.end_at, clock.zone(ev.tz))
+    except (ValueError, TypeError):
+        ev.series_end_at = ev.end_at if not ev.recurrence else None
+
+
+async def absorb(ctx: ToolContext, ev: Event, row: dict[str, Any], remote_at: dt.datetime | None) -> None:
+    """A remote version of an event that still owes its calendar a local change: merge them (core/twoway.py)."""
+    remote, local_at = row["base"], ev.updated_at
+    local_newer = tw.newer(local_at, remote_at)
+    if ev.push == "delete":  # cancelled here; the remote side edited it meanwhile?
+        edited = ev.base is None or any(remote[f] != ev.base.get(f) for f in tw.FIELDS)
+        if edited and not local_newer:  # the newer remote edit brings it back; the cancellation is history
+            ev.history = tw.kept(ev.history, tw.history_entry("local", tw.snapshot(ev), local_at, ctx.now,
+                                                              "cancelled"))
+            _set_fields(ev, remote)
+            ev.status, ev.push, ev.updated_at = "confirmed", None, ctx.now
+            await ctx.memory.add(ctx.session, ctx.user.id, "event", memory_text_for_event(ev, ctx.tz), ev.id, ctx.now)
+        elif edited:
+            ev.history = tw.kept(ev.history, tw.history_entry("remote", remote, remote_at, ctx.now))
+    else:
+        merge = tw.reconcile(ev.base, tw.snapshot(ev), remote, local_newer)
+        if merge.lost == "local":
+            ev.history = tw.kept(ev.history, tw.history_entry("local", tw.snapshot(ev), local_at, ctx.now))
+        elif merge.lost == "remote":
+            ev.history = tw.kept(ev.history, tw.history_entry("remote", remote, remote_at, ctx.now))
+        _set_fields(ev, merge.fields)
+        ev.push = "update" if merge.differs_from(remote) else None
+        if ev.push is None:
+            ev.updated_at = ctx.now
+        await ctx.memory.reindex_source(ctx.session, ctx.user.id, "event", ev.id, memory_text_for_event(ev, ctx.tz))
+    ev.etag, ev.base = row["etag"], remote
+    if ev.push is not None:  # still the time of the local edit, which the next clash is judged by
+        ev.updated_at = local_at
+        flag_modified(ev, "updated_at")
+
+
+async def _owing(ctx: ToolContext, external_ids: list[str]) -> dict[str, Event]:
+    """The synced events among these that still owe their calendar a local change."""
+    if not external_ids:
+        return {}
+    rows = await ctx.session.scalars(select(Event).where(
+        Event.user_id == ctx.user.id, Event.source == ctx.source, Event.external_id.in_(external_ids),
+        Event.push.is_not(None)))
+    return {ev.external_id: ev for ev in rows if ev.external_id is not None}
+
+
 async def apply_remote_events(ctx: ToolContext, a: ApplyRemote) -> dict[str, Any]:
     """Store one page of a calendar's changes: upserts, cancelled instances, deletions."""
     cal = await _calendar(ctx, a.calendar_id)
@@ -163,6 +218,10 @@ async def apply_remote_events(ctx: ToolContext, a: ApplyRemote) -> dict[str, Any
         else:
             latest.pop(change.external_id, None)
             removed.append(change.external_id)
+    updated = {c.external_id: c.updated for c in a.changes if isinstance(c, RemoteEvent)}
+    for ext, ev in (await _owing(ctx, list(latest))).items():  # edited on both sides: merge, never trample
+        if latest[ext]["status"] != "cancelled":
+            await absorb(ctx, ev, latest.pop(ext), updated.get(ext))
     rows = list(latest.values())
     ids = await _upsert(ctx, rows) if rows else {}
     await _remember(ctx, rows, ids)
@@ -181,10 +240,51 @@ async def prune_remote_events(ctx: ToolContext, a: PruneRemote) -> dict[str, Any
     cal = await _calendar(ctx, a.calendar_id)
     keep = set(a.keep)
     stale = [eid for eid, ext in await ctx.session.execute(
-        select(Event.id, Event.external_id).where(Event.user_id == ctx.user.id, Event.calendar_id == cal.id))
+        select(Event.id, Event.external_id).where(Event.user_id == ctx.user.id, Event.calendar_id == cal.id,
+                                                  Event.push.is_distinct_from("create")))  # not pushed yet
         if ext not in keep]
     await _delete(ctx, stale)
     return {"calendar_id": str(cal.id), "removed": len(stale)}
+
+
+class Settle(Args):
+    """What the calendar answered to a pushed change: the event as it now holds it, or None (deleted or gone)."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    event_id: str
+    pushed_at: dt.datetime  # the local edit time the push was made from
+    remote: RemoteEvent | None = None
+    conflict: bool = False  # True: the calendar refused (412); `remote` is its newer version
+
+
+async def _owed_event(ctx: ToolContext, event_id: str) -> tuple[Event, Calendar] | None:
+    ev = await ctx.session.get(Event, uuid.UUID(event_id), with_for_update=True, populate_existing=True)
+    if ev is None or ev.user_id != ctx.user.id or ev.calendar_id is None:
+        return None  # gone meanwhile (disconnected, deleted by a sync): nothing left to settle
+    return ev, await _calendar(ctx, str(ev.calendar_id))
+
+
+async def settle_pushed_event(ctx: ToolContext, a: Settle) -> dict[str, Any]:
+    """Record what a push did; on a 412, merge with the calendar's newer version (core/twoway.py)."""
+    found = await _owed_event(ctx, a.event_id)
+    if found is None:
+        return {"event_id": a.event_id, "push": None}
+    ev, cal = found
+    if a.remote is None:  # deleted here and there, or deleted there while edited here: the deletion stands
+        await _delete(ctx, [ev.id])
+        return {"event_id": a.event_id, "push": None, "deleted": True}
+    row = _row(ctx, cal, clock.zone(cal.tz or ctx.user.tz), a.remote)
+    if a.conflict:
+        await absorb(ctx, ev, row, a.remote.updated)
+    elif ev.updated_at == a.pushed_at:  # nothing changed here since: in step with the calendar
+        ev.etag, ev.base, ev.push = row["etag"], row["base"], None
+        ev.updated_at = ev.updated_at
+        flag_modified(ev, "updated_at")
+    else:  # edited again while the push was under way: that edit is still owed, from the new version
+        ev.etag, ev.base = row["etag"], row["base"]
+        ev.push = "delete" if ev.push == "delete" else "update"
+        flag_modified(ev, "updated_at")
+    return {"event_id": a.event_id, "push": ev.push}
 
 
 def _quiet(speaker: Speaker, args: dict[str, Any], result: dict[str, Any]) -> str:
@@ -195,5 +295,7 @@ register(
     Tool("apply_remote_events", ApplyRemote, apply_remote_events, "Store a synced calendar's changes.", _quiet,
          changes=True, offered=False),
     Tool("prune_remote_events", PruneRemote, prune_remote_events, "Drop what a synced calendar no longer has.",
+         _quiet, changes=True, offered=False),
+    Tool("settle_pushed_event", Settle, settle_pushed_event, "Record what a calendar did with a pushed change.",
          _quiet, changes=True, offered=False),
 )

@@ -14,13 +14,15 @@ from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from core import clock
 from core.memory import Memory, TooMany
 from core.recurrence import normalise_rrule, occurrences, series_end
 from core.replies import Speaker
+from core.twoway import default_calendar, new_remote_id
 from core.types import Action
-from db.models import Event, Reminder, Task, User
+from db.models import Calendar, Event, Reminder, Task, User
 
 Priority = Literal["low", "medium", "high"]
 PROPOSING = frozenset({"email"})  # sources whose events are proposals, not commitments
@@ -544,9 +546,29 @@ async def create_event(ctx: ToolContext, a: CreateEvent) -> dict[str, Any]:
                updated_at=ctx.now)
     _set_recurrence(ctx, ev, a.recurrence)
     conflicts = await _conflicts(ctx, ev)
+    # The user's calendar for new events takes it (core/twoway.py); a proposal stays local until taken.
+    synced = await default_calendar(ctx.session, ctx.user.id) if ev.status == "confirmed" else None
+    if synced is not None:
+        ev.calendar_id, ev.source, ev.external_id, ev.push = synced[0].id, synced[1], new_remote_id(), "create"
     ctx.session.add(ev)
     await ctx.memory.add(ctx.session, ctx.user.id, "event", memory_text_for_event(ev, ctx.tz), ev.id, ctx.now)
-    return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "conflicts": conflicts}
+    out = {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "conflicts": conflicts}
+    return out | ({"calendar": synced[0].name, "push_account": str(synced[0].account_id)} if synced else {})
+
+
+async def _owe(ctx: ToolContext, ev: Event, push: str) -> dict[str, Any]:
+    """Mark a synced event's change for its calendar (a job writes it); what the result adds about it."""
+    if ev.calendar_id is None or ev.external_id is None:
+        return {}
+    cal = await ctx.session.get(Calendar, ev.calendar_id)
+    if cal is None or not cal.writable:
+        raise ToolError(f"“{ev.title}” is on {cal.name if cal else 'a calendar'}, which I can only read.")
+    ev.push = "create" if ev.push == "create" and push == "update" else push
+    # The edit's own time, which a clash with a remote edit is judged by; flagged, because a flush in
+    # between would otherwise let the column's onupdate stamp the wall clock over it.
+    ev.updated_at = ctx.now
+    flag_modified(ev, "updated_at")
+    return {"push_account": str(cal.account_id)}
 
 
 def _set_recurrence(ctx: ToolContext, ev: Event, rule: str | None) -> None:
@@ -608,16 +630,18 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
     else:
         _set_recurrence(ctx, ev, None)
     ev.updated_at = ctx.now
+    owed = await _owe(ctx, ev, "update")
     conflicts = await _conflicts(ctx, ev)
     await ctx.memory.reindex_source(ctx.session, ctx.user.id, "event", ev.id, memory_text_for_event(ev, ctx.tz))
-    return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "conflicts": conflicts}
+    return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "conflicts": conflicts, **owed}
 
 
 async def cancel_event(ctx: ToolContext, a: EventRef) -> dict[str, Any]:
     ev = await resolve_event(ctx, a)
     ev.status, ev.updated_at = "cancelled", ctx.now
+    owed = await _owe(ctx, ev, "delete")
     await ctx.memory.forget_source(ctx.session, ctx.user.id, ev.id)
-    return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "cancelled": True}
+    return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "cancelled": True, **owed}
 
 
 async def check_availability(ctx: ToolContext, a: Window) -> dict[str, Any]:

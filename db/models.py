@@ -152,7 +152,8 @@ class Event(Base):
     """A calendar event; `recurrence` is an RFC 5545 RRULE expanded in the event's own zone."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_user_start", "user_id", "start_at"), _external_key("events"))
+    __table_args__ = (Index("ix_events_user_start", "user_id", "start_at"), _external_key("events"),
+                      Index("ix_events_push", "calendar_id", postgresql_where=text("push IS NOT NULL")))
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(Text)
@@ -176,6 +177,11 @@ class Event(Base):
     etag: Mapped[str | None] = mapped_column(Text)
     series_id: Mapped[str | None] = mapped_column(Text)
     original_start_at: Mapped[dt.datetime | None] = mapped_column()
+    # Two-way (core/twoway.py): what the calendar still has to be told (create | update | delete), the
+    # fields as the calendar last held them, and the versions that lost to a newer edit on the other side.
+    push: Mapped[str | None] = mapped_column(String(8))
+    base: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

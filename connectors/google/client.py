@@ -190,9 +190,13 @@ class GoogleCalendar:
         return made
 
     async def update_event(self, calendar_id: str, event: RemoteEvent) -> RemoteEvent:
-        """Replace the event only if Google still has `event.etag` (If-Match), else `EtagMismatch`."""
-        request = self._service.events().update(calendarId=calendar_id, eventId=event.external_id,
-                                                body=wire.body(event), sendUpdates="none")
+        """Change the event only if Google still has `event.etag` (If-Match), else `EtagMismatch`.
+
+        A patch, not a replace: what Pixie does not hold (a description, reminders, colours) stays as it is.
+        """
+        body = {"location": None, **wire.body(event)}  # null clears a place the user took away
+        request = self._service.events().patch(calendarId=calendar_id, eventId=event.external_id,
+                                               body=body, sendUpdates="none")
         if event.etag:
             request.headers["If-Match"] = event.etag  # the client does not take it from the body
         made = wire.event(await self._call(request))

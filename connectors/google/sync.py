@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.google.auth import GoogleApp, Grant
 from connectors.google.client import GoogleCalendar
+from connectors.google.push import PushReport, push_account
 from core import accounts, clock
 from core import synced as _synced  # noqa: F401  (registers the sync's tools)
 from core.memory import Memory
@@ -48,6 +49,7 @@ class SyncReport:
     removed: int = 0
     full: list[str] = field(default_factory=list)  # calendars synced from scratch (first sync, 410, new version)
     first: bool = False  # some calendar had never been synced before
+    pushed: PushReport = field(default_factory=PushReport)  # what the user's chat changes did in Google
 
 
 async def connect(sessions: async_sessionmaker, vault: Vault, app: GoogleApp, user_id: uuid.UUID, grant: Grant,
@@ -156,6 +158,8 @@ async def sync_account(sessions: async_sessionmaker, vault: Vault, memory: Memor
     client = GoogleCalendar(app, grant)
     syncer = _Syncer(sessions, memory, client, account, now, progress)
     try:
+        # What the user changed in chat goes first (so nothing waits on a lost enqueue), then what changed there.
+        syncer.report.pushed = await push_account(sessions, memory, client, account, now)
         if _listed_long_ago(account, now):
             found = await client.calendars()
             async with sessions() as session, session.begin():
