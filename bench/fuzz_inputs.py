@@ -1,6 +1,6 @@
 """Fuzz every input surface with generated hostile input, and count what went wrong.
 
-Run: uv run --extra local python bench/fuzz_inputs.py [--inputs 10000] [--seed 13] [--surfaces jsonl,chat,settings]
+Run: uv run python bench/fuzz_inputs.py [--inputs 10000] [--seed 13] [--surfaces jsonl,chat,settings]
 
 The generators are tests/fuzz_support.py's (hypothesis strategies): `pixie chat --jsonl` lines
 (random and deeply nested JSON, numbers too big to read, odd unicode, NULs and lone surrogates,
