@@ -98,6 +98,8 @@ async def _ingest_all(messages: list[bytes]) -> tuple[Counter[str], int, int, fl
                     errors.append(traceback.format_exc(limit=3))
                 took = time.monotonic() - started
                 hangs += took > HANG_SECONDS
+                if took > HANG_SECONDS:
+                    print(f"slow ingest: message {i}, {len(raw)} bytes, {took:.1f} s", flush=True)
                 slowest = max(slowest, took)
     return statuses, crashes, hangs, slowest, errors
 
@@ -131,7 +133,7 @@ def main() -> int:
         slowest = max(slowest, took)
     parse_seconds = time.monotonic() - started_all
     print(f"parser: {len(messages)} messages ({outcomes['read']} read, {outcomes['refused']} refused with a reason), "
-          f"{crashes} crashes, {hangs} hangs, slowest {slowest:.2f} s, total {parse_seconds:.1f} s")
+          f"{crashes} crashes, {hangs} hangs, slowest {slowest:.2f} s, total {parse_seconds:.1f} s", flush=True)
 
     if args.ingest:
         started_all = time.monotonic()

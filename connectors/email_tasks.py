@@ -414,7 +414,11 @@ async def ingest(rt: Any, user_name: str, tz: str | None, raw: bytes, file: str 
             result["status"], result["reason"] = "flagged", why
             return result
         ctx = ToolContext(session, user, now, zone, rt.memory, source=PLATFORM)  # tasks and events say so
-        result["tasks"], result["events"] = await propose(ctx, mail, addressed_to(raw))
+        try:
+            result["tasks"], result["events"] = await propose(ctx, mail, addressed_to(raw))
+        except BadEmail as e:  # recorded once, nothing made
+            result["reason"] = str(e)
+            return result
         result["status"] = "created"
     return result
 
@@ -450,7 +454,11 @@ async def propose(ctx: Any, mail: Mail,
     if flagged(mail) is not None:
         return tasks, events
     own = str(getattr(ctx.user, "name", "") or "")
-    for p in bounded(extract(mail, ctx.tz, (*reader, own)), mail.subject):
+    try:
+        found = extract(mail, ctx.tz, (*reader, own))  # pure, before any tool runs: a failure leaves nothing half done
+    except Exception as e:  # noqa: BLE001 — one unreadable mail must not stop a batch or the poller
+        raise BadEmail(f"its text could not be read ({type(e).__name__})") from e
+    for p in bounded(found, mail.subject):
         if p.tool not in ("create_task", "create_event"):  # whatever a brain proposes, mail runs nothing else
             continue
         action = await run_tool(ctx, p.tool, p.args)

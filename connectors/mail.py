@@ -32,9 +32,13 @@ from connectors.mail_html import visible_text
 
 MAX_BYTES = 10 * 1024 * 1024  # a mail larger than this is rejected unread
 MAX_CONTAINERS = 60  # multipart/* and message/* parts; real mail has a handful
-MAX_TEXT = 100_000  # characters of text read; what follows is cut (an ask sits near the top)
+MAX_TEXT = 30_000  # characters of text read; what follows is cut (an ask sits near the top; reading is ~linear)
 _MAX_HTML = 2_000_000  # characters of an HTML part given to the parser
+MAX_PARTS = 300  # parts of any kind (Content-Type headers)
+MAX_HEADER = 8 * 1024  # bytes of one header, unfolded: the stdlib's header parser is quadratic on longer ones
 _CONTAINER = re.compile(rb"content-type:\s*(?:multipart|message)/", re.I)
+_PART_HEADER = re.compile(rb"^content-type:", re.I | re.M)
+_HEADER_START = re.compile(rb"[!-9;-~]+:")
 _UNSEEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"
                      r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]")
 # Latin look-alikes among Greek and Cyrillic letters (Unicode confusables, the ones a Latin word hides in).
@@ -100,15 +104,18 @@ def visible_html(html: str) -> str:
 
 
 def _skeleton(text: str) -> str:
-    text = re.sub(r"<?https?://\S+>?|<[^>\s]+@[^>\s]+>", " ", text)
+    text = re.sub(r"<?https?://\S+>?|<[^<>\s@]{1,200}@[^<>\s]{1,200}>", " ", text)
     return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
 
 
 def agreed_text(plain: str, html_visible: str) -> str:
     """The plain part as far as the HTML shows it too; the HTML's visible text when little of it agrees."""
-    seen = " " + _skeleton(html_visible) + " "
+    lines = plain[:MAX_TEXT].split("\n")
+    if sum(1 for line in lines if line.strip()) > 2000:  # too many to compare in bounded time
+        return html_visible
+    seen = " " + _skeleton(html_visible[:MAX_TEXT]) + " "
     kept, lost = [], 0
-    for line in plain.split("\n"):
+    for line in lines:
         words = _skeleton(line.lstrip("> "))
         if not words or f" {words} " in seen:
             kept.append(line)
@@ -162,12 +169,26 @@ def _header(msg: EmailMessage, name: str) -> str:
         return ""
 
 
+def _longest_header(raw: bytes) -> int:
+    """The longest header (continuation lines included) anywhere in the message, parts' headers too."""
+    longest = current = 0
+    for line in raw.split(b"\n"):
+        if current and line[:1] in (b" ", b"\t"):
+            current += len(line)
+        else:
+            current = len(line) if _HEADER_START.match(line) else 0
+        longest = max(longest, current)
+    return longest
+
+
 def parse_email(raw: bytes) -> Mail:
     """Read an RFC 5322 message; BadEmail (with the reason) when it cannot or should not be read."""
     if len(raw) > MAX_BYTES:
         raise BadEmail(f"it is larger than {MAX_BYTES // (1024 * 1024)} MB")
     if len(_CONTAINER.findall(raw)) > MAX_CONTAINERS:
         raise BadEmail(f"it nests more than {MAX_CONTAINERS} parts")
+    if len(_PART_HEADER.findall(raw)) > MAX_PARTS or _longest_header(raw) > MAX_HEADER:
+        raise BadEmail(f"its headers are too many or too long (over {MAX_PARTS} parts or {MAX_HEADER} bytes)")
     try:
         return _parse(raw)
     except BadEmail:

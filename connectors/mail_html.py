@@ -26,7 +26,6 @@ _NAMED = {"white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "gre
           "whitesmoke": (245, 245, 245), "snow": (255, 250, 250), "ivory": (255, 255, 240),
           "ghostwhite": (248, 248, 255), "floralwhite": (255, 250, 240), "yellow": (255, 255, 0)}
 _LENGTH = re.compile(r"(-?\d*\.?\d+)\s*(px|pt|em|rem|%|vw|vh|cm|mm|in)?", re.I)
-_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
 Color = tuple[int, int, int]
 
 
@@ -97,17 +96,34 @@ def hides(d: dict[str, str]) -> bool:
                           d.get("transform", "")))
 
 
+def _style_blocks(html: str) -> list[str]:
+    """The text of each <style> element (found by plain index search: linear on any input)."""
+    low, at = html.lower(), 0
+    out: list[str] = []
+    while len(out) < 200:
+        start = low.find("<style", at)
+        gt = low.find(">", start) if start >= 0 else -1
+        end = low.find("</style", gt) if gt >= 0 else -1
+        if end < 0:
+            return out
+        out.append(html[gt + 1:end][:100_000])
+        at = end
+    return out
+
+
 def stylesheet(html: str) -> dict[str, dict[str, str]]:
     """Declarations of `<style>` rules keyed by their last simple selector: "tag", ".class", "#id" or "tag.class"."""
     rules: dict[str, dict[str, str]] = {}
-    for css in re.findall(r"<style[^>]*>(.*?)</style\s*>", html, re.I | re.S):
+    for css in _style_blocks(html):
         css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
-        css = re.sub(r"@media[^{]*\{((?:[^{}]*\{[^{}]*\})*)\s*\}", r"\1", css)  # rules inside @media still apply
-        for selectors, body in _RULE.findall(css):
+        for chunk in css.split("}"):  # "@media x { .a { b } }": the rule's selector is what follows the last "{"
+            head, sep, body = chunk.rpartition("{")
+            if not sep:
+                continue
             d = declarations(body)
-            for sel in selectors.split(","):
+            for sel in head.split("{")[-1].split(","):
                 parts = sel.strip().split()
-                if not parts:
+                if not parts or parts[0].startswith("@"):
                     continue
                 last = re.sub(r":[\w-]+(?:\([^)]*\))?|\[[^\]]*\]", "", parts[-1].split(">")[-1]).lower()
                 for key in (last, *re.findall(r"[.#][\w-]+", last)):  # "div.x.y" also counts for .x and .y

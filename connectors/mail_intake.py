@@ -265,7 +265,10 @@ class Intake:
         from core.tools import ToolContext  # the tools are the one writer of a user's data
 
         zone = clock.zone(user.tz)
-        tasks, events = await propose(ToolContext(session, user, now, zone, self.memory, source="email"), parsed)
+        try:
+            tasks, events = await propose(ToolContext(session, user, now, zone, self.memory, source="email"), parsed)
+        except BadEmail as exc:
+            return Outcome("rejected", REJECTED, str(exc), user_id)
         note = await self._notify(session, user_id, row_id, summary(parsed.subject, tasks, events), now)
         return Outcome("handled", DONE, None, user_id, note)
 

@@ -97,7 +97,7 @@ def amount(n: str | None, nw: str | None) -> float:
 
 def unit_name(u: str) -> str:
     """The relativedelta keyword for a unit as written ("hrs" -> "hours")."""
-    return _UNITS[u]
+    return _UNITS[u.lower()]  # patterns match case-insensitively: "3 H" is 3 hours
 
 
 # ---------------------------------------------------------------- wall clock

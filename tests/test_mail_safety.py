@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from bots.app import Runtime
 from connectors.email_tasks import MAX_PROPOSALS, ingest
-from connectors.mail import MAX_BYTES, BadEmail, instructs_ai, parse_email
+from connectors.mail import MAX_BYTES, MAX_TEXT, BadEmail, instructs_ai, parse_email
 from core.config import get_settings
 from db.models import Mail, Notification, Task
 from tests.dovecot import Dovecot
@@ -69,7 +70,7 @@ async def test_no_hostile_mail_makes_an_attackers_task_and_none_stops_the_batch(
         elif want == "rejected":
             assert got["status"] == "rejected" and got["reason"], (name, got)
         elif want == "bounded":
-            assert len(titles) == MAX_PROPOSALS and titles[-1].startswith("Go through 1996 more asks"), titles
+            assert len(titles) == MAX_PROPOSALS and re.match(r"Go through \d{3,} more asks", titles[-1]), titles
     assert by_file["huge"]["status"] == by_file["zero"]["status"] == "rejected"
     assert "larger than 10 MB" in by_file["zero"]["reason"]
     assert by_file["last"]["status"] == "created"
@@ -142,6 +143,12 @@ def test_malformed_mail_is_read_or_refused_with_a_reason_quickly(raw: bytes) -> 
     else:
         assert not any(c in got.text + got.subject + got.message_id for c in "\x00\u200b\u202e")
         assert got.sent_at is None or (got.sent_at.tzinfo is not None and 1970 <= got.sent_at.year <= 2200)
-        assert len(got.text) <= 100_000
+        assert len(got.text) <= MAX_TEXT
     assert time.monotonic() - started < 2
     assert len(raw) <= MAX_BYTES
+
+
+async def test_a_mail_whose_words_once_crashed_the_reader_still_gets_an_answer(rt: Runtime) -> None:
+    # Found by bench/fuzz_mail.py: "by 3 H" (a unit in capitals) raised KeyError inside the time parser.
+    got = await ingest(rt, "dana", "UTC", plain("units", "Please push the report by 3 H."), "u.eml")
+    assert got["status"] == "created"
