@@ -238,16 +238,21 @@ def _words_sql(size: str) -> str:
     more than :common of all memories says too little to decide a match on its own, and the
     deciders together may be expected in at most :budget of the user's `size` memories (rows:
     scoring every match is what makes full text slow on big memories). When even the rarest word
-    is too frequent, a row must contain all of the rarest words instead.
+    is too frequent, a row must contain all of the rarest words instead. A user whose memories all
+    fit in the budget has any of the rarest words decide.
     """
+    # A user with no more memories than the budget can have every one of them scored: then any of
+    # the rarest words decides, however common it is among everyone's memories (the table-wide
+    # statistics must not make one user's only note unfindable because others use its words).
+    decides = f"({size} <= :budget OR (f <= :common AND cum * {size} <= :budget))"
     return f"""
     q AS (SELECT lq, mq, w, f, row_number() OVER (ORDER BY f, lex) AS rk, sum(f) OVER (ORDER BY f, lex) AS cum FROM (
           SELECT l.lex, {_LEXEME} AS lq, {_USER_LEXEME} AS mq, -ln(greatest(coalesce(c.freq, :floor), 1e-6)) AS w,
                  coalesce(c.freq, :floor) AS f
           FROM (SELECT lex FROM unnest(tsvector_to_array(to_tsvector('english', :query))) lex LIMIT {MAX_TERMS}) l
           LEFT JOIN unnest(CAST(:clex AS text[]), CAST(:cfreq AS float8[])) AS c(elem, freq) ON c.elem = l.lex) x),
-    tq AS (SELECT CAST(CASE WHEN bool_or(f <= :common AND cum * {size} <= :budget)
-                            THEN string_agg(mq::text, ' | ') FILTER (WHERE f <= :common AND cum * {size} <= :budget)
+    tq AS (SELECT CAST(CASE WHEN bool_or({decides})
+                            THEN string_agg(mq::text, ' | ') FILTER (WHERE {decides})
                             ELSE string_agg(mq::text, ' & ') END AS tsquery) AS m
            FROM q WHERE rk <= {MAX_DECIDERS} HAVING count(*) > 0)"""
 
