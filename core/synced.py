@@ -271,6 +271,10 @@ async def settle_pushed_event(ctx: ToolContext, a: Settle) -> dict[str, Any]:
     if found is None:
         return {"event_id": a.event_id, "push": None}
     ev, cal = found
+    if a.remote is None and ev.series_id is not None:  # one occurrence gone: kept, cancelled, hiding it
+        ev.status, ev.push, ev.etag = "cancelled", None, None
+        await ctx.memory.forget_source(ctx.session, ctx.user.id, ev.id)
+        return {"event_id": a.event_id, "push": None, "cancelled": True}
     if a.remote is None:  # deleted here and there, or deleted there while edited here: the deletion stands
         await delete_synced(ctx, [ev.id])
         return {"event_id": a.event_id, "push": None, "deleted": True}
