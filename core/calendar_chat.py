@@ -13,6 +13,7 @@ synced events (an event made in chat that never reached the calendar stays, as a
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from db.models import Calendar, Event, User
 
 CONSENT_LIFETIME = dt.timedelta(minutes=30)  # Google's codes live minutes; a link older than this is stale
 NAMES = {"google": "Google Calendar"}
-_CODE_IN_URL = re.compile(r"(?i)([?&#]code=)[^&\s#]+")
+_CODE_IN_URL = re.compile(r"(?i)([?&#;]code=)[^&\s#\"'<>|]+")  # `;`: Slack sends `&` as `&amp;`
 _BARE_CODE = re.compile(r"^[\w/.~+-]{16,}$")  # what Google's consent page calls the code (4/0Ae…)
 _USE = re.compile(r"(?i)^\s*(?:please\s+)?(?:(?:put|add|create|make|send)\s+(?:all\s+)?(?:my\s+)?new\s+events\s+"
                   r"(?:on|in|to|into)|use|choose|pick)\s+(?:the\s+|my\s+)?[“\"']?(?P<name>.+?)[”\"']?"
@@ -80,9 +81,16 @@ class Linking:
     pasted: str
 
 
+def unwrapped(text: str) -> str:
+    """A pasted address as typed: Slack sends `<http://…?a=1&amp;b=2|label>`."""
+    plain = html.unescape(text.strip())
+    link = re.fullmatch(r"<([^<>|]+)(?:\|[^<>]*)?>", plain)
+    return link.group(1) if link else plain
+
+
 def looks_pasted(text: str) -> bool:
     """Whether a message looks like the address a consent ended on (or its bare code)."""
-    stripped = text.strip()
+    stripped = unwrapped(text)
     return bool(_CODE_IN_URL.search(stripped) or "error=" in stripped or _BARE_CODE.match(stripped))
 
 
@@ -141,7 +149,7 @@ class CalendarChat:
             user.pending = None
             if now > dt.datetime.fromisoformat(pending["until"]):
                 return "That link has expired. Send /connect google for a new one."
-            return Linking(user.id, pending["connect"], pending["consent"], text.strip())
+            return Linking(user.id, pending["connect"], pending["consent"], unwrapped(text))
         cmd = parse_command(text)
         if cmd is None:
             name = use_request(text)

@@ -238,3 +238,17 @@ async def test_new_events_go_to_the_calendar_ada_chooses_and_disconnect_asks_fir
         left = list(await session.scalars(select(Event)))
     assert [(e.title.lower(), e.source, e.calendar_id) for e in left] == [("dinner with sam", "chat", None)]
     assert "No calendar is connected" in await chat(rt, "/calendars")
+
+
+async def test_an_address_pasted_in_slack_form_connects_and_is_kept_masked(
+        rt: Runtime, google: FakeGoogleCalendar, app: GoogleApp, tmp_path: Path) -> None:
+    wire_calendars(rt.assistant, rt.sessions, rt.settings, app, Vault(None, tmp_path))
+    google.add_account(ADA_MAIL)
+    link = consent_link(await chat(rt, "/connect google"))
+    code = google.issue_auth_code(ADA_MAIL)
+    # Slack wraps a pasted link in <…|…> and sends & as &amp;
+    pasted = f"<http://127.0.0.1:8976/?state={link['state']}&amp;code={code}&amp;scope=x|127.0.0.1:8976/?state=…>"
+    assert f"Connected Google Calendar {ADA_MAIL}" in await chat(rt, pasted)
+    assert not [t for t in await stored_texts(rt) if code in t]
+    async with rt.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Account)) == 1
