@@ -179,7 +179,7 @@ class CalendarChat:
         return ("To connect your Google Calendar, open this link, choose your account and allow Pixie to use "
                 f"your calendars:\n{url}\n\nYour browser then ends on a page that does not load (an address "
                 "starting with http://127.0.0.1). That is expected: copy that whole address and send it to me "
-                "here. The link works for 30 minutes.")
+                "in a direct message (not in a group). The link works for 30 minutes.")
 
     @staticmethod
     async def _disconnect(session: AsyncSession, user: User, arg: str) -> str:
@@ -289,8 +289,9 @@ def _said_disconnect(speaker: Speaker, args: dict[str, Any], result: dict[str, A
 
 
 register(
+    # Not offered to models: "put new events on Work" is read before any brain (CalendarChat.command).
     Tool("use_calendar", UseCalendar, use_calendar, "Choose the calendar new events go to.", _said_use,
-         changes=True),
+         changes=True, offered=False),
     Tool("disconnect_calendar", DisconnectAccount, disconnect_calendar, "Disconnect a calendar account.",
          _said_disconnect, changes=True, offered=False),
 )
