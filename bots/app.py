@@ -136,6 +136,7 @@ async def open_runtime(settings: Settings | None = None, default_tz: str | None 
         assistant.access.mailbox = mailbox_address(settings)  # `/email` shows forwarding addresses on it
         pusher = CalendarPush(settings)
         assistant.push = pusher
+        wire_calendars(assistant, sessions, settings)
         try:
             yield Runtime(settings, engine, sessions, memory, assistant)
         finally:
@@ -144,6 +145,16 @@ async def open_runtime(settings: Settings | None = None, default_tz: str | None 
                 await assistant.brain.aclose()
     finally:
         await engine.dispose()
+
+
+def wire_calendars(assistant: Assistant, sessions: async_sessionmaker, settings: Settings,
+                   app: Any = None, vault: Vault | None = None) -> None:
+    """Give the assistant the calendar providers `/connect` can use (Google; the libraries load when used)."""
+    from connectors.google.auth import GoogleApp
+    from connectors.google.link import GoogleLink
+
+    assistant.calendars.links["google"] = GoogleLink(sessions, vault or Vault.from_settings(settings),
+                                                     app or GoogleApp.from_settings(settings))
 
 
 class CalendarPush:

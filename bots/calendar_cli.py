@@ -149,6 +149,33 @@ def list_(user: UserOpt = None,
             console.print(f"  {c['name']}" + (f" ({', '.join(marks)})" if marks else ""), highlight=False)
 
 
+@calendar_app.command("use")
+def use(calendar: Annotated[str, typer.Argument(help="The calendar's name, or its id from `list --json`.")],
+        user: UserOpt = None) -> None:
+    """Choose the calendar new events go to (it is synced from then on too)."""
+    import core.calendar_chat  # noqa: F401  (registers use_calendar)
+    from core.tools import ToolContext, run_tool
+    from db.models import User
+
+    async def go(rt: Any) -> Any:
+        u = await _user(rt, user)
+        if u is None:
+            return None
+        async with rt.sessions() as session, session.begin():
+            me = await session.get(User, u.id)
+            ctx = ToolContext(session, me, dt.datetime.now(clock.UTC), clock.zone(u.tz), rt.memory, source="cli")
+            return await run_tool(ctx, "use_calendar", {"calendar": calendar})
+
+    action = _run(go)
+    if action is None:
+        raise _fail("No calendar connected. Connect one with `pixie calendar connect google`.")
+    if not action.ok:
+        raise _fail(str(action.result.get("error")))
+    console.print(f"New events go to {action.result['calendar']} from now on."
+                  + (" It is synced from the next sync on (`pixie calendar sync`, or the worker within minutes)."
+                     if action.result.get("newly_synced") else ""), highlight=False)
+
+
 @calendar_app.command("sync")
 def sync(user: UserOpt = None) -> None:
     """Sync every connected calendar now (a first sync of a big calendar shows its progress)."""

@@ -101,7 +101,7 @@ class DiscordBot:
 
     def _commands(self) -> None:
         simple = {"tasks": "Your open tasks", "today": "Today's agenda", "help": "What Pixie can do",
-                  "invite": "A one-time code for someone new (owners)"}
+                  "invite": "A one-time code for someone new (owners)", "calendars": "Your connected calendars"}
         for name, about in simple.items():
             async def run(interaction: discord.Interaction, _name: str = name) -> None:
                 await self.slash(interaction, f"/{_name}")
@@ -114,6 +114,14 @@ class DiscordBot:
         @self.tree.command(name="link", description="Use Pixie from another platform too")
         async def link(interaction: discord.Interaction, code: str | None = None) -> None:
             await self.slash(interaction, f"/link {code or ''}".strip())
+
+        @self.tree.command(name="connect", description="Connect your Google Calendar (the link comes by DM)")
+        async def connect(interaction: discord.Interaction, provider: str = "google") -> None:
+            await self.slash(interaction, f"/connect {provider}")
+
+        @self.tree.command(name="disconnect", description="Disconnect a calendar account (asks first)")
+        async def disconnect(interaction: discord.Interaction, account: str = "google") -> None:
+            await self.slash(interaction, f"/disconnect {account}")
 
         @self.tree.command(name="digest", description="Get reminders and the morning digest here")
         async def digest(interaction: discord.Interaction, where: str = "here") -> None:

@@ -52,7 +52,8 @@ def blocks_for(piece: str, buttons: tuple[Button, ...] = ()) -> list[dict[str, A
 def slash_text(text: str) -> str:
     """`/pixie link ABCD` → `/link ABCD` (our commands), `/pixie add milk` → `add milk`."""
     word = text.strip().split(" ", 1)[0].lower()
-    if word in ("help", "start", "tasks", "today", "link", "digest", "invite", "admit"):
+    if word in ("help", "start", "tasks", "today", "link", "digest", "invite", "admit", "connect", "calendars",
+                "disconnect"):
         return "/" + text.strip()
     return text.strip() or "/help"
 

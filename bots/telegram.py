@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 LIMIT = 4096  # UTF-16 code units, after HTML escaping
 COMMANDS = [("tasks", "Your open tasks"), ("today", "Today's agenda"), ("link", "Use Pixie from another platform"),
-            ("digest", "Where reminders and the digest go"), ("help", "What Pixie can do"), ("start", "Say hello")]
+            ("digest", "Where reminders and the digest go"), ("connect", "Connect your Google Calendar"),
+            ("calendars", "Your connected calendars"), ("help", "What Pixie can do"), ("start", "Say hello")]
 
 
 def to_delivery(update: Update, bot_username: str | None = None) -> tuple[str, Delivery, str] | None:

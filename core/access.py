@@ -41,7 +41,7 @@ REFUSAL = ("Hi! I'm a private assistant and only talk to people my owner has adm
            "or send me the code they gave you.")
 HELP = ("Commands: /tasks — your open tasks · /today — today's agenda · /link — use me from another "
         "platform too · /digest here — get your reminders and morning digest here · /email — your address "
-        "for forwarding mail · /help.\n"
+        "for forwarding mail · /connect google — sync your Google Calendar · /calendars · /help.\n"
         "Or just talk to me: “add buy milk tomorrow”, “remind me to call mom at 6pm”.")
 OWNER_HELP = "\nAs an owner: /invite — a one-time code for someone new · /admit platform:id — admit by id."
 

@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import clock, safety
 from core.access import TRUSTED_PLATFORMS, Access, parse_command
 from core.brain import Brain, BrainInput, Thought, ToolCall
+from core.calendar_chat import CalendarChat, Linking, mask_pasted
 from core.context import ContextPack, gather_context
 from core.memory import Memory
 from core.outage import classify
 from core.privacy import SHAREABLE_COMMANDS, placed
 from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
+from core.sources import SourceError
 from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
 from core.types import Action, IncomingMessage, OutgoingNotification, Reply
 from core.usage import record_usage
@@ -87,6 +89,8 @@ class Assistant:
         # Asks for a push of a calendar account a turn changed (bots/app.py enqueues its sync job); None: the
         # periodic sync pushes it within minutes (core/twoway.py).
         self.push: Callable[[str], Awaitable[None]] | None = None
+        # /connect, /calendars, /disconnect; the wiring adds the providers (bots/app.py).
+        self.calendars = CalendarChat()
 
     # ------------------------------------------------------------ users
 
@@ -135,8 +139,13 @@ class Assistant:
 
         A database that is away (or full) raises `DatabaseUnavailable`: the caller waits and retries.
         """
-        reply = await self._handle(msg, tz, keep)
+        reply, linked = await self._handle(msg, tz, keep)
         owed = {str(a.result["push_account"]) for a in reply.actions if a.ok and a.result.get("push_account")}
+        owed |= {linked} if linked else set()  # a newly connected account: its first sync starts now
+        await self._push(owed)
+        return reply
+
+    async def _push(self, owed: set[str]) -> None:
         push = self.push
         for account_id in sorted(owed):
             if push is None:
@@ -146,39 +155,61 @@ class Assistant:
             except Exception:
                 log.warning("could not ask for a push of account %s; the next sync does it", account_id,
                             exc_info=True)
-        return reply
 
-    async def _handle(self, msg: IncomingMessage, tz: str | None, keep: Keep | None) -> Reply:
+    async def _handle(self, msg: IncomingMessage, tz: str | None, keep: Keep | None) -> tuple[Reply, str | None]:
         now = msg.ts or dt.datetime.now(clock.UTC)
         text = clean_text(msg.text or "")
         try:
             if not text or len(text) > MAX_CHARS:
                 if msg.public and not await self._serves(msg):  # a stranger in a group is answered nothing there
-                    return Reply("", duplicate=True)
+                    return Reply("", duplicate=True), None
                 return Reply(notice("empty") if not text else f"That message is too long for me ({len(text)} "
-                             f"characters; I read up to {MAX_CHARS}). Could you split it up?")
+                             f"characters; I read up to {MAX_CHARS}). Could you split it up?"), None
             async with self.sessions() as session, session.begin():
                 found = await self._read(session, msg, text, now, tz, keep)
                 if isinstance(found, Reply):
-                    return found
-                turn, user = found
-                if turn.thought is not None or not self.brain.reads_context(text):
-                    # Nothing to wait for (a command, an answer to a question, the offline rules): the
-                    # brain is a quick function of the text, so the turn thinks and acts right here.
-                    return await self._act(session, user, turn, turn.thought or await self.brain.think(
-                        self._input(turn)), keep)
+                    return found, None
+                if not isinstance(found, Linking):
+                    turn, user = found
+                    if turn.thought is not None or not self.brain.reads_context(text):
+                        # Nothing to wait for (a command, an answer to a question, the offline rules): the
+                        # brain is a quick function of the text, so the turn thinks and acts right here.
+                        return await self._act(session, user, turn, turn.thought or await self.brain.think(
+                            self._input(turn)), keep), None
+            if isinstance(found, Linking):  # the pasted consent is stored (masked); calling Google waits for no row
+                return await self._link(msg, found, now, keep)
             thought = await self.brain.think(self._input(turn))  # a model may take seconds: no transaction open
             async with self.sessions() as session, session.begin():
                 # Locked: two turns of one person (from two platforms) act one after the other.
                 again = await session.get(User, turn.user_id, with_for_update=True, populate_existing=True)
                 if again is None:  # merged into another account by /link meanwhile
-                    return Reply("Your accounts were just linked — please send that again.")
-                return await self._act(session, again, turn, thought, keep)
+                    return Reply("Your accounts were just linked — please send that again."), None
+                return await self._act(session, again, turn, thought, keep), None
         except Exception as exc:
             if (away := classify(exc)) is not None:
                 raise away from exc
             log.exception("failed to handle a message from %s:%s", msg.platform, msg.platform_user_id)
-            return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again.")
+            return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again."), None
+
+    async def _link(self, msg: IncomingMessage, linking: Linking, now: dt.datetime,
+                    keep: Keep | None) -> tuple[Reply, str | None]:
+        """Finish connecting a calendar account from the pasted consent; its first sync is asked for after."""
+        link = self.calendars.links.get(linking.provider)
+        linked = None
+        if link is None:
+            text = "Connecting calendars isn't set up on this Pixie any more."
+        else:
+            try:
+                found = await link.finish(linking.user_id, linking.kept, linking.pasted, now)
+                text, linked = self.calendars.linked_text(found), str(found.account_id)
+            except ValueError as exc:
+                text = f"That didn't work: {exc}. Send /connect {linking.provider} to start again."
+            except SourceError as exc:
+                text = f"Google didn't connect the calendar: {exc}. Send /connect {linking.provider} to try again."
+        async with self.sessions() as session, session.begin():
+            session.add(Message(user_id=linking.user_id, platform=msg.platform, role="assistant", text=text,
+                                created_at=now))
+            return await _kept(session, keep, placed(msg, Reply(text))), linked
 
     async def _serves(self, msg: IncomingMessage) -> bool:
         """Whether the speaker is someone Pixie already serves (a known identity, or a listed owner)."""
@@ -194,7 +225,7 @@ class Assistant:
                           tz=turn.tz, context=turn.context)
 
     async def _read(self, session: AsyncSession, msg: IncomingMessage, text: str, now: dt.datetime,
-                    tz: str | None, keep: Keep | None = None) -> tuple[Turn, User] | Reply:
+                    tz: str | None, keep: Keep | None = None) -> tuple[Turn, User] | Reply | Linking:
         """Phase one: admit the speaker, drop a redelivery, and gather what the brain needs."""
         user = await self.user_for(session, msg.platform, msg.platform_user_id, now, tz,
                                    name=msg.display_name if msg.platform == "terminal" else None,
@@ -215,6 +246,12 @@ class Assistant:
         zone = clock.zone(user.tz)
         shortcut = welcome or await self.access.command(session, user, msg, text, now,
                                                         now.astimezone(zone).date())
+        if shortcut is None:  # /connect, /calendars, /disconnect, a pasted consent, "put new events on Work"
+            calendar = await self.calendars.command(session, user, text, now)
+            if isinstance(calendar, Linking):  # stored with its code masked: the code never rests in clear
+                stored = await self._store(session, user, msg, mask_pasted(text), now, uuid.uuid4())
+                return calendar if stored else Reply("", duplicate=True)
+            shortcut = calendar
         if isinstance(shortcut, str):  # an access command (pairing, /link, /help): answered here
             # Stored with any one-time code masked: the person sees the code, the database keeps its hash only.
             if not await self._store(session, user, msg, await self.access.mask_codes(session, text), now,
@@ -295,6 +332,8 @@ class Assistant:
             return None
         if "confirm" in pending:  # "are you sure?" — yes runs the held calls, anything else drops them
             return safety.answer(pending, text)
+        if "candidates" not in pending:  # a consent link waiting for its address: any other answer drops it
+            return None
         choice = pick_choice(text, pending["candidates"])
         if choice is None:
             return None

@@ -40,6 +40,7 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
                 r"(?!<redacted>)[^\s&\"',;}<>]+"), rf"\1\2{HIDDEN}"),
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*):[^@\s/]+@"), rf"\1:{HIDDEN}@"),  # user:password@host
     (re.compile(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b"), "••••-••••"),  # a one-time code (core.access)
+    (re.compile(r"(?i)([?&#;]code=)[^&\s#\"'<>|]+"), rf"\1{HIDDEN}"),  # an OAuth redirect's authorization code
 ]
 
 

@@ -145,7 +145,8 @@ async def _remember(ctx: ToolContext, rows: list[dict[str, Any]], ids: dict[str,
                                                            MemoryItem.source_id.in_(hidden)))
 
 
-async def _delete(ctx: ToolContext, event_ids: list[uuid.UUID]) -> None:
+async def delete_synced(ctx: ToolContext, event_ids: list[uuid.UUID]) -> None:
+    """Delete these events of the user with what memory derived from them."""
     for i in range(0, len(event_ids), CHUNK * 10):
         chunk = event_ids[i:i + CHUNK * 10]
         await ctx.session.execute(delete(MemoryItem).where(MemoryItem.user_id == ctx.user.id,
@@ -230,7 +231,7 @@ async def apply_remote_events(ctx: ToolContext, a: ApplyRemote) -> dict[str, Any
         gone = list(await ctx.session.scalars(select(Event.id).where(
             Event.user_id == ctx.user.id, Event.source == ctx.source,
             or_(Event.external_id.in_(removed), (Event.calendar_id == cal.id) & Event.series_id.in_(removed)))))
-        await _delete(ctx, gone)
+        await delete_synced(ctx, gone)
     return {"calendar_id": str(cal.id), "written": len(rows), "new": sum(1 for _, new in ids.values() if new),
             "removed": len(gone)}
 
@@ -243,7 +244,7 @@ async def prune_remote_events(ctx: ToolContext, a: PruneRemote) -> dict[str, Any
         select(Event.id, Event.external_id).where(Event.user_id == ctx.user.id, Event.calendar_id == cal.id,
                                                   Event.push.is_distinct_from("create")))  # not pushed yet
         if ext not in keep]
-    await _delete(ctx, stale)
+    await delete_synced(ctx, stale)
     return {"calendar_id": str(cal.id), "removed": len(stale)}
 
 
@@ -270,8 +271,12 @@ async def settle_pushed_event(ctx: ToolContext, a: Settle) -> dict[str, Any]:
     if found is None:
         return {"event_id": a.event_id, "push": None}
     ev, cal = found
+    if a.remote is None and ev.series_id is not None:  # one occurrence gone: kept, cancelled, hiding it
+        ev.status, ev.push, ev.etag = "cancelled", None, None
+        await ctx.memory.forget_source(ctx.session, ctx.user.id, ev.id)
+        return {"event_id": a.event_id, "push": None, "cancelled": True}
     if a.remote is None:  # deleted here and there, or deleted there while edited here: the deletion stands
-        await _delete(ctx, [ev.id])
+        await delete_synced(ctx, [ev.id])
         return {"event_id": a.event_id, "push": None, "deleted": True}
     row = _row(ctx, cal, clock.zone(cal.tz or ctx.user.tz), a.remote)
     if a.conflict:

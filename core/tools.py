@@ -20,7 +20,7 @@ from core import clock
 from core.memory import Memory, TooMany
 from core.recurrence import normalise_rrule, occurrences, series_end
 from core.replies import Speaker
-from core.twoway import default_calendar, new_remote_id
+from core.twoway import default_calendar, instance_id, new_remote_id, snapshot
 from core.types import Action
 from db.models import Calendar, Event, Reminder, Task, User
 
@@ -132,6 +132,9 @@ class Window(Args):
 class EventRef(Args):
     event_id: str | None = None
     event_ref: str | None = _text(500)
+    # One occurrence of a repeating event (the rest of the series unchanged): its day, YYYY-MM-DD, or a
+    # window of days, YYYY-MM-DD/YYYY-MM-DD ("this week's"), which must hold exactly one occurrence.
+    occurrence: str | None = Field(default=None, max_length=40)
 
 
 class UpdateEvent(EventFields, EventRef):
@@ -377,6 +380,8 @@ async def resolve_event(ctx: ToolContext, args: EventRef) -> Event:
     live = or_(Event.end_at >= ctx.now, Event.series_end_at.is_(None), Event.series_end_at >= ctx.now)
     rows = list(await ctx.session.scalars(select(Event).where(*mine, live)))
     found = best_matches(args.event_ref, [(e, f"{e.title} {e.location or ''}") for e in rows])
+    series = {k for e in found if e.recurrence for k in (e.external_id, str(e.id)) if k}
+    found = [e for e in found if e.series_id not in series]  # a changed occurrence is part of its series
     if not found:
         raise ToolError(f"I couldn't find an event matching “{args.event_ref}”.")
     if len(found) > 1:
@@ -407,9 +412,14 @@ def expand(ev: Event, start: dt.datetime, end: dt.datetime,
            hidden: Hidden | None = None) -> list[tuple[dt.datetime, dt.datetime]]:
     """The event's occurrences overlapping [start, end), without those its series' exceptions replace."""
     found = occurrences(ev.start_at, ev.end_at, clock.zone(ev.tz), ev.recurrence, start, end)
-    if hidden and ev.recurrence and ev.external_id:
-        found = [(s, e) for s, e in found if (ev.user_id, ev.source, ev.external_id, s) not in hidden]
+    if hidden and ev.recurrence:
+        found = [(s, e) for s, e in found if (ev.user_id, ev.source, series_key(ev), s) not in hidden]
     return found
+
+
+def series_key(ev: Event) -> str:
+    """What the exceptions of a series name it by: its remote id when synced, else its own id."""
+    return ev.external_id or str(ev.id)
 
 
 async def events_between(ctx: ToolContext, start: dt.datetime, end: dt.datetime,
@@ -423,7 +433,7 @@ async def events_between(ctx: ToolContext, start: dt.datetime, end: dt.datetime,
         query = query.where(Event.id != exclude)
     rows = list(await ctx.session.scalars(query))
     hidden = (await hidden_instances(ctx.session, [ctx.user.id], start, end)
-              if any(ev.recurrence and ev.external_id for ev in rows) else None)
+              if any(ev.recurrence for ev in rows) else None)
     found = []
     for ev in rows:
         for s, e in expand(ev, start, end, hidden):
@@ -606,6 +616,14 @@ async def list_events(ctx: ToolContext, a: Window) -> dict[str, Any]:
 
 async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
     ev = await resolve_event(ctx, a)
+    if a.occurrence:
+        if a.recurrence is not None:
+            raise ToolError("One occurrence cannot repeat; change the whole series instead.")
+        ev = await one_occurrence(ctx, ev, a.occurrence)
+        if a.start and re.fullmatch(r"\d{1,2}:\d{2}", a.start.strip()):  # "to 3pm": that day, at 15:00
+            day = ev.start_at.astimezone(ctx.tz).date().isoformat()
+            a = a.model_copy(update={"start": f"{day}T{a.start.strip():0>5}",
+                                     "end": f"{day}T{a.end.strip():0>5}" if a.end and ":" in a.end else a.end})
     if a.title:
         ev.title = a.title
     if a.location is not None:
@@ -638,10 +656,72 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
 
 async def cancel_event(ctx: ToolContext, a: EventRef) -> dict[str, Any]:
     ev = await resolve_event(ctx, a)
+    if a.occurrence:
+        ev = await one_occurrence(ctx, ev, a.occurrence)
+    elif ev.recurrence:  # the whole series: its changed occurrences go with it (a calendar does the same)
+        for other in await ctx.session.scalars(select(Event).where(
+                Event.user_id == ctx.user.id, Event.source == ev.source, Event.series_id == series_key(ev),
+                Event.status != "cancelled")):
+            other.status, other.push = "cancelled", None
+            await ctx.memory.forget_source(ctx.session, ctx.user.id, other.id)
     ev.status, ev.updated_at = "cancelled", ctx.now
     owed = await _owe(ctx, ev, "delete")
     await ctx.memory.forget_source(ctx.session, ctx.user.id, ev.id)
     return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "cancelled": True, **owed}
+
+
+def _occurrence_window(ctx: ToolContext, value: str) -> tuple[dt.datetime, dt.datetime]:
+    first, _, last = value.partition("/")
+    try:
+        lo, hi = dt.date.fromisoformat(first.strip()[:10]), dt.date.fromisoformat((last or first).strip()[:10])
+    except ValueError:
+        raise ToolError(f"I couldn't read the occurrence “{value}” as a day.") from None
+    if hi < lo:
+        raise ToolError("The end of that window comes before its start.")
+    return clock.start_of_day(lo, ctx.tz), clock.start_of_day(hi + dt.timedelta(days=1), ctx.tz)
+
+
+def _days(ctx: ToolContext, starts: list[dt.datetime]) -> str:
+    return ", ".join(f"{s.astimezone(ctx.tz):%a %-d %b %H:%M}" for s in sorted(starts))
+
+
+async def one_occurrence(ctx: ToolContext, ev: Event, value: str) -> Event:
+    """The row standing for one occurrence of `ev` in the days `value` names: an exception of its series.
+
+    An occurrence changed before is its exception row; one never changed gets a new exception row,
+    keyed by (series, original start) like the calendar's own (a synced one under the instance id
+    Google gives it, so writing it changes that occurrence only). A window with no occurrence or
+    several is a question back, never a guess.
+    """
+    lo, hi = _occurrence_window(ctx, value)
+    if not ev.recurrence:
+        if ev.start_at < hi and ev.end_at > lo:
+            return ev
+        raise ToolError(f"“{ev.title}” does not repeat; it is on {_days(ctx, [ev.start_at])}.")
+    changed = list(await ctx.session.scalars(select(Event).where(
+        Event.user_id == ctx.user.id, Event.source == ev.source, Event.series_id == series_key(ev),
+        Event.status != "cancelled", or_(and_(Event.start_at >= lo, Event.start_at < hi),
+                                         and_(Event.original_start_at >= lo, Event.original_start_at < hi)))))
+    hidden = await hidden_instances(ctx.session, [ctx.user.id], lo, hi)
+    plain = expand(ev, lo, hi, hidden)
+    if len(changed) + len(plain) != 1:
+        if not changed and not plain:
+            raise ToolError(f"“{ev.title}” has no occurrence then.")
+        starts = [c.start_at for c in changed] + [s for s, _ in plain]
+        raise ToolError(f"“{ev.title}” happens more than once then ({_days(ctx, starts)}): which day?")
+    if changed:
+        return changed[0]
+    start, end = plain[0]
+    one = Event(id=uuid.uuid4(), user_id=ctx.user.id, title=ev.title, start_at=start, end_at=end, all_day=ev.all_day,
+                tz=ev.tz, location=ev.location, attendees=ev.attendees, source=ev.source, status="confirmed",
+                calendar_id=ev.calendar_id, series_id=series_key(ev), original_start_at=start, series_end_at=end,
+                created_at=ctx.now, updated_at=ctx.now)
+    if ev.external_id and ev.calendar_id:
+        one.external_id = instance_id(ev.external_id, start, clock.zone(ev.tz) if ev.all_day else None)
+        one.base = snapshot(one)  # the occurrence as the series has it: what the edit is measured from
+    ctx.session.add(one)
+    await ctx.session.flush()
+    return one
 
 
 async def check_availability(ctx: ToolContext, a: Window) -> dict[str, Any]:

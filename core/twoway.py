@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +47,13 @@ _PROPERTIES = ("RRULE:", "EXRULE:", "RDATE", "EXDATE")
 def new_remote_id() -> str:
     """An event id Pixie chooses: base32hex (Google's alphabet a–v, 0–9), 26 characters, unique."""
     return base64.b32hexencode(uuid.uuid4().bytes).decode().lower().rstrip("=")
+
+
+def instance_id(series_id: str, original_start: dt.datetime, all_day_zone: ZoneInfo | None = None) -> str:
+    """The id a calendar gives one occurrence of a series: the series' id and its original start (UTC, or a day)."""
+    if all_day_zone is not None:
+        return f"{series_id}_{original_start.astimezone(all_day_zone):%Y%m%d}"
+    return f"{series_id}_{original_start.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
 
 
 def rule_lines(recurrence: str | None) -> tuple[str, ...]:
@@ -149,7 +157,9 @@ def remote_of(ev: Event) -> RemoteEvent:
     else:
         start, end = ev.start_at, ev.end_at
     assert ev.external_id is not None, "only an event with a remote id is pushed"
-    original = ev.original_start_at if ev.series_id else None
+    original: When | None = ev.original_start_at if ev.series_id else None
+    if original is not None and ev.all_day:  # an all-day occurrence is named by its day
+        original = ev.original_start_at.astimezone(clock.zone(ev.tz)).date() if ev.original_start_at else None
     return RemoteEvent(external_id=ev.external_id, title=ev.title, start=start, end=end, etag=ev.etag,
                        tz=None if ev.all_day else ev.tz, location=ev.location,
                        # a name said in chat ("lunch with Priya") is no address: Google invites only addresses

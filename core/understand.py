@@ -21,6 +21,7 @@ from core.nlu_calendar import _create_event
 from core.nlu_create import _content, _create_task
 from core.nlu_digest import _digest
 from core.nlu_memory import _forget, _query, _remember
+from core.nlu_occurrence import occurrence_intent
 from core.nlu_questions import _availability, _list_events, _list_tasks
 from core.nlu_tasks import _manage, _ref
 from core.nlu_text import _cap, _Msg
@@ -51,6 +52,9 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     m = message(text, now)
     if m is None:
         return Understanding(Intent(None, reply_kind="unknown"), label="unknown", rules="unknown")
+    occurrence = occurrence_intent(m.text[m.b:], now)  # "cancel next tuesday's standup": that one, not the series
+    if occurrence is not None:
+        return Understanding(occurrence, 1.0, str(occurrence.tool), str(occurrence.tool))
     ruled = read_rules(m)
     said = rule_label(ruled)
     chosen = intent_model() if model is True else model or None

@@ -118,3 +118,24 @@ async def test_connect_without_an_oauth_client_says_what_to_set(google: FakeGoog
     get_settings.cache_clear()
     out = await pixie("calendar", "connect", "google", "--user", "ada")
     assert out.exit_code == 1 and "GOOGLE_CLIENT_ID" in out.output
+
+
+async def test_calendar_use_chooses_where_new_events_go_and_list_shows_it(google: FakeGoogleCalendar,
+                                                                          rt: Runtime) -> None:
+    token = google.add_account(ADA)
+    work = google.add_calendar(ADA, "Work")
+    assert (await pixie("calendar", "connect", "google", "--refresh-token", token, "--user", "ada")).exit_code == 0
+    out = await pixie("calendar", "use", "Work", "--user", "ada")
+    assert out.exit_code == 0, out.output
+    assert "New events go to Work from now on" in out.stdout and "synced from the next sync" in out.stdout
+    listed = json.loads((await pixie("calendar", "list", "--user", "ada", "--json")).stdout)
+    assert sorted((c["name"], c["selected"], c["default"]) for c in listed[0]["calendars"]) == [
+        ("Work", True, True), (ADA, True, False)]
+    assert "Work (synced, new events go here)" in (await pixie("calendar", "list", "--user", "ada")).stdout
+
+    out = await pixie("calendar", "use", "Holidays", "--user", "ada")
+    assert out.exit_code == 1 and "no calendar called “Holidays”" in out.output
+    listed = json.loads((await pixie("calendar", "list", "--user", "ada", "--json")).stdout)
+    assert [c["name"] for c in listed[0]["calendars"] if c["default"]] == ["Work"]  # a bad name changes nothing
+    assert (await pixie("calendar", "sync", "--user", "ada")).exit_code == 0
+    assert google.calls("events.list", work)  # the chosen calendar is synced now

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bots.app import Runtime
 from connectors.google.auth import GoogleApp, Grant
@@ -213,3 +213,90 @@ async def test_the_app_enqueues_the_accounts_sync_job_once(redis) -> None:  # ty
         assert [(j.function, j.args, j.job_id) for j in jobs] == [("sync_account", (account,), f"sync:{account}")]
     finally:
         await pool.aclose()
+
+
+TUESDAY_930 = dt.datetime(2025, 3, 4, 9, 30, tzinfo=BERLIN)
+WEDNESDAY_14 = dt.datetime(2025, 3, 5, 14, 0, tzinfo=BERLIN)
+MONDAY_8 = dt.datetime(2025, 3, 3, 8, 0, tzinfo=BERLIN)
+
+
+async def test_one_occurrence_cancelled_or_moved_in_chat_becomes_an_exception_in_google_and_the_series_stays(
+        google: FakeGoogleCalendar, pixie: Pixie) -> None:
+    from tests.fakes.google_calendar import instance_id
+
+    await pixie.connect(google.add_account(ADA))
+    standup = google.colleague_adds(ADA, "standup", TUESDAY_930, TUESDAY_930 + dt.timedelta(minutes=15),
+                                    recurrence=["RRULE:FREQ=WEEKLY"])
+    one_on_one = google.colleague_adds(ADA, "1:1 with Sam", WEDNESDAY_14, WEDNESDAY_14 + dt.timedelta(hours=1),
+                                       recurrence=["RRULE:FREQ=WEEKLY"])
+    await pixie.sync()
+    masters = {m["id"]: google.event(ADA, m["id"]) for m in (standup, one_on_one)}
+
+    said = await pixie.says("cancel next tuesday's standup")
+    assert "standup" in said.lower() and "cancel" in said.lower(), said
+    said = await pixie.says("move this week's 1:1 to 3pm", now=MONDAY_8)
+    assert "15:00" in said, said
+    assert await pixie.agenda("2025-03-04") == []
+    assert await pixie.agenda("2025-03-05") == [("15:00", "1:1 with Sam")]
+    assert await pixie.agenda("2025-03-11") == [("09:30", "standup")]  # the series goes on, here too
+
+    google.clear_requests()
+    report = await pixie.sync(now=MONDAY_8)
+    assert report.pushed.deleted == 1 and report.pushed.updated == 1 and report.pushed.conflicts == 0
+    writes = [r for r in google.requests if r.api in ("events.patch", "events.delete", "events.update")]
+    cancelled, moved = instance_id(standup["id"], TUESDAY_930), instance_id(one_on_one["id"], WEDNESDAY_14)
+    assert sorted((r.api, r.path.rsplit("/", 1)[-1]) for r in writes) == sorted(
+        [("events.delete", cancelled), ("events.patch", moved)])
+    assert all(r.headers.get("If-Match") for r in writes) and all(r.query.get("sendUpdates") == "none"
+                                                                  for r in writes)
+    assert google.event(ADA, cancelled)["status"] == "cancelled"  # type: ignore[index]
+    instance = google.event(ADA, moved)
+    assert instance is not None and instance["recurringEventId"] == one_on_one["id"]
+    assert dt.datetime.fromisoformat(instance["start"]["dateTime"]) == WEDNESDAY_14 + dt.timedelta(hours=1)
+    for master_id, before in masters.items():  # the series themselves are untouched
+        assert google.event(ADA, master_id) == before
+
+    await pixie.sync(now=MONDAY_8)  # Google's listing of the two exceptions lands on the same rows
+    assert await pixie.agenda("2025-03-04") == []
+    assert await pixie.agenda("2025-03-05") == [("15:00", "1:1 with Sam")]
+    assert await pixie.agenda("2025-03-12") == [("14:00", "1:1 with Sam")]
+    async with pixie.rt.sessions() as session:
+        owed = await session.scalar(select(func.count()).select_from(Event).where(Event.push.is_not(None)))
+        rows = await session.scalar(select(func.count()).select_from(Event))
+    assert owed == 0 and rows == 4  # two series, two exceptions: nothing doubled
+
+
+async def test_an_occurrence_edited_in_google_meanwhile_is_merged_not_trampled(
+        google: FakeGoogleCalendar, google_clock: Clock, pixie: Pixie) -> None:
+    from tests.fakes.google_calendar import instance_id
+
+    await pixie.connect(google.add_account(ADA))
+    standup = google.colleague_adds(ADA, "standup", TUESDAY_930, TUESDAY_930 + dt.timedelta(minutes=15),
+                                    recurrence=["RRULE:FREQ=WEEKLY"])
+    await pixie.sync()
+    said = await pixie.says("move tuesday's standup to 11am")
+    assert "11:00" in said, said
+    google_clock.now = NOW + dt.timedelta(minutes=5)  # later, a colleague renames that occurrence in Google
+    google.colleague_modifies(ADA, instance_id(standup["id"], TUESDAY_930), summary="standup (demo day)")
+    await pixie.sync(now=NOW + dt.timedelta(minutes=1))
+    instance = google.event(ADA, instance_id(standup["id"], TUESDAY_930))
+    assert instance is not None and instance["summary"] == "standup (demo day)"  # their rename stays
+    moved = dt.datetime.fromisoformat(instance["start"]["dateTime"])
+    assert moved == TUESDAY_930.replace(hour=11, minute=0)  # our move too
+    assert await pixie.agenda("2025-03-04") == [("11:00", "standup (demo day)")]
+
+
+async def test_a_local_series_loses_one_occurrence_only(pixie: Pixie) -> None:
+    from db.models import Identity
+
+    await pixie.says("hello")
+    async with pixie.rt.sessions() as session:
+        pixie.user_id = await session.scalar(select(Identity.user_id).where(Identity.platform_user_id == "ada"))
+    said = await pixie.says("yoga class every tuesday at 7pm")
+    assert "19:00" in said, said
+    await pixie.says("cancel next tuesday's yoga class")
+    assert await pixie.agenda("2025-03-04") == []
+    assert await pixie.agenda("2025-03-11") == [("19:00", "Yoga class")]
+    asked = await pixie.says("cancel the yoga class on march 5")
+    assert "no occurrence" in asked
+    assert await pixie.agenda("2025-03-18") == [("19:00", "Yoga class")]

@@ -17,11 +17,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-
-from google.oauth2.credentials import Credentials
+from typing import TYPE_CHECKING
 
 from core.config import Settings
 from core.sources import AuthExpired, NotReady, SourceFailed
+
+if TYPE_CHECKING:
+    from google.oauth2.credentials import Credentials
 
 SCOPES = ("https://www.googleapis.com/auth/calendar",)
 AUTHORIZE_URL = "https://accounts.google.com/o/oauth2/v2/auth"
@@ -78,6 +80,8 @@ class Grant:
 
 def credentials(app: GoogleApp, grant: Grant) -> Credentials:
     """google-auth credentials that refresh at `app.token_url` when the access token is missing or old."""
+    from google.oauth2.credentials import Credentials  # loads only when a calendar is used
+
     client_id, client_secret = app.require_client()
     return Credentials(token=grant.token, refresh_token=grant.refresh_token, client_id=client_id,
                        client_secret=client_secret, token_uri=app.token_url, scopes=list(SCOPES),

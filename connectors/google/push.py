@@ -71,7 +71,11 @@ async def push_account(sessions: async_sessionmaker, memory: Memory, client: Goo
     for ev, calendar_id in await _owed(sessions, account.id):
         for _ in range(ROUNDS):
             try:
-                if ev.push == "delete":
+                if ev.series_id and not ev.etag:  # one occurrence changed here: Google's version of it first,
+                    # so the write carries its etag (If-Match) and a change made there meanwhile is merged
+                    current = await client.get_event(calendar_id, ev.external_id or "")
+                    await _settle(sessions, memory, account, now, ev.id, ev.updated_at, current, conflict=True)
+                elif ev.push == "delete":
                     await client.delete_event(calendar_id, ev.external_id or "", ev.etag)
                     await _settle(sessions, memory, account, now, ev.id, ev.updated_at, None)
                     report.deleted += 1
