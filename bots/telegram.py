@@ -43,7 +43,7 @@ def to_delivery(update: Update, bot_username: str | None = None) -> tuple[str, D
     q = update.callback_query
     if q is not None:
         action, _, value = (q.data or "").partition(":")
-        if action not in ("done", "snooze") or q.message is None:
+        if action not in ("done", "snooze", "undo", "yes", "no") or q.message is None:
             return None
         press = Press(PLATFORM, str(q.from_user.id), action, value, press_id=q.id)
         return event_id, press, f"{q.message.chat.id}:{q.message.message_id}"
@@ -211,8 +211,9 @@ class TelegramBot(Sender):
             except BadRequest as exc:  # already cleared (a second press) — fine
                 log.debug("editMessageReplyMarkup: %s", exc)
         # A private chat's id is the user's id: that is where a private answer goes.
-        await say_in_place(reply, lambda text: self.send_text(chat_id, text),
-                           lambda text: self.send_text(item.platform_user_id, text), (Forbidden, BadRequest))
+        markup = keyboard(reply.buttons)  # Undo, or Yes / No: with the answer wherever it goes
+        await say_in_place(reply, lambda text: self.send_text(chat_id, text, markup if not reply.private else None),
+                           lambda text: self.send_text(item.platform_user_id, text, markup), (Forbidden, BadRequest))
 
     async def typing(self, reply_to: str) -> None:
         """The 'typing…' indicator."""

@@ -27,7 +27,7 @@ from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
 from core.sources import SourceError
 from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
-from core.types import Action, IncomingMessage, OutgoingNotification, Reply
+from core.types import Action, Button, IncomingMessage, OutgoingNotification, Reply
 from core.usage import record_usage
 from db.models import Identity, Message, User
 
@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 Keep = Callable[[AsyncSession, Reply], Awaitable[None]]
 
 MAX_CHARS = 4000
-BUTTONS = {"done": "complete_task", "snooze": "snooze_task"}  # a button's action → the tool it calls
+# A button's action → the tool it calls and the argument its value is.
+BUTTONS = {"done": ("complete_task", "task_id"), "snooze": ("snooze_task", "task_id"), "undo": ("undo", "change")}
+ANSWERS = ("yes", "no")  # the buttons under a question Pixie asked before writing
 ORDINALS = {"first": 1, "1st": 1, "one": 1, "second": 2, "2nd": 2, "two": 2, "third": 3, "3rd": 3,
             "three": 3, "fourth": 4, "4th": 4, "four": 4, "fifth": 5, "5th": 5, "five": 5, "last": -1}
 
@@ -266,7 +268,7 @@ class Assistant:
         # in a task title): the person has it, and the database keeps only its hash.
         text = await self.access.mask_codes(session, text)
         pending = user.pending
-        thought = shortcut or self._pending_choice(pending, text)
+        thought = shortcut or self._pending_choice(pending, text) or safety.undo_request(text)
         context = None
         if thought is None and self.brain.reads_context(text):
             context = await gather_context(session, self.memory, user.id, user.tz, now, text)
@@ -298,6 +300,7 @@ class Assistant:
             if not action.ok:
                 break
         reply = self._compose(ctx, thought, actions)
+        buttons = self._buttons(ctx, actions)
         session.add(Message(user_id=user.id, platform=msg.platform, role="assistant",
                             text=await self.access.mask_codes(session, reply),
                             actions=[a.as_dict() for a in actions] or None, created_at=now))
@@ -306,8 +309,18 @@ class Assistant:
                                         turn_id, now)
         await record_usage(session, thought.usage)
         # A canned reply (no tool ran, no brain wrote text) is the same for everyone: fine in a group.
-        return await _kept(session, keep, placed(msg, Reply(reply, actions),
+        return await _kept(session, keep, placed(msg, Reply(reply, actions, buttons=buttons),
                                                  shareable=not actions and thought.text is None))
+
+    @staticmethod
+    def _buttons(ctx: ToolContext, actions: list[Action]) -> tuple[Button, ...]:
+        """Yes / No under a question about a write; Undo under a reply that changed something."""
+        pending = ctx.user.pending
+        if pending and "confirm" in pending and pending.get("id"):
+            return (Button("Yes", "yes", pending["id"]), Button("No", "no", pending["id"]))
+        if any(a.ok and a.tool != "undo" and a.tool in TOOLS and TOOLS[a.tool].changes for a in actions):
+            return (Button("↩ Undo", "undo", str(ctx.change)),)
+        return ()
 
     @staticmethod
     async def _store(session: AsyncSession, user: User, msg: IncomingMessage, text: str, now: dt.datetime,
@@ -376,16 +389,35 @@ class Assistant:
                         .returning(Message.id))
                     if stored.scalar_one_or_none() is None:
                         return Reply("", duplicate=True)
+                ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="button")
+                if action in ANSWERS:
+                    return await _kept(session, keep, await self._answered(ctx, action, value))
                 if call is None:
                     return Reply("That button doesn't do anything any more.")
-                ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="button")
-                done = await run_tool(ctx, call, {"task_id": value})
-                return await _kept(session, keep, Reply(say(Speaker(ctx.tz, now), done), [done]))
+                done = await run_tool(ctx, call[0], {call[1]: value})
+                return await _kept(session, keep, Reply(say(Speaker(ctx.tz, now), done), [done],
+                                                        buttons=self._buttons(ctx, [done])))
         except Exception as exc:
             if (away := classify(exc)) is not None:
                 raise away from exc
             log.exception("failed to handle a button press from %s:%s", platform, platform_user_id)
             return Reply("Sorry — something went wrong on my side and nothing was changed. Please try again.")
+
+    async def _answered(self, ctx: ToolContext, action: str, value: str) -> Reply:
+        """A Yes / No button under a question: the held calls run once on yes; a stale press changes nothing."""
+        pending = ctx.user.pending
+        if not pending or "confirm" not in pending or pending.get("id") != value:
+            return Reply("That question was already answered — nothing changed.")
+        ctx.user.pending = None
+        thought = safety.answer(pending, action)
+        assert thought is not None
+        actions = []
+        for call in thought.calls:
+            action_done = await run_tool(ctx, call.name, call.args)
+            actions.append(action_done)
+            if not action_done.ok:
+                break
+        return Reply(self._compose(ctx, thought, actions), actions, buttons=self._buttons(ctx, actions))
 
     # ------------------------------------------------------------ initiative
 

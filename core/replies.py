@@ -193,6 +193,16 @@ class Speaker:
         when = clock.fmt_time(at, self.tz) if day == self.today else self.when(r["task"]["remind_at"])
         return f"Snoozed: I'll remind you about “{r['task']['title']}” at {when}."
 
+    def undo(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+        parts = []
+        if r["removed"]:
+            parts.append("removed " + ", ".join(r["removed"]))
+        if r["restored"]:
+            parts.append("put back " + ", ".join(r["restored"]))
+        if r["settings"]:
+            parts.append("back to " + ", ".join(r["settings"]))
+        return "Undone: " + ("; ".join(parts) if parts else "that change") + "."
+
     def set_timezone(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         local = dt.datetime.fromisoformat(r["local_time"])
         text = f"Done — I'm on {r['tz']} time for you now (it's {local:%H:%M} there)."

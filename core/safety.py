@@ -8,6 +8,7 @@ Two questions: before a destructive request touches more than one item (how many
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from core.brain import Thought, ToolCall
@@ -18,6 +19,10 @@ from core.brain import Thought, ToolCall
 CONFIDENT = 0.5
 
 _YES = re.compile(r"^\s*(y|yes|yeah|yep|yup|sure|ok|okay|confirm(ed)?|do it|go ahead|please do|correct)\b", re.I)
+# "undo", "undo that", "actually, undo that please", "/undo", "take that back": the user's last change, reverted.
+_UNDO = re.compile(r"^\s*/?(?:(?:no,?\s+|oops,?\s+|actually,?\s+)?(?:please\s+)?(?:undo|revert)(?:\s+(?:that|it|this|"
+                   r"the last (?:change|one|thing)|my last change))?|take (?:that|it) back)\s*(?:please|pls)?[\s.!]*$",
+                   re.I)
 _NO = re.compile(r"^\s*(n|no|nope|nah|cancel|stop|don'?t|never ?mind|wait)\b", re.I)
 
 
@@ -33,7 +38,7 @@ def ask(calls: list[ToolCall], items: int) -> tuple[str, dict[str, Any]]:
     """The question to ask about calls that would touch `items` things, and what to keep until the answer."""
     lines = [f"That would change {items} items — are you sure? (yes / no)"]
     lines += [f"• {_label(c)}" for c in calls]
-    return "\n".join(lines), {"confirm": [{"name": c.name, "args": c.args} for c in calls]}
+    return "\n".join(lines), {"confirm": [{"name": c.name, "args": c.args} for c in calls], "id": uuid.uuid4().hex}
 
 
 def _quoted(value: object) -> str:
@@ -70,7 +75,14 @@ def confirm(calls: list[ToolCall], preface: str | None = None) -> tuple[str, dic
         "Shall I do this? (yes / no)\n" + "\n".join(f"• {o}" for o in offers)
     if preface:
         question = f"{preface}\n{question}"
-    return question, {"confirm": [{"name": c.name, "args": c.args} for c in calls]}
+    return question, {"confirm": [{"name": c.name, "args": c.args} for c in calls], "id": uuid.uuid4().hex}
+
+
+def undo_request(text: str) -> Thought | None:
+    """"undo" and its everyday forms: the undo tool for the user's last change; None for anything else."""
+    if _UNDO.match(text):
+        return Thought(calls=[ToolCall("undo", {})], confirmed=True)
+    return None
 
 
 def answer(pending: dict[str, Any], text: str) -> Thought | None:
@@ -82,4 +94,4 @@ def answer(pending: dict[str, Any], text: str) -> Thought | None:
     return None  # a new request: the question lapses and nothing is deleted
 
 
-__all__ = ["CONFIDENT", "answer", "ask", "confirm"]
+__all__ = ["CONFIDENT", "answer", "ask", "confirm", "undo_request"]

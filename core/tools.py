@@ -6,13 +6,14 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import and_, or_, select
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -22,6 +23,7 @@ from core.recurrence import normalise_rrule, occurrences, series_end
 from core.replies import Speaker
 from core.twoway import default_calendar, instance_id, new_remote_id, snapshot
 from core.types import Action
+from core.undo import UNDOABLE_SOURCES
 from db.models import Calendar, Event, Reminder, Task, User
 
 Priority = Literal["low", "medium", "high"]
@@ -58,6 +60,8 @@ class ToolContext:
     # Where the change comes from (chat, button, email, calendar sync, cli): stored with what it makes,
     # never part of the schema a model sees.
     source: str = "chat"
+    # The turn's change: what its tools write is recorded under this id so that it can be undone (core/undo.py).
+    change: uuid.UUID = field(default_factory=uuid.uuid4)
 
     @property
     def today(self) -> dt.date:
@@ -169,6 +173,11 @@ class SetDigest(Args):
 
 class Snooze(TaskRef):
     minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+
+class Undo(Args):
+    change: str | None = Field(default=None, max_length=64,
+                               description="a change id (an Undo button); none: the user's last change")
 
 
 class SetTimezone(Args):
@@ -838,6 +847,34 @@ async def set_timezone(ctx: ToolContext, a: SetTimezone) -> dict[str, Any]:
             "next_digest": clock.iso_local(user.next_digest_at, zone) if user.next_digest_at else None}
 
 
+async def undo(ctx: ToolContext, a: Undo) -> dict[str, Any]:
+    """Put back what one of the user's changes did (their last one, or the one a button names), once."""
+    from core import undo as undoing
+
+    if a.change:
+        try:
+            change: uuid.UUID | None = uuid.UUID(a.change)
+        except ValueError as exc:
+            raise ToolError("That undo button is not one of mine.") from exc
+    else:
+        change = await undoing.latest(ctx.session, ctx.user.id)
+    if change is None:
+        raise ToolError("There's nothing of yours for me to undo.")
+    try:
+        done = await undoing.undo(ctx.session, ctx.user.id, change, ctx.now)
+    except undoing.NothingToUndo as exc:
+        raise ToolError("That's already undone." if str(exc) == "already" else
+                        "There's nothing of yours for me to undo.") from exc
+    except undoing.ChangedSince as exc:
+        raise ToolError(f"I can't undo that: the {exc.what} was changed again since, and undoing would lose "
+                        "that change. Tell me what it should be instead.") from exc
+    await ctx.session.refresh(ctx.user)
+    if done.settings:  # the digest's next slot follows the time zone and time put back
+        from core.scheduler import digest_slot_after  # the scheduler imports this module
+        ctx.user.next_digest_at = digest_slot_after(ctx.now, ctx.user.digest_time, ctx.user.tz)
+    return {"change": str(change), "removed": done.removed, "restored": done.restored, "settings": done.settings}
+
+
 ToolFn = Callable[[ToolContext, Any], Awaitable[dict[str, Any]]]
 SayFn = Callable[[Speaker, dict[str, Any], dict[str, Any]], str]
 
@@ -908,6 +945,8 @@ register(
          Speaker.set_digest, changes=True),
     Tool("set_timezone", SetTimezone, set_timezone, "The user's time zone: IANA name or city.",
          Speaker.set_timezone, changes=True),
+    Tool("undo", Undo, undo, "Undo the user's last change (or the change an Undo button names).", Speaker.undo,
+         changes=True),
     Tool("snooze_task", Snooze, snooze_task, "Remind about a task again later.", Speaker.snooze_task,
          changes=True, offered=False),
 )
@@ -962,8 +1001,17 @@ async def run_tool(ctx: ToolContext, name: str, raw_args: dict[str, Any]) -> Act
     shown = args.model_dump(exclude_none=True)
     try:
         if tool.changes:  # a savepoint, so a write that fails half-way leaves nothing behind
-            async with ctx.session.begin_nested():
-                result = await tool.run(ctx, args)
+            recorded = name != "undo" and ctx.source in UNDOABLE_SOURCES
+            if recorded:  # what the tool writes is logged under the turn's change (migration 0014)
+                await ctx.session.execute(sql("SELECT set_config('pixie.change', :c, true), "
+                                               "set_config('pixie.source', :s, true)"),
+                                          {"c": str(ctx.change), "s": ctx.source})
+            try:
+                async with ctx.session.begin_nested():  # leaving it flushes: every write is logged by now
+                    result = await tool.run(ctx, args)
+            finally:
+                if recorded:
+                    await ctx.session.execute(sql("SELECT set_config('pixie.change', '', true)"))
         else:  # a read has nothing to undo: spare the two round trips
             result = await tool.run(ctx, args)
     except ToolError as exc:

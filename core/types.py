@@ -41,8 +41,8 @@ class Button:
     """A button under a notification: what it says and what pressing it does."""
 
     label: str
-    action: str  # done | snooze
-    value: str  # the task or reminder id
+    action: str  # done | snooze | undo | yes | no
+    value: str  # the task id; for undo the change id; for yes/no the question's id
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class Reply:
     # place, and `note` (if any) is what the place is told instead.
     private: bool = False
     note: str | None = None
+    buttons: tuple[Button, ...] = ()  # under the reply: Undo after a change, Yes / No under a question
 
 
 @dataclass(frozen=True)

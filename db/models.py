@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy import Identity as SqlIdentity
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -420,3 +421,22 @@ class Mail(Base):
     uid: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[dt.datetime | None] = mapped_column()  # the server's INTERNALDATE
     handled_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Change(Base):
+    """One row a user's change touched, before and after (written by a trigger, migration 0014); undo reads it."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_user_change", "user_id", "change_id"),
+                      Index("ix_changes_user_seq", "user_id", "seq"))
+    seq: Mapped[int] = mapped_column(BigInteger, SqlIdentity(), primary_key=True)
+    change_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+    source: Mapped[str | None] = mapped_column(String(32))  # chat | button | email | cli
+    tbl: Mapped[str] = mapped_column(String(32))
+    op: Mapped[str] = mapped_column(String(8))
+    row_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    old: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    new: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    undone_at: Mapped[dt.datetime | None] = mapped_column()
