@@ -28,6 +28,7 @@ from core.scheduler import digest_slot_after, step_user, take_unsent
 from core.sources import SourceError
 from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
 from core.types import Action, Button, IncomingMessage, OutgoingNotification, Reply
+from core.undo import NOT_RECORDED
 from core.usage import record_usage
 from db.models import Identity, Message, User
 
@@ -318,7 +319,7 @@ class Assistant:
         pending = ctx.user.pending
         if pending and "confirm" in pending and pending.get("id"):
             return (Button("Yes", "yes", pending["id"]), Button("No", "no", pending["id"]))
-        if any(a.ok and a.tool != "undo" and a.tool in TOOLS and TOOLS[a.tool].changes for a in actions):
+        if any(a.ok and a.tool not in NOT_RECORDED and a.tool in TOOLS and TOOLS[a.tool].changes for a in actions):
             return (Button("↩ Undo", "undo", str(ctx.change)),)
         return ()
 

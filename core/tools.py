@@ -23,7 +23,7 @@ from core.recurrence import normalise_rrule, occurrences, series_end
 from core.replies import Speaker
 from core.twoway import default_calendar, instance_id, new_remote_id, snapshot
 from core.types import Action
-from core.undo import UNDOABLE_SOURCES
+from core.undo import NOT_RECORDED, UNDOABLE_SOURCES
 from db.models import Calendar, Event, Reminder, Task, User
 
 Priority = Literal["low", "medium", "high"]
@@ -945,8 +945,9 @@ register(
          Speaker.set_digest, changes=True),
     Tool("set_timezone", SetTimezone, set_timezone, "The user's time zone: IANA name or city.",
          Speaker.set_timezone, changes=True),
+    # "undo" is read before any brain (core/safety.py undo_request): models need not spend prompt on it.
     Tool("undo", Undo, undo, "Undo the user's last change (or the change an Undo button names).", Speaker.undo,
-         changes=True),
+         changes=True, offered=False),
     Tool("snooze_task", Snooze, snooze_task, "Remind about a task again later.", Speaker.snooze_task,
          changes=True, offered=False),
 )
@@ -1001,7 +1002,7 @@ async def run_tool(ctx: ToolContext, name: str, raw_args: dict[str, Any]) -> Act
     shown = args.model_dump(exclude_none=True)
     try:
         if tool.changes:  # a savepoint, so a write that fails half-way leaves nothing behind
-            recorded = name != "undo" and ctx.source in UNDOABLE_SOURCES
+            recorded = name not in NOT_RECORDED and ctx.source in UNDOABLE_SOURCES
             if recorded:  # what the tool writes is logged under the turn's change (migration 0014)
                 await ctx.session.execute(sql("SELECT set_config('pixie.change', :c, true), "
                                                "set_config('pixie.source', :s, true)"),

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 # Sources whose tool calls are the user's own changes (a calendar sync's are not: undo never reverts one).
 UNDOABLE_SOURCES = frozenset({"chat", "button", "email", "cli"})
+# Changes undo does not take back: undo itself, and choices about outside accounts (disconnecting removes the
+# account's tokens, which no undo can bring back; the calendar for new events is chosen again just as easily).
+NOT_RECORDED = frozenset({"undo", "disconnect_calendar", "use_calendar"})
 # Parents before children when rows come back; children first when rows go.
 ORDER = ("users", "tasks", "events", "memory_items", "reminders")
 # Columns other processes keep up to date: not compared when asking "was this changed since?".

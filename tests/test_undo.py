@@ -13,6 +13,7 @@ from core.assistant import Assistant
 from core.brain import OfflineBrain
 from core.tools import TOOLS
 from core.types import IncomingMessage, Reply
+from core.undo import NOT_RECORDED
 from db.models import Event, MemoryItem, Reminder, Task, User
 from tests.conftest import at
 
@@ -152,7 +153,7 @@ async def test_yes_and_no_buttons_answer_a_question_once(rt: Runtime) -> None:
 
 def test_every_tool_that_changes_data_can_be_undone() -> None:
     """A new data-changing tool is recorded by the trigger (its tables are logged) — listed here on purpose."""
-    changing = {name for name, t in TOOLS.items() if t.changes and name != "undo"}
+    changing = {name for name, t in TOOLS.items() if t.changes and name not in NOT_RECORDED}
     covered = {"create_task", "update_task", "complete_task", "delete_task", "create_event", "update_event",
                "cancel_event", "remember", "forget", "set_digest", "set_timezone", "snooze_task"}
     assert changing <= covered | {n for n in changing if n.startswith(("apply_", "prune_", "settle_"))}, \
