@@ -37,7 +37,7 @@ def view_for(buttons: tuple[Button, ...]) -> discord.ui.View:
     """Done / Snooze (or a digest's Done buttons) as message components."""
     view = discord.ui.View(timeout=None)
     for b in buttons[:25]:
-        style = discord.ButtonStyle.success if b.action == "done" else discord.ButtonStyle.secondary
+        style = discord.ButtonStyle.success if b.action in ("done", "yes") else discord.ButtonStyle.secondary
         view.add_item(discord.ui.Button(label=b.label[:80], custom_id=custom_id(b), style=style))
     return view
 
@@ -152,7 +152,7 @@ class DiscordBot:
         cid = str(data.get("custom_id", ""))
         prefix, _, rest = cid.partition(":")
         action, _, value = rest.partition(":")
-        if prefix != "pixie" or action not in ("done", "snooze"):
+        if prefix != "pixie" or action not in ("done", "snooze", "undo", "yes", "no"):
             return
         event_id = str(interaction.id)
         press = Press(PLATFORM, str(interaction.user.id), action, value, press_id=event_id)
@@ -187,14 +187,16 @@ class DiscordBot:
             except discord.HTTPException as exc:
                 log.debug("could not clear buttons: %s", exc)
         ref = channel.get_partial_message(int(where["reference"])) if where.get("reference") else None
-        await say_in_place(reply, lambda text: self.send_text(channel, text, reference=ref),
-                           lambda text: self._send_dm(item.platform_user_id, text),
+        buttons = reply.buttons  # Undo, or Yes / No: with the answer wherever it goes
+        await say_in_place(reply, lambda text: self.send_text(channel, text, () if reply.private else buttons,
+                                                              reference=ref),
+                           lambda text: self._send_dm(item.platform_user_id, text, buttons),
                            (discord.Forbidden, discord.NotFound))
 
-    async def _send_dm(self, platform_user_id: str, text: str) -> None:
+    async def _send_dm(self, platform_user_id: str, text: str, buttons: tuple[Button, ...] = ()) -> None:
         """Text in the person's DMs with the bot (opened if need be)."""
         user = self.client.get_user(int(platform_user_id)) or await self.client.fetch_user(int(platform_user_id))
-        await self.send_text(await user.create_dm(), text)
+        await self.send_text(await user.create_dm(), text, buttons)
 
     async def typing(self, reply_to: str) -> None:
         """The 'Pixie is typing…' indicator."""

@@ -97,7 +97,7 @@ class SlackBot:
         self.app.event("message")(self._on_event)
         self.app.event("app_mention")(self._on_event)
         self.app.command("/pixie")(self._on_command)
-        self.app.action(re.compile(r"^pixie_(done|snooze)_\d+$"))(self._on_button)
+        self.app.action(re.compile(r"^pixie_(done|snooze|undo|yes|no)_\d+$"))(self._on_button)
 
     # ------------------------------------------------------------ running
 
@@ -182,8 +182,11 @@ class SlackBot:
             await self._quietly(self.client.chat_update(channel=where["channel"], ts=where["ts"], text=original,
                                                         blocks=blocks_for(original[:LIMIT])))
         # Posting to a user id opens the app's DM with them: where a private answer goes.
-        await say_in_place(reply, lambda text: self.send_text(where["channel"], text, thread_ts=where.get("thread_ts")),
-                           lambda text: self.send_text(item.platform_user_id.split("/")[-1], text), (SlackApiError,))
+        buttons = reply.buttons  # Undo, or Yes / No: with the answer wherever it goes
+        await say_in_place(reply, lambda text: self.send_text(where["channel"], text, () if reply.private else buttons,
+                                                              thread_ts=where.get("thread_ts")),
+                           lambda text: self.send_text(item.platform_user_id.split("/")[-1], text, buttons),
+                           (SlackApiError,))
 
     async def typing(self, reply_to: str) -> None:
         """Slack shows bots no typing indicator; an 👀 reaction on the message says Pixie is on it."""

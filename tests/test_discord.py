@@ -155,3 +155,23 @@ async def test_pixie_run_starts_the_discord_bot(rt: Runtime, fake: FakeDiscord, 
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert fake.to(DM_ADA)[0].content.startswith("Added: Buy milk")
+
+
+async def test_undo_and_yes_no_buttons_under_replies(rt: Runtime, fake: FakeDiscord) -> None:
+    admit(rt, ADA)
+    async with running(rt, fake):
+        await fake.dispatch("MESSAGE_CREATE", fake.dm(ADA, "add renew the car tax by friday"))
+        await fake.wait_for(lambda: fake.to(DM_ADA))
+        added = fake.to(DM_ADA)[0]
+        assert [b["label"] for b in added.buttons] == ["↩ Undo"] and await count(rt, Task) == 1
+        await fake.dispatch("INTERACTION_CREATE", fake.press(ADA, added, added.buttons[0]))
+        await fake.wait_for(lambda: len(fake.to(DM_ADA)) == 2)
+        assert fake.to(DM_ADA)[1].content.startswith("Undone") and await count(rt, Task) == 0
+
+        await fake.dispatch("MESSAGE_CREATE", fake.dm(ADA, "book me a table somewhere nice"))
+        await fake.wait_for(lambda: len(fake.to(DM_ADA)) == 3)
+        asked = fake.to(DM_ADA)[2]
+        assert [b["label"] for b in asked.buttons] == ["Yes", "No"] and await count(rt, Task) == 0
+        await fake.dispatch("INTERACTION_CREATE", fake.press(ADA, asked, asked.buttons[0]))
+        await fake.wait_for(lambda: len(fake.to(DM_ADA)) == 4)
+        assert await count(rt, Task) == 1

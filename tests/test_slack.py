@@ -183,3 +183,23 @@ async def test_pixie_run_starts_the_slack_bot(rt: Runtime, fake: FakeSlack, sett
     assert fake.to(f"D{ADA}")[0].text.startswith("Added: Buy milk")
 
 
+
+
+async def test_undo_and_yes_no_buttons_under_replies(rt: Runtime, fake: FakeSlack) -> None:
+    admit(rt, ADA)
+    async with running(rt, fake):
+        await fake.envelope("events_api", fake.dm(ADA, "add renew the car tax by friday"))
+        await fake.wait_for(lambda: fake.to(f"D{ADA}"))
+        added = fake.to(f"D{ADA}")[0]
+        assert [b["text"]["text"] for b in added.buttons] == ["↩ Undo"] and await count(rt, Task) == 1
+        await fake.envelope("interactive", fake.press(ADA, added, added.buttons[0]))
+        await fake.wait_for(lambda: len(fake.to(f"D{ADA}")) == 2)
+        assert fake.to(f"D{ADA}")[1].text.startswith("Undone") and await count(rt, Task) == 0
+
+        await fake.envelope("events_api", fake.dm(ADA, "book me a table somewhere nice"))
+        await fake.wait_for(lambda: len(fake.to(f"D{ADA}")) == 3)
+        asked = fake.to(f"D{ADA}")[2]
+        assert [b["text"]["text"] for b in asked.buttons] == ["Yes", "No"] and await count(rt, Task) == 0
+        await fake.envelope("interactive", fake.press(ADA, asked, asked.buttons[1]))
+        await fake.wait_for(lambda: len(fake.to(f"D{ADA}")) == 4)
+        assert "left everything" in fake.to(f"D{ADA}")[3].text and await count(rt, Task) == 0

@@ -286,3 +286,29 @@ async def test_an_update_stored_but_not_answered_before_a_crash_is_answered_on_r
         await fake.wait_for(lambda: fake.to(ADA))
     assert fake.to(ADA)[0].text.startswith("Added: Renew the passport")
     assert not await inbox.unhandled("telegram")
+
+
+async def test_undo_and_yes_no_buttons_under_replies(rt: Runtime, fake: FakeTelegram) -> None:
+    admit(rt, ADA)
+    async with running(rt, fake):
+        fake.user_sends(ADA, "add renew the car tax by friday")
+        await fake.wait_for(lambda: fake.to(ADA))
+        added = fake.to(ADA)[0]
+        [[undo]] = added.reply_markup["inline_keyboard"]
+        assert undo["text"] == "↩ Undo" and await count(rt, Task) == 1
+        fake.user_presses(ADA, added, undo["callback_data"])
+        await fake.wait_for(lambda: len(fake.to(ADA)) == 2)
+        assert fake.to(ADA)[1].text.startswith("Undone") and await count(rt, Task) == 0
+        assert added.reply_markup is None  # pressed once: the button went away
+
+        fake.user_sends(ADA, "book me a table somewhere nice")  # a guess: asked, not written
+        await fake.wait_for(lambda: len(fake.to(ADA)) == 3)
+        asked = fake.to(ADA)[2]
+        [yes], [no] = asked.reply_markup["inline_keyboard"]
+        assert (yes["text"], no["text"]) == ("Yes", "No") and await count(rt, Task) == 0
+        fake.user_presses(ADA, asked, yes["callback_data"])
+        await fake.wait_for(lambda: len(fake.to(ADA)) == 4)
+        assert await count(rt, Task) == 1
+        fake.user_presses(ADA, asked, yes["callback_data"])  # a second press of the same question
+        await fake.wait_for(lambda: len(fake.to(ADA)) == 5)
+        assert "already answered" in fake.to(ADA)[4].text and await count(rt, Task) == 1
