@@ -266,16 +266,20 @@ class Intake:
 
         zone = clock.zone(user.tz)
         try:
-            tasks, events = await propose(ToolContext(session, user, now, zone, self.memory, source="email"), parsed)
+            # The mail's row id names its change, so the message about it can carry an Undo for exactly that.
+            ctx = ToolContext(session, user, now, zone, self.memory, source="email", change=row_id)
+            tasks, events = await propose(ctx, parsed)
         except BadEmail as exc:
             return Outcome("rejected", REJECTED, str(exc), user_id)
-        note = await self._notify(session, user_id, row_id, summary(parsed.subject, tasks, events), now)
+        note = await self._notify(session, user_id, row_id, summary(parsed.subject, tasks, events), now,
+                                  undo=bool(tasks or events))
         return Outcome("handled", DONE, None, user_id, note)
 
     @staticmethod
     async def _notify(session: AsyncSession, user_id: uuid.UUID, row_id: uuid.UUID, text: str,
-                      now: dt.datetime) -> uuid.UUID | None:
+                      now: dt.datetime, undo: bool = False) -> uuid.UUID | None:
+        key = f"mail:{row_id}" + (":undo" if undo else "")  # ":undo": the message gets an Undo button
         return await session.scalar(
-            insert(Notification).values(id=uuid.uuid4(), user_id=user_id, key=f"mail:{row_id}", kind="mail",
+            insert(Notification).values(id=uuid.uuid4(), user_id=user_id, key=key, kind="mail",
                                         text=text, task_id=None, due_at=now, created_at=now)
             .on_conflict_do_nothing(index_elements=["key"]).returning(Notification.id))

@@ -190,6 +190,8 @@ def outgoing(n: Notification) -> OutgoingNotification:
     buttons: tuple[Button, ...] = ()
     if n.kind == "reminder" and n.task_id is not None:
         buttons = (Button("Done", "done", str(n.task_id)), Button("Snooze 1h", "snooze", str(n.task_id)))
+    elif n.kind == "mail" and n.key.startswith("mail:") and n.key.endswith(":undo"):  # what a mail added
+        buttons = (Button("↩ Undo", "undo", n.key.split(":")[1]),)
     return OutgoingNotification(str(n.id), str(n.user_id), n.kind, n.text, buttons)
 
 

@@ -80,7 +80,8 @@ async def claim(jc: JobContext, ids: Sequence[uuid.UUID]) -> list[Claim]:
     async with jc.sessions() as session, session.begin():
         rows = [n for n in (await session.execute(
             select(Notification.id, Notification.user_id, Notification.kind, Notification.text,
-                   Notification.task_id, Notification.status, Notification.lease_until, Notification.attempts)
+                   Notification.task_id, Notification.key, Notification.status, Notification.lease_until,
+                   Notification.attempts)
             .where(Notification.id.in_(ids)).order_by(Notification.due_at)
             .with_for_update(skip_locked=True))).all()
             if n.status == "queued" or (n.status == "sending" and n.lease_until is not None and n.lease_until <= now)]

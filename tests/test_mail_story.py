@@ -251,3 +251,30 @@ async def test_linking_two_accounts_keeps_the_forwarding_address_set_up_first(rt
         await merge_users(session, keep=keep, gone=gone)
     async with rt.sessions() as session:
         assert await mail_addresses.user_for_token(session, token) == second.id
+
+
+async def test_the_message_about_a_mail_has_an_undo_that_takes_back_exactly_what_it_added(
+        rt: Runtime, dovecot: Dovecot, tmp_path: Path) -> None:
+    from core.scheduler import outgoing
+
+    intake, ada, token = await _setup(rt, dovecot, tmp_path)
+    dovecot.append(mail(sender="carol@example.net", top=(to_token(token),)),
+                   mail("Just archiving this one, no action needed.", subject="Fwd: lunch menu",
+                        sender="carol@example.net", top=(to_token(token),)))
+    await _poll(dovecot, intake)
+    async with rt.sessions() as session:
+        notes = [outgoing(n) for n in await session.scalars(select(Notification))]
+    [added] = [n for n in notes if "Quarterly report" in n.text]
+    [nothing] = [n for n in notes if "lunch menu" in n.text]
+    assert nothing.buttons == ()  # nothing was added: nothing to undo
+    [undo] = added.buttons
+    assert undo.action == "undo"
+    # "undo" typed in chat takes back Ada's own last change, never what a mail did.
+    from core.types import IncomingMessage
+    typed = await rt.assistant.handle(IncomingMessage("telegram", "ada-id", "undo", ts=at(NOW)))
+    assert "nothing" in typed.text.lower() and await _tasks(rt) == ["Send the quarterly report to Bob"]
+    reply = await rt.assistant.press("telegram", "ada-id", undo.action, undo.value, now=at(NOW))
+    assert reply.text.startswith("Undone") and "quarterly report" in reply.text.lower()
+    assert await _tasks(rt) == []
+    again = await rt.assistant.press("telegram", "ada-id", undo.action, undo.value, now=at(NOW))
+    assert "already undone" in again.text
