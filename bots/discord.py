@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -49,6 +50,28 @@ def strip_mention(text: str, bot_id: int) -> str:
     return text.strip()
 
 
+def tolerate_unreadable_events(client: discord.Client) -> None:
+    """Skip a gateway event discord.py cannot read, with a warning, instead of losing the connection.
+
+    discord.py reads each dispatch in its parser; an exception there (a field Discord changed, or
+    sent malformed) ends `Client.start`, so one odd event would stop the bot for good. The parsers
+    live in the connection state's table, which the gateway reads on every event.
+    """
+    parsers: dict[str, Callable[[Any], None]] = client._connection.parsers
+
+    def tolerant(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+        def read(data: Any) -> None:
+            try:
+                parse(data)
+            except Exception as exc:
+                log.warning("skipped a Discord %s event that could not be read (%s: %s)", event,
+                            type(exc).__name__, str(exc)[:200])
+        return read
+
+    for event, parse in list(parsers.items()):
+        parsers[event] = tolerant(event, parse)
+
+
 class _Client(discord.Client):
     def __init__(self, adapter: DiscordBot, **kw: Any) -> None:
         super().__init__(**kw)
@@ -77,9 +100,11 @@ class DiscordBot:
         intents = discord.Intents.default()  # DMs and mentions carry their content without the privileged intent
         intents.presences = intents.members = intents.typing = False
         self.client = _Client(self, intents=intents, max_messages=None, chunk_guilds_at_startup=False)
+        tolerate_unreadable_events(self.client)
         self.tree = app_commands.CommandTree(self.client)
         self.conversations = Conversations(inbox, self)
         self._commands()
+        self.tree.error(self._command_error)
 
     # ------------------------------------------------------------ running
 
@@ -118,6 +143,26 @@ class DiscordBot:
         @self.tree.command(name="digest", description="Get reminders and the morning digest here")
         async def digest(interaction: discord.Interaction, where: str = "here") -> None:
             await self.slash(interaction, f"/digest {where}")
+
+    async def _command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """A command the library cannot read (unknown, arguments not as registered) is told so with a warning;
+        a failure inside the command is logged, and the person gets a plain sorry, never a trace."""
+        if interaction.type is discord.InteractionType.autocomplete:
+            log.warning("could not answer an autocomplete (%s)", type(error).__name__)  # Pixie offers none
+            return
+        if not isinstance(error, app_commands.CommandInvokeError):  # raised while reading the interaction
+            log.warning("could not read a slash command (%s: %s)", type(error).__name__, str(error)[:200])
+            text = "I couldn't read that command (Discord may still be updating mine). Try again in a minute."
+        else:
+            log.error("slash command failed", exc_info=error)
+            text = "Sorry — something went wrong on my side. Please try again."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            else:
+                await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.debug("could not say the command failed: %s", exc)
 
     # ------------------------------------------------------------ receiving
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import clock, safety
@@ -93,19 +94,28 @@ class Assistant:
     async def user_for(self, session: AsyncSession, platform: str, platform_user_id: str, now: dt.datetime,
                        tz: str | None = None, name: str | None = None, create: bool = True) -> User | None:
         """The user behind a platform identity; created on first contact when `create`."""
-        user = await session.scalar(
-            select(User).join(Identity).where(Identity.platform == platform,
-                                              Identity.platform_user_id == platform_user_id))
+        find = select(User).join(Identity).where(Identity.platform == platform,
+                                                 Identity.platform_user_id == platform_user_id)
+        user = await session.scalar(find)
         if user is not None or not create:
             return user
         zone_name = tz or self.default_tz
         user = User(id=uuid.uuid4(), name=name or f"{platform}:{platform_user_id}", tz=zone_name,
                     digest_time=dt.time(7, 30), created_at=now,
                     next_digest_at=digest_slot_after(now, dt.time(7, 30), zone_name))
-        session.add(user)
-        session.add(Identity(user_id=user.id, platform=platform, platform_user_id=platform_user_id,
-                             created_at=now))
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                session.add(user)
+                session.add(Identity(user_id=user.id, platform=platform, platform_user_id=platform_user_id,
+                                     created_at=now))
+        except IntegrityError as exc:
+            # Two first messages at once (a slash command beside a message): the other turn made this
+            # person a moment ago. Its commit is what the insert waited for, so it is found now.
+            found = await session.scalar(find)
+            if found is None:
+                raise
+            log.info("%s:%s was created by a concurrent turn (%s)", platform, platform_user_id, type(exc).__name__)
+            return found
         return user
 
     @staticmethod

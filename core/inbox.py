@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -56,10 +57,18 @@ class Stored:
     reply: Reply | None = None  # stored with its turn but not sent yet (the process died in between)
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: Postgres' JSONB refuses them
+
+
+def storable(text: str) -> str:
+    """`text` without what Postgres cannot store (the assistant drops those characters anyway)."""
+    return _UNSTORABLE.sub("", text)
+
+
 def _payload(item: Delivery, reply_to: str) -> dict[str, Any]:
-    data = asdict(item)
+    data = {k: storable(v) if isinstance(v, str) else v for k, v in asdict(item).items()}
     data["ts"] = item.ts.isoformat() if item.ts else None
-    return {"type": "press" if isinstance(item, Press) else "message", "reply_to": reply_to, "item": data}
+    return {"type": "press" if isinstance(item, Press) else "message", "reply_to": storable(reply_to), "item": data}
 
 
 def _reply_data(reply: Reply) -> dict[str, Any]:
