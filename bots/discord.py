@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -41,6 +42,18 @@ def view_for(buttons: tuple[Button, ...]) -> discord.ui.View:
         style = discord.ButtonStyle.success if b.action == "done" else discord.ButtonStyle.secondary
         view.add_item(discord.ui.Button(label=b.label[:80], custom_id=custom_id(b), style=style))
     return view
+
+
+def reply_nonce(key: str | None, where: str) -> str | None:
+    """The nonce of a reply to delivery `key`, sent `where` ("h": where it was asked, "d": the DM).
+
+    Discord keeps a nonce per author for a few minutes and takes at most 25 characters; `send_text`
+    adds the piece number. A snowflake id is used as is, anything longer hashed.
+    """
+    if not key:
+        return None
+    digest = key if key.isdigit() and len(key) <= 20 else hashlib.sha256(key.encode()).hexdigest()[:20]
+    return f"r{where}{digest}"
 
 
 def strip_mention(text: str, bot_id: int) -> str:
@@ -214,8 +227,13 @@ class DiscordBot:
 
     # ------------------------------------------------------------ sending
 
-    async def respond(self, reply_to: str, item: Delivery, reply: Reply) -> None:
-        """Answer where the delivery came from; a press also takes the buttons off its message."""
+    async def respond(self, reply_to: str, item: Delivery, reply: Reply, key: str | None = None) -> None:
+        """Answer where the delivery came from; a press also takes the buttons off its message.
+
+        A reply (`key` given) carries nonces derived from its delivery, with enforce_nonce: sent again
+        after a crash between Discord taking it and Pixie marking it sent, Discord returns the first
+        message instead of posting a second (within the few minutes Discord keeps nonces).
+        """
         where = json.loads(reply_to)
         channel = self.client.get_partial_messageable(int(where["channel"]))
         if isinstance(item, Press) and where.get("message"):
@@ -224,14 +242,15 @@ class DiscordBot:
             except discord.HTTPException as exc:
                 log.debug("could not clear buttons: %s", exc)
         ref = channel.get_partial_message(int(where["reference"])) if where.get("reference") else None
-        await say_in_place(reply, lambda text: self.send_text(channel, text, reference=ref),
-                           lambda text: self._send_dm(item.platform_user_id, text),
+        here, dm = reply_nonce(key, "h"), reply_nonce(key, "d")
+        await say_in_place(reply, lambda text: self.send_text(channel, text, reference=ref, nonce=here),
+                           lambda text: self._send_dm(item.platform_user_id, text, dm),
                            (discord.Forbidden, discord.NotFound))
 
-    async def _send_dm(self, platform_user_id: str, text: str) -> None:
+    async def _send_dm(self, platform_user_id: str, text: str, nonce: str | None = None) -> None:
         """Text in the person's DMs with the bot (opened if need be)."""
         user = self.client.get_user(int(platform_user_id)) or await self.client.fetch_user(int(platform_user_id))
-        await self.send_text(await user.create_dm(), text)
+        await self.send_text(await user.create_dm(), text, nonce=nonce)
 
     async def typing(self, reply_to: str) -> None:
         """The 'Pixie is typing…' indicator."""

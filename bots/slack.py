@@ -197,7 +197,7 @@ class SlackBot:
 
     # ------------------------------------------------------------ sending
 
-    async def respond(self, reply_to: str, item: Delivery, reply: Reply) -> None:
+    async def respond(self, reply_to: str, item: Delivery, reply: Reply, key: str | None = None) -> None:
         """Answer where the delivery came from; a press also takes the buttons off its message."""
         where = json.loads(reply_to)
         if where.get("ts") in self._reacted:

@@ -234,7 +234,7 @@ class TelegramBot(Sender):
 
     # ------------------------------------------------------------ sending
 
-    async def respond(self, reply_to: str, item: Delivery, reply: Reply) -> None:
+    async def respond(self, reply_to: str, item: Delivery, reply: Reply, key: str | None = None) -> None:
         """Answer in the chat the delivery came from; a press also clears the buttons it came with."""
         chat_id, _, message_id = reply_to.partition(":")
         if isinstance(item, Press) and message_id:
