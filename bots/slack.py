@@ -20,8 +20,16 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bots.common import Conversations, say_in_place, split_text
 from bots.platforms import Adapter, SendClient
 from core.config import Settings
-from core.inbox import Delivery, Inbox, Press, storable
-from core.types import Button, IncomingMessage, OutgoingNotification, PlatformUnavailable, Reply, Undeliverable
+from core.inbox import Delivery, Inbox, Press
+from core.types import (
+    Button,
+    IncomingMessage,
+    OutgoingNotification,
+    PlatformUnavailable,
+    Reply,
+    Undeliverable,
+    storable,
+)
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from core.privacy import SHAREABLE_COMMANDS, placed
 from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
 from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
-from core.types import Action, IncomingMessage, OutgoingNotification, Reply
+from core.types import Action, IncomingMessage, OutgoingNotification, Reply, storable
 from core.usage import record_usage
 from db.models import Identity, Message, User
 
@@ -332,6 +332,9 @@ class Assistant:
         """A Done / Snooze 1h button under a notification: a tool call; pressing it twice changes nothing more."""
         now = now or dt.datetime.now(clock.UTC)
         call = BUTTONS.get(action)
+        # What a platform sent with the press is stored and looked up: without what Postgres cannot take.
+        platform_user_id, value = storable(platform_user_id), storable(value)
+        press_id = storable(press_id) if press_id is not None else None
         try:
             async with self.sessions() as session, session.begin():
                 user = await self.user_for(session, platform, platform_user_id, now, create=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import clock
 from core.assistant import Assistant
 from core.outage import Backoff, classify
-from core.types import IncomingMessage, Reply
+from core.types import IncomingMessage, Reply, storable
 from db.models import Inbound
 
 log = logging.getLogger(__name__)
@@ -55,14 +54,6 @@ class Stored:
     item: Delivery
     reply_to: str
     reply: Reply | None = None  # stored with its turn but not sent yet (the process died in between)
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: Postgres' JSONB refuses them
-
-
-def storable(text: str) -> str:
-    """`text` without what Postgres cannot store (the assistant drops those characters anyway)."""
-    return _UNSTORABLE.sub("", text)
 
 
 def _payload(item: Delivery, reply_to: str) -> dict[str, Any]:

@@ -377,6 +377,8 @@ async def fuzz_round(platform: Platform, payloads: list[Any], tally: Tally, watc
                 await platform.send(payload)
             check = await platform.sentinel()
             while not check():
+                if time.monotonic() - started > limit * 3:
+                    raise TimeoutError
                 await asyncio.sleep(0.01)
             answered = True
             await platform.drain()
