@@ -436,10 +436,12 @@ async def slack_platform(rt: Runtime) -> AsyncIterator[Platform]:
 
     async def send(item: tuple[str, Any]) -> None:
         kind, payload = item
+        await fake.connected()  # after a "disconnect" envelope the app opens a new connection
         await fake.envelope(kind, fill(payload))
 
     async def sentinel() -> Callable[[], bool]:
         before = len(fake.to(f"D{SLACK_OWNERS[0]}"))
+        await fake.connected()
         envelope = await fake.envelope("events_api", fake.dm(SLACK_OWNERS[0], SENTINEL))
         return lambda: len(fake.to(f"D{SLACK_OWNERS[0]}")) > before and envelope in fake.acks
 
