@@ -36,7 +36,7 @@ from bots.discord import DiscordBot
 from bots.slack import SlackBot
 from bots.telegram import TelegramBot
 from core.inbox import Inbox
-from tests.chat_support import admit
+from tests.chat_support import admit, serving
 from tests.fakes import discord as fd
 from tests.fakes import slack as fs
 from tests.fakes import telegram as ft
@@ -414,7 +414,7 @@ async def telegram_platform(rt: Runtime) -> AsyncIterator[Platform]:
         fake.updates[-1]["update_id"] = next(ids)
         return lambda: len(fake.to(TG_OWNERS[0])) > before and not fake.updates
 
-    async with _serving(bot.run(), lambda: fake.wait_for(lambda: fake.called("setMyCommands"))):
+    async with serving(bot, lambda: fake.wait_for(lambda: fake.called("setMyCommands"))):
         yield Platform("telegram", send, sentinel, lambda: [s.text for s in fake.sent], bot.conversations.drain)
     await fake.stop()
 
@@ -445,7 +445,7 @@ async def slack_platform(rt: Runtime) -> AsyncIterator[Platform]:
         envelope = await fake.envelope("events_api", fake.dm(SLACK_OWNERS[0], SENTINEL))
         return lambda: len(fake.to(f"D{SLACK_OWNERS[0]}")) > before and envelope in fake.acks
 
-    async with _serving(bot.run(), fake.connected):
+    async with serving(bot, fake.connected):
         yield Platform("slack", send, sentinel, lambda: [p.text for p in fake.posted], bot.conversations.drain)
     await fake.stop()
 
@@ -469,26 +469,12 @@ async def discord_platform(rt: Runtime) -> AsyncIterator[Platform]:
         return lambda: len(fake.to(dm)) > before
 
     try:
-        async with _serving(bot.run(), fake.connected):
+        async with serving(bot, fake.connected):
             yield Platform("discord", send, sentinel, lambda: [s.content for s in fake.sent],
                            bot.conversations.drain)
     finally:
         await fake.stop()
         discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-
-
-@contextlib.asynccontextmanager
-async def _serving(run: Any, ready: Callable[[], Any]) -> AsyncIterator[None]:
-    task = asyncio.create_task(run)
-    try:
-        await ready()
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            raise AssertionError(f"the bot stopped: {task.exception()!r}")
 
 
 PLATFORMS = {"telegram": (telegram_platform, TELEGRAM_UPDATE), "slack": (slack_platform, SLACK_ENVELOPE),
