@@ -212,6 +212,7 @@ class DiscordBot:
 
     async def slash(self, interaction: discord.Interaction, text: str) -> None:
         """A slash command: stored under its interaction id, answered as a follow-up."""
+        text = str(text)  # discord.py hands an option over as Discord typed it: a number or a boolean too
         is_dm = interaction.guild_id is None
         # In a server the answer is ephemeral (only whoever typed the command sees it), so it is no public place.
         await interaction.response.defer(thinking=True, ephemeral=not is_dm)

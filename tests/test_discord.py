@@ -205,3 +205,14 @@ async def test_replies_to_different_messages_never_share_a_nonce(rt: Runtime, fa
     nonces = [s.nonce for s in fake.to(DM_ADA)]
     assert len(set(nonces)) == 3 and all(nonces)
     assert [s.content.split(":")[0] for s in fake.to(DM_ADA)] == ["Added", "Added", "Your tasks (2)"]
+
+
+async def test_a_slash_command_whose_text_option_comes_as_a_number_is_answered(rt: Runtime, fake: FakeDiscord) -> None:
+    admit(rt, ADA)
+    async with running(rt, fake):
+        await fake.wait_for(lambda: fake.commands)
+        command = fake.slash(ADA, "pixie", {"text": "x"})
+        command["data"]["options"] = [{"name": "text", "type": 4, "value": 42}]  # a stale or odd client's option
+        await fake.dispatch("INTERACTION_CREATE", command)
+        await fake.wait_for(lambda: fake.sent)
+    assert fake.sent[0].content and "went wrong" not in fake.sent[0].content
