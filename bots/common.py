@@ -134,7 +134,10 @@ async def say_in_place(reply: Reply, here: Callable[[str], Awaitable[object]], d
 class Channel(Protocol):
     """The platform side an adapter gives `Conversations`: answer somewhere, show typing there."""
 
-    async def respond(self, reply_to: str, item: Delivery, reply: Reply) -> None: ...
+    async def respond(self, reply_to: str, item: Delivery, reply: Reply, key: str | None = None) -> None:
+        """Answer where `item` came from. `key` (the delivery's event id) is given with the reply itself,
+        never with a notice: a platform with an idempotency key derives it from `key`, so a reply sent
+        again after a crash is not posted twice."""
 
     async def typing(self, reply_to: str) -> None: ...
 
@@ -265,7 +268,7 @@ class Conversations:
                         await self.tell(stored.reply_to, stored.item, away)
                         await backoff.wait()
                 if not reply.duplicate and reply.text.strip():
-                    await self.channel.respond(stored.reply_to, stored.item, reply)
+                    await self.channel.respond(stored.reply_to, stored.item, reply, key=stored.event_id)
                     await self.inbox.sent(stored.item.platform, stored.event_id)
         except Exception:
             log.exception("failed to answer %s on %s", stored.event_id, stored.item.platform)

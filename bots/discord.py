@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -42,11 +44,45 @@ def view_for(buttons: tuple[Button, ...]) -> discord.ui.View:
     return view
 
 
+def reply_nonce(key: str | None, where: str) -> str | None:
+    """The nonce of a reply to delivery `key`, sent `where` ("h": where it was asked, "d": the DM).
+
+    Discord keeps a nonce per author for a few minutes and takes at most 25 characters; `send_text`
+    adds the piece number. A snowflake id is used as is, anything longer hashed.
+    """
+    if not key:
+        return None
+    digest = key if key.isdigit() and len(key) <= 20 else hashlib.sha256(key.encode()).hexdigest()[:20]
+    return f"r{where}{digest}"
+
+
 def strip_mention(text: str, bot_id: int) -> str:
     """The text of a mention without the mention itself."""
     for form in (f"<@{bot_id}>", f"<@!{bot_id}>"):
         text = text.replace(form, "")
     return text.strip()
+
+
+def tolerate_unreadable_events(client: discord.Client) -> None:
+    """Skip a gateway event discord.py cannot read, with a warning, instead of losing the connection.
+
+    discord.py reads each dispatch in its parser; an exception there (a field Discord changed, or
+    sent malformed) ends `Client.start`, so one odd event would stop the bot for good. The parsers
+    live in the connection state's table, which the gateway reads on every event.
+    """
+    parsers: dict[str, Callable[[Any], None]] = client._connection.parsers
+
+    def tolerant(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+        def read(data: Any) -> None:
+            try:
+                parse(data)
+            except Exception as exc:
+                log.warning("skipped a Discord %s event that could not be read (%s: %s)", event,
+                            type(exc).__name__, str(exc)[:200])
+        return read
+
+    for event, parse in list(parsers.items()):
+        parsers[event] = tolerant(event, parse)
 
 
 class _Client(discord.Client):
@@ -77,9 +113,11 @@ class DiscordBot:
         intents = discord.Intents.default()  # DMs and mentions carry their content without the privileged intent
         intents.presences = intents.members = intents.typing = False
         self.client = _Client(self, intents=intents, max_messages=None, chunk_guilds_at_startup=False)
+        tolerate_unreadable_events(self.client)
         self.tree = app_commands.CommandTree(self.client)
         self.conversations = Conversations(inbox, self)
         self._commands()
+        self.tree.error(self._command_error)
 
     # ------------------------------------------------------------ running
 
@@ -127,6 +165,26 @@ class DiscordBot:
         async def digest(interaction: discord.Interaction, where: str = "here") -> None:
             await self.slash(interaction, f"/digest {where}")
 
+    async def _command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """A command the library cannot read (unknown, arguments not as registered) is told so with a warning;
+        a failure inside the command is logged, and the person gets a plain sorry, never a trace."""
+        if interaction.type is discord.InteractionType.autocomplete:
+            log.warning("could not answer an autocomplete (%s)", type(error).__name__)  # Pixie offers none
+            return
+        if not isinstance(error, app_commands.CommandInvokeError):  # raised while reading the interaction
+            log.warning("could not read a slash command (%s: %s)", type(error).__name__, str(error)[:200])
+            text = "I couldn't read that command (Discord may still be updating mine). Try again in a minute."
+        else:
+            log.error("slash command failed", exc_info=error)
+            text = "Sorry — something went wrong on my side. Please try again."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            else:
+                await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.debug("could not say the command failed: %s", exc)
+
     # ------------------------------------------------------------ receiving
 
     async def on_message(self, message: discord.Message) -> None:
@@ -162,6 +220,7 @@ class DiscordBot:
 
     async def slash(self, interaction: discord.Interaction, text: str) -> None:
         """A slash command: stored under its interaction id, answered as a follow-up."""
+        text = str(text)  # discord.py hands an option over as Discord typed it: a number or a boolean too
         is_dm = interaction.guild_id is None
         # In a server the answer is ephemeral (only whoever typed the command sees it), so it is no public place.
         await interaction.response.defer(thinking=True, ephemeral=not is_dm)
@@ -177,8 +236,13 @@ class DiscordBot:
 
     # ------------------------------------------------------------ sending
 
-    async def respond(self, reply_to: str, item: Delivery, reply: Reply) -> None:
-        """Answer where the delivery came from; a press also takes the buttons off its message."""
+    async def respond(self, reply_to: str, item: Delivery, reply: Reply, key: str | None = None) -> None:
+        """Answer where the delivery came from; a press also takes the buttons off its message.
+
+        A reply (`key` given) carries nonces derived from its delivery, with enforce_nonce: sent again
+        after a crash between Discord taking it and Pixie marking it sent, Discord returns the first
+        message instead of posting a second (within the few minutes Discord keeps nonces).
+        """
         where = json.loads(reply_to)
         channel = self.client.get_partial_messageable(int(where["channel"]))
         if isinstance(item, Press) and where.get("message"):
@@ -187,16 +251,18 @@ class DiscordBot:
             except discord.HTTPException as exc:
                 log.debug("could not clear buttons: %s", exc)
         ref = channel.get_partial_message(int(where["reference"])) if where.get("reference") else None
+        here, dm = reply_nonce(key, "h"), reply_nonce(key, "d")
         buttons = reply.buttons  # Undo, or Yes / No: with the answer wherever it goes
         await say_in_place(reply, lambda text: self.send_text(channel, text, () if reply.private else buttons,
-                                                              reference=ref),
-                           lambda text: self._send_dm(item.platform_user_id, text, buttons),
+                                                              reference=ref, nonce=here),
+                           lambda text: self._send_dm(item.platform_user_id, text, dm, buttons),
                            (discord.Forbidden, discord.NotFound))
 
-    async def _send_dm(self, platform_user_id: str, text: str, buttons: tuple[Button, ...] = ()) -> None:
+    async def _send_dm(self, platform_user_id: str, text: str, nonce: str | None = None,
+                       buttons: tuple[Button, ...] = ()) -> None:
         """Text in the person's DMs with the bot (opened if need be)."""
         user = self.client.get_user(int(platform_user_id)) or await self.client.fetch_user(int(platform_user_id))
-        await self.send_text(await user.create_dm(), text, buttons)
+        await self.send_text(await user.create_dm(), text, buttons, nonce=nonce)
 
     async def typing(self, reply_to: str) -> None:
         """The 'Pixie is typing…' indicator."""

@@ -21,7 +21,15 @@ from bots.common import Conversations, say_in_place, split_text
 from bots.platforms import Adapter, SendClient
 from core.config import Settings
 from core.inbox import Delivery, Inbox, Press
-from core.types import Button, IncomingMessage, OutgoingNotification, PlatformUnavailable, Reply, Undeliverable
+from core.types import (
+    Button,
+    IncomingMessage,
+    OutgoingNotification,
+    PlatformUnavailable,
+    Reply,
+    Undeliverable,
+    storable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +66,43 @@ def slash_text(text: str) -> str:
     return text.strip() or "/help"
 
 
+def _text(value: Any) -> str | None:
+    """A string field of a payload (without what Postgres cannot store), or None when it is missing or not one."""
+    return storable(value) if isinstance(value, str) else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """An object field of a payload, or {} when it is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
 def message_delivery(body: dict[str, Any]) -> tuple[str, Delivery, str] | None:
-    """(event id, message, reply_to) for a DM or a mention; None for what Pixie ignores."""
-    event = body.get("event") or {}
-    if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+    """(event id, message, reply_to) for a DM or a mention; None for what Pixie ignores (or cannot read)."""
+    event = _object(body.get("event"))
+    user, channel = _text(event.get("user")), _text(event.get("channel"))
+    if event.get("subtype") or event.get("bot_id") or not user or not channel:
         return None
-    team = body.get("team_id") or event.get("team") or "T"
-    event_id = f"{team}:{body.get('event_id')}"
+    team = _text(body.get("team_id")) or _text(event.get("team")) or "T"
+    event_id = body.get("event_id")
+    if not isinstance(event_id, str | int) or isinstance(event_id, bool):
+        return None  # no key to store it under: it could not be told apart from a redelivery
+    event_id = storable(f"{team}:{event_id}")
     is_dm = event.get("type") == "message" and event.get("channel_type") == "im"
     if not is_dm and event.get("type") != "app_mention":
         return None
-    text = MENTION.sub("", event.get("text") or "").strip()
-    msg = IncomingMessage(PLATFORM, f"{team}/{event['user']}", text, chat_id=event["channel"] if is_dm else None,
+    text = MENTION.sub("", _text(event.get("text")) or "").strip()
+    msg = IncomingMessage(PLATFORM, f"{team}/{user}", text, chat_id=channel if is_dm else None,
                           message_id=event_id, public=not is_dm)  # a channel or its thread: its members read it
-    reply_to = {"channel": event["channel"], "ts": event.get("ts")}
+    reply_to: dict[str, Any] = {"channel": channel, "ts": _text(event.get("ts"))}
     if not is_dm:
-        reply_to["thread_ts"] = event.get("thread_ts") or event.get("ts")
+        reply_to["thread_ts"] = _text(event.get("thread_ts")) or reply_to["ts"]
     return event_id, msg, json.dumps(reply_to)
+
+
+def response_url(value: Any) -> str | None:
+    """A slash command's response_url, when it is one (an https URL; http for a local test server)."""
+    url = _text(value)
+    return url if url and url.startswith(("https://", "http://")) else None
 
 
 class SlackBot:
@@ -144,28 +172,41 @@ class SlackBot:
             await self.conversations.submit(*found)
 
     async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
-        team, user = body.get("team_id") or "T", body["user_id"]
-        event_id = f"{team}:cmd:{body.get('trigger_id')}"
-        # Not public wherever it is typed: the answer goes back through response_url as an ephemeral message.
-        msg = IncomingMessage(PLATFORM, f"{team}/{user}", slash_text(body.get("text") or ""), message_id=event_id)
-        await self.conversations.submit(event_id, msg, json.dumps({"response_url": body.get("response_url"),
-                                                                   "channel": body.get("channel_id")}))
+        team, user = _text(body.get("team_id")) or "T", _text(body.get("user_id"))
+        trigger = body.get("trigger_id")
+        if not user or not isinstance(trigger, str | int) or isinstance(trigger, bool):
+            await ack()  # not a command Pixie can answer (or tell apart from a redelivery)
+            return
+        event_id = storable(f"{team}:cmd:{trigger}")
+        # Not public wherever it is typed: the answer goes back through response_url as an ephemeral message
+        # (or to the person's DM when the command came without one).
+        msg = IncomingMessage(PLATFORM, f"{team}/{user}", slash_text(_text(body.get("text")) or ""),
+                              message_id=event_id)
+        url = response_url(body.get("response_url"))
+        where = {"response_url": url, "channel": _text(body.get("channel_id"))} if url else {"channel": user}
+        await self.conversations.submit(event_id, msg, json.dumps(where))
         await ack()
 
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        team = (body.get("team") or {}).get("id") or "T"
-        kind, _, value = str(action.get("value", "")).partition(":")
-        press_id = f"{team}:{action.get('action_ts') or body.get('trigger_id')}"
-        press = Press(PLATFORM, f"{team}/{body['user']['id']}", kind, value, press_id=press_id)
-        message = body.get("message") or {}
-        reply_to = {"channel": (body.get("channel") or {}).get("id"), "ts": message.get("ts"),
-                    "text": message.get("text", "")}
+        team = _text(_object(body.get("team")).get("id")) or "T"
+        user = _text(_object(body.get("user")).get("id"))
+        kind, _, value = (_text(action.get("value")) or "").partition(":")
+        stamp = action.get("action_ts") or body.get("trigger_id")
+        if not user or not isinstance(stamp, str | int) or isinstance(stamp, bool):
+            await ack()  # whose press, or which one, cannot be read
+            return
+        press_id = storable(f"{team}:{stamp}")
+        press = Press(PLATFORM, f"{team}/{user}", kind, value, press_id=press_id)
+        message = _object(body.get("message"))
+        channel = _text(_object(body.get("channel")).get("id"))
+        reply_to = {"channel": channel or user, "ts": _text(message.get("ts")) if channel else None,
+                    "text": _text(message.get("text")) or ""}
         await self.conversations.submit(press_id, press, json.dumps(reply_to))
         await ack()
 
     # ------------------------------------------------------------ sending
 
-    async def respond(self, reply_to: str, item: Delivery, reply: Reply) -> None:
+    async def respond(self, reply_to: str, item: Delivery, reply: Reply, key: str | None = None) -> None:
         """Answer where the delivery came from; a press also takes the buttons off its message."""
         where = json.loads(reply_to)
         if where.get("ts") in self._reacted:

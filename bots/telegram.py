@@ -63,6 +63,12 @@ def to_delivery(update: Update, bot_username: str | None = None) -> tuple[str, D
     return event_id, msg, str(m.chat.id)
 
 
+class _Bot(TgBot):
+    async def raw_updates(self, params: dict[str, Any], read_timeout: float) -> Any:
+        """getUpdates as Telegram sent it (the library's get_updates fails a whole batch on one bad update)."""
+        return await self._post("getUpdates", params, read_timeout=read_timeout)
+
+
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     """Done / Snooze side by side; a digest's Done buttons one per row."""
     if not buttons:
@@ -88,7 +94,7 @@ class TelegramBot(Sender):
                  webhook_url: str | None = None, webhook_secret: str | None = None, listen: str = "0.0.0.0",
                  port: int = 8443) -> None:
         base = (base_url or "https://api.telegram.org/bot").rstrip("/")
-        self.bot = TgBot(token, base_url=base, base_file_url=base.replace("/bot", "/file/bot"))
+        self.bot = _Bot(token, base_url=base, base_file_url=base.replace("/bot", "/file/bot"))
         self.conversations = Conversations(inbox, self)
         self.poll_timeout = poll_timeout
         self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
@@ -134,9 +140,7 @@ class TelegramBot(Sender):
         away = Backoff()
         while not self._stopping.is_set():
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=self.poll_timeout,
-                                                     allowed_updates=["message", "callback_query"],
-                                                     read_timeout=self.poll_timeout + 10)
+                updates, last = await self._get_updates(offset)
                 failures = 0
             except RetryAfter as exc:
                 await asyncio.sleep(retry_after(exc) or 1)
@@ -153,12 +157,39 @@ class TelegramBot(Sender):
                 continue
             if updates:
                 try:
-                    await self.receive(list(updates))
+                    await self.receive(updates)
                 except DatabaseUnavailable:  # not confirmed: Telegram serves them again once it is back
                     await away.wait()
                     continue
                 away.reset()
-                offset = updates[-1].update_id + 1
+            if last is not None:
+                offset = last + 1
+
+    async def _get_updates(self, offset: int | None) -> tuple[list[Update], int | None]:
+        """One getUpdates: the updates that can be read, and the last update id seen (read or not).
+
+        Each update is read on its own, so one the library cannot read (a new or malformed field) is
+        skipped with a warning, instead of failing the whole batch at every poll forever.
+        """
+        params: dict[str, Any] = {"timeout": self.poll_timeout, "allowed_updates": ["message", "callback_query"]}
+        if offset is not None:
+            params["offset"] = offset
+        raw = await self.bot.raw_updates(params, read_timeout=self.poll_timeout + 10)
+        updates: list[Update] = []
+        last: int | None = None
+        for data in raw if isinstance(raw, list) else []:
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            if isinstance(update_id, int) and not isinstance(update_id, bool):
+                last = update_id if last is None else max(last, update_id)
+            try:
+                update = Update.de_json(data, self.bot)
+            except Exception as exc:
+                log.warning("skipped Telegram update %s: the library cannot read it (%s: %s)",
+                            update_id, type(exc).__name__, str(exc)[:200])
+                continue
+            if isinstance(update, Update):
+                updates.append(update)
+        return updates, last
 
     async def receive(self, updates: list[Update]) -> None:
         """Store a batch of updates (concurrently), then queue the new ones in order."""
@@ -194,14 +225,17 @@ class TelegramBot(Sender):
             return web.Response(status=403)
         try:
             update = Update.de_json(json.loads(await request.read()), self.bot)
-        except (ValueError, TypeError, KeyError):
+        except Exception as exc:  # unreadable: refused, so it is not retried forever either
+            log.warning("refused a Telegram webhook update the library cannot read (%s)", type(exc).__name__)
+            return web.Response(status=400)
+        if not isinstance(update, Update):
             return web.Response(status=400)
         await self.receive([update])  # stored before the 200 below; a failure → 500 → Telegram retries
         return web.Response(status=200)
 
     # ------------------------------------------------------------ sending
 
-    async def respond(self, reply_to: str, item: Delivery, reply: Reply) -> None:
+    async def respond(self, reply_to: str, item: Delivery, reply: Reply, key: str | None = None) -> None:
         """Answer in the chat the delivery came from; a press also clears the buttons it came with."""
         chat_id, _, message_id = reply_to.partition(":")
         if isinstance(item, Press) and message_id:

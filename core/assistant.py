@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import clock, safety
@@ -27,7 +28,7 @@ from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
 from core.sources import SourceError
 from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
-from core.types import Action, Button, IncomingMessage, OutgoingNotification, Reply
+from core.types import Action, Button, IncomingMessage, OutgoingNotification, Reply, storable
 from core.undo import NOT_RECORDED
 from core.usage import record_usage
 from db.models import Identity, Message, User
@@ -100,19 +101,28 @@ class Assistant:
     async def user_for(self, session: AsyncSession, platform: str, platform_user_id: str, now: dt.datetime,
                        tz: str | None = None, name: str | None = None, create: bool = True) -> User | None:
         """The user behind a platform identity; created on first contact when `create`."""
-        user = await session.scalar(
-            select(User).join(Identity).where(Identity.platform == platform,
-                                              Identity.platform_user_id == platform_user_id))
+        find = select(User).join(Identity).where(Identity.platform == platform,
+                                                 Identity.platform_user_id == platform_user_id)
+        user = await session.scalar(find)
         if user is not None or not create:
             return user
         zone_name = tz or self.default_tz
         user = User(id=uuid.uuid4(), name=name or f"{platform}:{platform_user_id}", tz=zone_name,
                     digest_time=dt.time(7, 30), created_at=now,
                     next_digest_at=digest_slot_after(now, dt.time(7, 30), zone_name))
-        session.add(user)
-        session.add(Identity(user_id=user.id, platform=platform, platform_user_id=platform_user_id,
-                             created_at=now))
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                session.add(user)
+                session.add(Identity(user_id=user.id, platform=platform, platform_user_id=platform_user_id,
+                                     created_at=now))
+        except IntegrityError as exc:
+            # Two first messages at once (a slash command beside a message): the other turn made this
+            # person a moment ago. Its commit is what the insert waited for, so it is found now.
+            found = await session.scalar(find)
+            if found is None:
+                raise
+            log.info("%s:%s was created by a concurrent turn (%s)", platform, platform_user_id, type(exc).__name__)
+            return found
         return user
 
     @staticmethod
@@ -375,6 +385,9 @@ class Assistant:
         """A Done / Snooze 1h button under a notification: a tool call; pressing it twice changes nothing more."""
         now = now or dt.datetime.now(clock.UTC)
         call = BUTTONS.get(action)
+        # What a platform sent with the press is stored and looked up: without what Postgres cannot take.
+        platform_user_id, value = storable(platform_user_id), storable(value)
+        press_id = storable(press_id) if press_id is not None else None
         try:
             async with self.sessions() as session, session.begin():
                 user = await self.user_for(session, platform, platform_user_id, now, create=False)

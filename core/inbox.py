@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import clock
 from core.assistant import Assistant
 from core.outage import Backoff, classify
-from core.types import IncomingMessage, Reply
+from core.types import IncomingMessage, Reply, storable
 from db.models import Inbound
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,9 @@ class Stored:
 
 
 def _payload(item: Delivery, reply_to: str) -> dict[str, Any]:
-    data = asdict(item)
+    data = {k: storable(v) if isinstance(v, str) else v for k, v in asdict(item).items()}
     data["ts"] = item.ts.isoformat() if item.ts else None
-    return {"type": "press" if isinstance(item, Press) else "message", "reply_to": reply_to, "item": data}
+    return {"type": "press" if isinstance(item, Press) else "message", "reply_to": storable(reply_to), "item": data}
 
 
 def _reply_data(reply: Reply) -> dict[str, Any]:

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: Postgres cannot store them
+
+
+def storable(text: str) -> str:
+    """`text` without what Postgres cannot store (the assistant drops those characters from text anyway)."""
+    return _UNSTORABLE.sub("", text)
 
 
 @dataclass(frozen=True)

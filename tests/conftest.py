@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import os
 import socket
 import subprocess
 import time
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +23,7 @@ from core.brain import OfflineBrain
 from core.config import Settings
 from core.embeddings import HashEmbedder
 from core.memory import Memory
+from core.redact import install_log_redaction
 from db.engine import database_url, make_engine, make_sessionmaker
 from db.migrate import migrate
 
@@ -35,6 +38,57 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 TABLES = ("notifications, reminders, memory_items, events, tasks, messages, identities, users"
           ", access_codes, strangers, inbound, embedding_cache"
           ", llm_usage, calendars, accounts, mails, mail_senders")
+
+
+# ---------------------------------------------------------------- no secret in any log of the whole run
+
+class SecretWatch(logging.Handler):
+    """Every log record of the session, as a handler would print it, checked for the fakes' secrets.
+
+    The tests configure these secrets as a deployment would, and the redaction the app installs at
+    start (core.redact) is installed for the whole session; a record that still shows one fails the
+    run at its end (pytest_sessionfinish), whichever test logged it.
+    """
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__(logging.DEBUG)
+        self.secrets = secrets
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            shown = f"{record.getMessage()} {record.exc_text or ''} {record.stack_info or ''}"
+            if record.exc_info and record.exc_info[1] is not None:
+                shown += " " + "".join(traceback.format_exception(record.exc_info[1]))
+        except Exception:  # a record that cannot be formatted shows nothing
+            return
+        for secret in self.secrets:
+            if secret in shown:
+                self.found.append(f"{record.name}: a record shows {secret[:8]}…: {shown[:160]!r}")
+
+
+def _session_secrets() -> tuple[str, ...]:
+    from tests.fakes import discord, google_calendar, slack, telegram
+
+    return (telegram.TOKEN, slack.BOT_TOKEN, slack.APP_TOKEN, slack.SIGNING_SECRET, discord.TOKEN,
+            google_calendar.CLIENT_SECRET)
+
+
+_watch: SecretWatch | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _watch
+    secrets = _session_secrets()
+    install_log_redaction(*secrets)  # as open_runtime does with the configured secrets
+    _watch = SecretWatch(secrets)
+    logging.getLogger().addHandler(_watch)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _watch is not None and _watch.found:
+        print("\nSecrets shown in the logs of this run:\n  " + "\n  ".join(dict.fromkeys(_watch.found)))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _local(address: object) -> bool:

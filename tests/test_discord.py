@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import discord
 import pytest
@@ -20,10 +24,11 @@ from core.config import Settings
 from core.inbox import Inbox
 from core.notify import Router
 from core.scheduler import outgoing, step_user
-from db.models import Notification, Task, User
+from db.models import Inbound, Notification, Task, User
 from tests.chat_support import admit as owners
 from tests.chat_support import count, serving
 
+ROOT = Path(__file__).resolve().parent.parent
 ADA, EVE = 501, 502
 DM_ADA = 7000 + ADA
 
@@ -175,3 +180,59 @@ async def test_undo_and_yes_no_buttons_under_replies(rt: Runtime, fake: FakeDisc
         await fake.dispatch("INTERACTION_CREATE", fake.press(ADA, asked, asked.buttons[0]))
         await fake.wait_for(lambda: len(fake.to(DM_ADA)) == 4)
         assert await count(rt, Task) == 1
+
+
+async def test_a_reply_discord_took_before_the_bot_was_killed_is_not_posted_twice_after_the_restart(
+        rt: Runtime, engine: Any, fake: FakeDiscord) -> None:
+    admit(rt, ADA)
+    fake.hold = True  # Discord stores the reply, and the process dies before it hears so
+    url = engine.url.render_as_string(hide_password=False)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.discord_child", "--database-url", url, "--api-base", fake.api_base,
+        "--gateway", fake.gateway, "--owners", f"discord:{ADA}", cwd=ROOT,
+        env={**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await fake.connected(30)
+        await fake.dispatch("MESSAGE_CREATE", fake.dm(ADA, "add buy milk tomorrow"))
+        await asyncio.wait_for(fake.held.wait(), 30)
+    finally:
+        proc.kill()  # SIGKILL: the reply is posted, and never marked sent
+        await proc.communicate()
+    [first] = fake.to(DM_ADA)
+    assert first.content.startswith("Added: Buy milk") and first.nonce
+
+    fake.hold = False
+    async with running(rt, fake):  # the restart sends the stored reply again, with the same nonce
+        await fake.wait_for(lambda: len(fake.called("POST", f"channels/{DM_ADA}/messages")) >= 2)
+        await fake.dispatch("MESSAGE_CREATE", fake.dm(ADA, "/tasks"))
+        await fake.wait_for(lambda: len(fake.to(DM_ADA)) >= 2)
+        await asyncio.sleep(0.3)
+    resent = fake.called("POST", f"channels/{DM_ADA}/messages")[1]
+    assert resent["nonce"] == first.nonce and resent["enforce_nonce"]  # Discord returned the first message
+    assert [s.content.split(":")[0] for s in fake.to(DM_ADA)] == ["Added", "Your tasks (1)"]
+    assert await count(rt, Task) == 1
+    async with rt.sessions() as s:  # marked sent after the restart: nothing waits in the outbox
+        assert list(await s.scalars(select(Inbound.reply).where(Inbound.reply.is_not(None)))) == []
+
+
+async def test_replies_to_different_messages_never_share_a_nonce(rt: Runtime, fake: FakeDiscord) -> None:
+    admit(rt, ADA)
+    async with running(rt, fake):
+        for text in ("add call mom", "add call dad", "/tasks"):
+            await fake.dispatch("MESSAGE_CREATE", fake.dm(ADA, text))
+        await fake.wait_for(lambda: len(fake.to(DM_ADA)) >= 3)
+    nonces = [s.nonce for s in fake.to(DM_ADA)]
+    assert len(set(nonces)) == 3 and all(nonces)
+    assert [s.content.split(":")[0] for s in fake.to(DM_ADA)] == ["Added", "Added", "Your tasks (2)"]
+
+
+async def test_a_slash_command_whose_text_option_comes_as_a_number_is_answered(rt: Runtime, fake: FakeDiscord) -> None:
+    admit(rt, ADA)
+    async with running(rt, fake):
+        await fake.wait_for(lambda: fake.commands)
+        command = fake.slash(ADA, "pixie", {"text": "x"})
+        command["data"]["options"] = [{"name": "text", "type": 4, "value": 42}]  # a stale or odd client's option
+        await fake.dispatch("INTERACTION_CREATE", command)
+        await fake.wait_for(lambda: fake.sent)
+    assert fake.sent[0].content and "went wrong" not in fake.sent[0].content

@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from tests.fakes.server import close, serve
 
 TOKEN = "fake-discord-token"
+NONCE_SECONDS = 300.0  # how long Discord keeps a nonce for enforce_nonce ("the past few minutes")
 BOT_ID, APP_ID = 4000, 4001
 BOT = {"id": str(BOT_ID), "username": "Pixie", "discriminator": "0", "global_name": "Pixie", "avatar": None,
        "bot": True, "flags": 0}
@@ -39,6 +40,7 @@ class Sent:
     components: list[dict[str, Any]]
     nonce: str | None = None
     flags: int = 0  # 64: ephemeral (an interaction follow-up only its user sees)
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -62,6 +64,9 @@ class FakeDiscord:
     commands: list[dict[str, Any]] = field(default_factory=list)
     fail: dict[str, list[int]] = field(default_factory=dict)
     identified: int = 0
+    # While `hold` is set, a message POST is taken (stored) but never answered: a crash test kills the bot then.
+    hold: bool = False
+    held: asyncio.Event = field(default_factory=asyncio.Event)
     _tokens: dict[str, int] = field(default_factory=dict)  # interaction token → its channel (for follow-ups)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(10**17))
     _seq: itertools.count = field(default_factory=lambda: itertools.count(2))
@@ -233,9 +238,14 @@ class FakeDiscord:
         if path.startswith("interactions/"):
             return _json({"interaction": {"id": path.split("/")[1], "type": 2, "response_message_loading": True}})
         if path.startswith("channels/") and path.endswith("/messages") and method == "POST":
-            return self._send(int(path.split("/")[1]), body)
+            posted = self._send(int(path.split("/")[1]), body)
+            if isinstance(posted, Sent) and self.hold:  # taken; the answer never leaves (the bot is killed)
+                self.held.set()
+                await asyncio.Event().wait()
+            return posted if isinstance(posted, web.Response) else _json(self._message_payload(posted))
         if path.startswith("webhooks/") and method == "POST":  # an interaction follow-up
-            return self._send(self._tokens.get(path.split("/")[2], 0), body)
+            posted = self._send(self._tokens.get(path.split("/")[2], 0), body)
+            return posted if isinstance(posted, web.Response) else _json(self._message_payload(posted))
         if path.startswith("channels/") and "/messages/" in path and method == "PATCH":
             mid = int(path.rsplit("/", 1)[1])
             for s in self.sent:
@@ -246,16 +256,16 @@ class FakeDiscord:
             return _json({"message": "Unknown Message", "code": 10008}, status=404)
         return _json({"message": f"fake: no route {method} {path}", "code": 0}, status=404)
 
-    def _send(self, channel: int, body: dict[str, Any]) -> web.Response:
+    def _send(self, channel: int, body: dict[str, Any]) -> web.Response | Sent:
         content = body.get("content") or ""
         if len(content) > 2000:
             return _json({"message": "Invalid Form Body", "code": 50035,
                           "errors": {"content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH"}]}}}, status=400)
         nonce = body.get("nonce")
         if nonce and body.get("enforce_nonce"):
-            for s in self.sent:
-                if s.nonce == nonce and s.channel_id == channel:
+            for s in self.sent:  # Discord keeps an author's nonces a few minutes, whatever the channel
+                if s.nonce == nonce and time.monotonic() - s.at < NONCE_SECONDS:
                     return _json(self._message_payload(s))  # Discord returns the first message again
         sent = Sent(self.next_id(), channel, content, body.get("components") or [], nonce, int(body.get("flags") or 0))
         self.sent.append(sent)
-        return _json(self._message_payload(sent))
+        return sent
