@@ -55,7 +55,7 @@ def relative_reminder(m: _Msg, task: Intent | None) -> Intent | None:
     for key in ("due", "remind_at"):
         args.pop(key, None)
     title = str(args.get("title") or "").strip()
-    if len(re.sub(r"\W", "", title)) < 3 or title.lower() in ("remind me", "me", "remind"):
+    if not set(re.findall(r"\w+", title.lower())) - {"remind", "me", "task", "reminder", "a", "please", "pls"}:
         title = _cap(event)
     args.update(title=title, before_event=event, before_minutes=minutes)
     return Intent("create_task", args)
@@ -170,6 +170,11 @@ def event_by_time(m: _Msg, label: str) -> Intent | None:
         args["shift_minutes"] = round(sign * amount)
         return Intent("update_event", args)
     new = next((w for w in m.whens[1:] if w.start >= ref.end), None)
+    bare = re.search(r"\b(?:to|at|for)\s+(\d{1,2})(?:[:.](\d{2}))?\s*$", m.text[ref.end:].rstrip(" ?!."), re.I)
+    if new is None and bare and int(bare[1]) < 24 and int(bare[2] or 0) < 60:  # "move tomorrow's standup to 10"
+        hour = int(bare[1]) + (12 if int(bare[1]) < 8 else 0)
+        args["new_time"] = f"{hour:02d}:{int(bare[2] or 0):02d}"
+        return Intent("update_event", args)
     if new is None:
         return None
     nt = _hour(new) if new.has_time else None
@@ -180,11 +185,44 @@ def event_by_time(m: _Msg, label: str) -> Intent | None:
     return Intent("update_event", args) if len(args) > 1 + ("event_ref" in args) else None
 
 
+def _past(m: _Msg) -> tuple[dt.datetime, dt.datetime] | None:
+    """ "last week", "this month", "yesterday" when the time grammar read no window (days start at midnight)."""
+    said = re.search(r"\b(last|this|past)\s+(week|month)\b|\b(yesterday|today)\b", m.body)
+    if said is None:
+        return None
+    today = m.now.date()
+    if said[3]:
+        first = today - dt.timedelta(days=1 if said[3] == "yesterday" else 0)
+        last = first + dt.timedelta(days=1)
+    elif said[2] == "week":
+        monday = today - dt.timedelta(days=today.weekday())
+        first = monday - dt.timedelta(days=7) if said[1] == "last" else monday
+        last = first + dt.timedelta(days=7)
+        if said[1] == "past":
+            first, last = today - dt.timedelta(days=7), today + dt.timedelta(days=1)
+    else:
+        start = today.replace(day=1)
+        first = (start - dt.timedelta(days=1)).replace(day=1) if said[1] == "last" else start
+        last = start if said[1] == "last" else today + dt.timedelta(days=1)
+    tz = m.now.tzinfo
+    return (dt.datetime.combine(first, dt.time(), tzinfo=tz), dt.datetime.combine(last, dt.time(), tzinfo=tz))
+
+
+def when_is(m: _Msg, found: Intent) -> Intent:
+    """ "when's my dentist appointment?" with no time said: look the event up by its words, however far off."""
+    if found.tool != "list_events" or m.whens:
+        return found
+    asked = re.match(r"\s*(?:so\s+)?when(?:'s|’s|\s+is|\s+are|\s+was|s)\s+(?P<what>.+?)[\s?!.]*$", m.body)
+    if asked is None:
+        return found
+    return Intent("search_memory", {"query": asked["what"]})
+
+
 def done_window(m: _Msg, found: Intent) -> Intent:
     """ "what did I do last week": the tasks completed in the window said."""
-    if found.tool != "list_tasks" or found.args.get("status") != "done" or not m.whens:
+    if found.tool != "list_tasks" or found.args.get("status") != "done":
         return found
-    span = m.whens[0].range()
+    span = m.whens[0].range() if m.whens else _past(m)
     if span is None:
         return found
     args = {k: v for k, v in found.args.items() if k not in ("due_before", "due_after")}

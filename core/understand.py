@@ -71,6 +71,8 @@ def _everyday(m: _Msg, found: Understanding) -> Understanding:
         intent = nlu_day.relative_reminder(m, intent) or nlu_day.recurring(m, intent)
     elif intent.tool == "list_tasks":
         intent = nlu_day.done_window(m, intent)
+    elif intent.tool == "list_events":
+        intent = nlu_day.when_is(m, intent)
     elif intent.tool in ("update_event", "cancel_event") and found.label == intent.tool:
         intent = nlu_day.event_by_time(m, intent.tool) or intent
     return replace(found, intent=intent) if intent is not found.intent else found
@@ -157,11 +159,30 @@ def _edit(label: str):  # type: ignore[no-untyped-def]
         if got is not None and got.tool in REF_KEYS and label in ("delete_task", "cancel_event", "complete_task"):
             ref = got.args.get("task_ref") or got.args.get("event_ref")
             return Intent(label, {key: ref}) if ref else None
+        if label == "update_event" and got is not None and got.tool == "update_task":
+            return _as_event_move(got)
         if label in ("update_task", "update_event"):
             return None  # a change needs its new value, which the rules could not read
         ref = _ref(_without_times(m, _LEAD_VERB.sub("", m.text[m.b:], count=1)))
         return Intent(label, {key: ref}) if len(ref) > 1 else None
     return run
+
+
+def _as_event_move(task: Intent) -> Intent | None:
+    """The rules read a move of a task where the classifier hears an event: the same move, of an event."""
+    a = task.args
+    args: dict[str, object] = {"event_ref": a.get("task_ref")}
+    due, shift = a.get("due"), a.get("shift")
+    if isinstance(due, str) and "T" in due:
+        args["start"] = due
+    elif isinstance(due, str):
+        args["new_date"] = due
+    elif isinstance(shift, dict) and set(shift) <= {"minutes", "hours", "days", "weeks"}:
+        scale = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080}
+        args["shift_minutes"] = sum(int(v) * scale[k] for k, v in shift.items())
+    else:
+        return None
+    return Intent("update_event", args) if args["event_ref"] else None
 
 
 def _without_times(m: _Msg, text: str) -> str:
