@@ -417,7 +417,7 @@ async def _event_at(ctx: ToolContext, args: EventRef) -> Event:
             at, start = None, clock.start_of_day(value, ctx.tz)
             end = clock.start_of_day(value + dt.timedelta(days=1), ctx.tz)
     found = [e for e in await events_between(ctx, start, end)
-             if at is None or clock.parse_when(e["start"], ctx.tz).astimezone(ctx.tz).time() == at]  # type: ignore[union-attr]
+             if at is None or not e["all_day"] and e["start"][11:16] == at.strftime("%H:%M")]  # local ISO start
     if args.event_ref and found:
         found = best_matches(args.event_ref, [(e, f"{e['title']} {e.get('location') or ''}") for e in found])
     if clock_only and found:  # the next one at that time: the first day that has one

@@ -184,21 +184,24 @@ def _say_correct_last(speaker: Speaker, args: dict[str, Any], r: dict[str, Any])
 
 
 class AboutMe(Args):
-    limit: int = Field(default=20, ge=1, le=100)
+    pass
+
+
+NOTES_SHOWN = 20
 
 
 async def about_me(ctx: ToolContext, a: AboutMe) -> dict[str, Any]:
     """A summary of the user's memory: their notes (newest first), and how many tasks and events Pixie keeps."""
     notes = list(await ctx.session.scalars(
         select(MemoryItem.text).where(MemoryItem.user_id == ctx.user.id, MemoryItem.kind == "note")
-        .order_by(MemoryItem.created_at.desc()).limit(a.limit + 1)))
+        .order_by(MemoryItem.created_at.desc()).limit(NOTES_SHOWN)))
     total = await ctx.session.scalar(select(func.count()).select_from(MemoryItem).where(
         MemoryItem.user_id == ctx.user.id, MemoryItem.kind == "note"))
     open_tasks = await ctx.session.scalar(select(func.count()).select_from(Task).where(
         Task.user_id == ctx.user.id, Task.status == "open"))
     upcoming = await ctx.session.scalar(select(func.count()).select_from(Event).where(
         Event.user_id == ctx.user.id, Event.status != "cancelled", Event.end_at >= ctx.now))
-    return {"notes": notes[:a.limit], "notes_total": total or 0, "open_tasks": open_tasks or 0,
+    return {"notes": notes, "notes_total": total or 0, "open_tasks": open_tasks or 0,
             "upcoming_events": upcoming or 0, "tz": ctx.user.tz, "name": ctx.user.name}
 
 
@@ -217,10 +220,11 @@ def _say_about_me(speaker: Speaker, args: dict[str, Any], r: dict[str, Any]) -> 
 
 register(
     Tool("cancel_events", ClearWindow, cancel_events,
-         "Cancel every event in a window (\"clear my afternoon\"); the user is shown them and asked first.",
-         _say_cancel_events, changes=True, destroys=True, touches=_clear_count, asks=True, preview=clear_preview),
+         "Cancel all events in a window (the user is asked first).",
+         _say_cancel_events, changes=True, destroys=True, touches=_clear_count, asks=True, preview=clear_preview,
+         offered=False),
     Tool("correct_last", Correction, correct_last,
-         "Correct the day (YYYY-MM-DD) and/or time (HH:MM) of the task or event just made or changed.",
-         _say_correct_last, changes=True),
-    Tool("about_me", AboutMe, about_me, "Summarise what you keep about the user (notes, counts).", _say_about_me),
+         "New date and/or time (HH:MM) for the item just made or changed.",
+         _say_correct_last, changes=True, offered=False),
+    Tool("about_me", AboutMe, about_me, "What you keep about the user.", _say_about_me, offered=False),
 )
