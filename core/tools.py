@@ -846,8 +846,8 @@ def _onward(query: str, text: str) -> str | None:
     asked = {w for w in WORD.findall(query.lower()) if w not in _QUIET}
     said = [w for w in WORD.findall(text.lower()) if w not in _QUIET]
     rest = [w for w in said if w not in asked]
-    if not asked or not asked <= set(said) or not rest or len(rest) > 6 or any(w.isdigit() for w in rest):
-        return None
+    if not asked or not asked <= set(said) or not 2 <= len(rest) <= 6 or any(c.isdigit() for w in rest for c in w):
+        return None  # a note that already answers ("the wifi password is kaffeebohne77") is not followed
     return " ".join(rest)
 
 
