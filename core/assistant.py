@@ -27,7 +27,7 @@ from core.privacy import SHAREABLE_COMMANDS, placed
 from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
 from core.sources import SourceError
-from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, run_tool, say
+from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, preview, run_tool, say
 from core.types import Action, Button, IncomingMessage, OutgoingNotification, Reply, storable
 from core.undo import NOT_RECORDED
 from core.usage import record_usage
@@ -298,11 +298,12 @@ class Assistant:
         if thought.calls and not thought.confirmed:
             writes = any(c.name in TOOLS and TOOLS[c.name].changes for c in thought.calls)
             touched = await items_touched(ctx, [(c.name, c.args) for c in thought.calls])
+            bulk, shown = await preview(ctx, [(c.name, c.args) for c in thought.calls])
             if writes and thought.confidence < safety.CONFIDENT:  # never write a guess: ask first
                 question, user.pending = safety.confirm(thought.calls, thought.text)
                 thought = replace(thought, calls=[], text=question)
-            elif touched > 1:  # deleting or cancelling several things: ask first
-                question, user.pending = safety.ask(thought.calls, touched)
+            elif touched > 1 or (bulk and touched):  # deleting or cancelling several things: ask first
+                question, user.pending = safety.ask(thought.calls, touched, shown)
                 thought = replace(thought, calls=[], text=question)
         actions = []
         for call in thought.calls:

@@ -73,6 +73,9 @@ class OfflineBrain:
 
         found = understand(request.text, request.now)
         intent = found.intent
+        if intent.reply_kind == "time_now":
+            now = request.now
+            return Thought(text=f"It's {now:%H:%M} on {now:%A} {now.day} {now:%B %Y} ({request.tz or now.tzname()}).")
         if intent.tool is None:
             return Thought(text=found.say, reply_kind=intent.reply_kind or "unknown", confidence=found.confidence)
         return Thought(calls=[ToolCall(intent.tool, dict(intent.args))], text=found.say, confidence=found.confidence)

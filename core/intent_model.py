@@ -30,10 +30,11 @@ WEIGHTS = Path(__file__).with_name("intent_model.npz")
 # What a message can be. The tools, then the kinds of message that change nothing.
 TOOL_LABELS = ("create_task", "create_event", "complete_task", "delete_task", "update_task", "update_event",
                "cancel_event", "list_tasks", "list_events", "check_availability", "remember", "search_memory",
-               "forget", "set_digest", "set_timezone")
+               "forget", "set_digest", "set_timezone", "cancel_events", "correct_last", "about_me")
 # chat: small talk, thanks, complaints, news about the past, hypotheticals, negations;
 # cannot_do: an errand in the world Pixie cannot run itself ("book me a table somewhere nice").
-TALK_LABELS = ("chat", "help", "out_of_scope", "cannot_do", "unknown")
+# time_now: "what time is it?" (answered from the clock, nothing looked up).
+TALK_LABELS = ("chat", "help", "out_of_scope", "cannot_do", "unknown", "time_now")
 LABELS = TOOL_LABELS + TALK_LABELS
 
 

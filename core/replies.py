@@ -97,7 +97,12 @@ class Speaker:
         t = r["task"]
         text = f"Added: {self.task_line(t)}."
         if t.get("remind_at"):
-            text += f" I'll remind you {self.when(t['remind_at'])}."
+            text += f" I'll remind you {self.when(t['remind_at'])}"
+            if r.get("anchor"):
+                text += f" ({r['anchor']}, and move it if that moves)"
+            text += "."
+        if t.get("recurrence"):
+            text += f" Repeats {describe_rrule(t['recurrence'])}."
         return text
 
     def update_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
@@ -106,6 +111,8 @@ class Speaker:
     def complete_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         if r.get("already_done"):
             return f"“{r['task']['title']}” was already done."
+        if r.get("next"):
+            return f"Done: {r['task']['title']} ✓ — next time {self.when(r['next'])}."
         return f"Done: {r['task']['title']} ✓"
 
     def delete_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
@@ -157,14 +164,16 @@ class Speaker:
         return f"{self.when(r['start'])} – {self.when(r['end'])}"
 
     def list_events(self, args: dict[str, Any], r: dict[str, Any]) -> str:
-        events = r["events"]
+        events, tasks = r["events"], r.get("tasks") or []
         window = self._window(r)
+        due = [f"Tasks due {_for(window).removeprefix('for ')}:"] + [f"• {self.task_line(t)}" for t in tasks[:50]]
         if not events:
-            return f"Nothing on your calendar {_for(window)}."
+            return "\n".join([f"Nothing on your calendar {_for(window)}."] + (due if tasks else []))
         days = {clock.parse_when(e["start"], self.tz).__str__()[:10] for e in events}
         many_days = len(days) > 1
-        return "\n".join([f"Your calendar {_for(window)}:"]
-                         + [f"• {self.event_line(e, with_day=many_days)}" for e in events[:50]])
+        lines = [f"Your calendar {_for(window)}:"]
+        lines += [f"• {self.event_line(e, with_day=many_days)}" for e in events[:50]]
+        return "\n".join(lines + (due if tasks else []))
 
     def check_availability(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         window = self._window(r)
@@ -224,9 +233,10 @@ class Speaker:
             return "I don't have anything about that yet."
         # Quote what clearly fits: the best hit, and the next ones only while they score close to it.
         best = [h for h in hits[:3] if h["score"] >= hits[0]["score"] * 0.75]
+        followed = [f"  ↳ {self._memory_line(h)}" for h in r.get("followed") or []]
         if len(best) == 1:
-            return f"Here's what I have: {self._memory_line(best[0])}"
-        return "\n".join(["Here's what I have:"] + [f"• {self._memory_line(h)}" for h in best])
+            return "\n".join([f"Here's what I have: {self._memory_line(best[0])}"] + followed)
+        return "\n".join(["Here's what I have:"] + [f"• {self._memory_line(h)}" for h in best] + followed)
 
     def forget(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         # Never quote what was forgotten: this reply is kept in the conversation log.

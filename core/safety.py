@@ -30,14 +30,15 @@ def _label(call: ToolCall) -> str:
     a = call.args
     ref = a.get("task_ref") or a.get("event_ref") or a.get("title") or a.get("task_id") or a.get("event_id") or "?"
     ref = a.get("query") or ref if call.name == "forget" else ref
-    verb = {"delete_task": "delete", "cancel_event": "cancel", "forget": "forget"}.get(call.name, call.name)
+    verb = {"delete_task": "delete", "cancel_event": "cancel", "forget": "forget",
+            "cancel_events": "cancel"}.get(call.name, call.name)
     return f"{verb} “{ref}”"
 
 
-def ask(calls: list[ToolCall], items: int) -> tuple[str, dict[str, Any]]:
-    """The question to ask about calls that would touch `items` things, and what to keep until the answer."""
-    lines = [f"That would change {items} items — are you sure? (yes / no)"]
-    lines += [f"• {_label(c)}" for c in calls]
+def ask(calls: list[ToolCall], items: int, shown: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """The question to ask about calls that would touch `items` things (`shown`: those things, one a line)."""
+    lines = [f"That would change {items} {'item' if items == 1 else 'items'} — are you sure? (yes / no)"]
+    lines += [f"• {line}" for line in shown] if shown else [f"• {_label(c)}" for c in calls]
     return "\n".join(lines), {"confirm": [{"name": c.name, "args": c.args} for c in calls], "id": uuid.uuid4().hex}
 
 
@@ -64,6 +65,9 @@ def _offer(call: ToolCall) -> str:
         "forget": lambda: f"Forget what I know about {_quoted(a.get('query'))}",
         "set_digest": lambda: "Change your daily digest" + (f" to {a['time']}" if a.get("time") else ""),
         "set_timezone": lambda: f"Set your time zone to {a.get('zone')}",
+        "cancel_events": lambda: "Cancel everything " + f"from {a.get('start')} to {a.get('end')}".replace("T", " "),
+        "correct_last": lambda: "Change what I just made to " + " ".join(
+            str(a[k]) for k in ("date", "time") if a.get(k)),
     }.get(call.name)
     return said() if said else f"Run {call.name}"
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import clock
 from core.digest import compose_digest
 from core.replies import Speaker
-from core.tools import Hidden, event_dict, expand, hidden_instances, task_dict
+from core.tools import Hidden, event_dict, expand, hidden_instances, next_time, task_dict
 from core.types import Button, OutgoingNotification
 from db.models import Event, Notification, Reminder, Task, User
 
@@ -144,6 +144,7 @@ async def step_batch(session: AsyncSession, users: Sequence[User], now: dt.datet
         reminders[r.user_id].append(r)
     for user in users:
         values += _reminder_rows(user, reminders[user.id], now)
+    await _repeat(session, [r for rs in reminders.values() for r in rs], {u.id: u for u in users}, now)
 
     digests = [u for u in users if u.next_digest_at is not None and u.next_digest_at <= now
                and u.digest_time is not None]
@@ -164,6 +165,26 @@ async def step_batch(session: AsyncSession, users: Sequence[User], now: dt.datet
     result = await session.execute(insert(Notification).values(values)
                                    .on_conflict_do_nothing(index_elements=["key"]).returning(Notification.id))
     return len(result.all())
+
+
+async def _repeat(session: AsyncSession, fired: list[Reminder], users: dict[uuid.UUID, User],
+                  now: dt.datetime) -> None:
+    """A repeating task's reminder fired: set its next one (and move its due time with it)."""
+    ids = [r.task_id for r in fired if r.task_id is not None]
+    if not ids:
+        return
+    for task in await session.scalars(select(Task).where(Task.id.in_(ids), Task.recurrence.is_not(None),
+                                                         Task.status == "open")):
+        tz = clock.zone(users[task.user_id].tz)
+        following = next_time(task, tz, max(now, task.remind_at or now))
+        if following is None or task.remind_at is None:
+            continue
+        if task.due_at is not None:
+            task.due_at = task.due_at + (following - task.remind_at)
+            task.due_date = task.due_at.astimezone(tz).date()
+        task.remind_at = following
+        session.add(Reminder(user_id=task.user_id, task_id=task.id, remind_at=following, text=task.title,
+                             created_at=now))
 
 
 async def step_user(session: AsyncSession, user: User, now: dt.datetime) -> None:

@@ -88,6 +88,9 @@ class TaskFields(Args):
 
 class CreateTask(TaskFields):
     title: str = Field(min_length=1, max_length=500)
+    recurrence: str | None = _text(500)  # an RRULE: the reminder (or due time) repeats on the user's clock
+    before_event: str | None = _text(500)  # remind this long before an event (its words or id); moves with it
+    before_minutes: int | None = Field(default=None, ge=0, le=366 * 24 * 60)
 
 
 class TaskRef(Args):
@@ -112,6 +115,8 @@ class ListTasks(Args):
     status: Literal["open", "done", "all"] = "open"
     due_before: str | None = None
     due_after: str | None = None
+    done_after: str | None = None  # completed in a window ("what did I do last week")
+    done_before: str | None = None
     project: str | None = _text(200)
     query: str | None = _text(500)
 
@@ -139,11 +144,17 @@ class EventRef(Args):
     # One occurrence of a repeating event (the rest of the series unchanged): its day, YYYY-MM-DD, or a
     # window of days, YYYY-MM-DD/YYYY-MM-DD ("this week's"), which must hold exactly one occurrence.
     occurrence: str | None = Field(default=None, max_length=40)
+    # An event named by its time ("my 3pm", "thursday's pilates"): a day (YYYY-MM-DD), a moment
+    # (YYYY-MM-DDTHH:MM), or a time of day (HH:MM: the next one at that time, from today on).
+    event_at: str | None = Field(default=None, max_length=40)
 
 
 class UpdateEvent(EventFields, EventRef):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     start: str | None = None
+    shift_minutes: int | None = Field(default=None, ge=-366 * 24 * 60, le=366 * 24 * 60)  # "push back an hour"
+    new_date: str | None = Field(default=None, max_length=10)  # YYYY-MM-DD: that day, at the same time
+    new_time: str | None = Field(default=None, max_length=5)  # HH:MM: that time, on the same day
 
 
 class Remember(Args):
@@ -221,6 +232,8 @@ def task_dict(task: Task, tz: ZoneInfo) -> dict[str, Any]:
         "project": task.project, "notes": task.notes,
         "remind_at": clock.iso_local(task.remind_at, tz) if task.remind_at else None,
         "status": task.status, "created_at": clock.iso_local(task.created_at, tz),
+        **({"recurrence": task.recurrence} if task.recurrence else {}),
+        **({"completed_at": clock.iso_local(task.completed_at, tz)} if task.completed_at else {}),
     }
 
 
@@ -384,6 +397,8 @@ async def resolve_event(ctx: ToolContext, args: EventRef) -> Event:
         if ev is None:
             raise ToolError(f"There is no event with id {args.event_id}.")
         return ev
+    if args.event_at:
+        return await _event_at(ctx, args)
     if not args.event_ref:
         raise ToolError("Which event do you mean?")
     live = or_(Event.end_at >= ctx.now, Event.series_end_at.is_(None), Event.series_end_at >= ctx.now)
@@ -396,6 +411,40 @@ async def resolve_event(ctx: ToolContext, args: EventRef) -> Event:
     if len(found) > 1:
         raise Ambiguous("event", args.event_ref, [event_dict(e, ctx.tz) for e in found[:10]])
     return found[0]
+
+
+async def _event_at(ctx: ToolContext, args: EventRef) -> Event:
+    """The event named by its time (and its words, if any): on a day, at a moment, or next at a time of day."""
+    said = (args.event_at or "").strip()
+    clock_only = re.fullmatch(r"(\d{1,2}):(\d{2})", said)
+    if clock_only:
+        at = dt.time(int(clock_only[1]), int(clock_only[2])) if int(clock_only[1]) < 24 else None
+        if at is None:
+            raise ToolError(f"I couldn't read the time “{said}”.")
+        start = clock.start_of_day(ctx.today, ctx.tz)
+        end = start + dt.timedelta(days=8)
+    else:
+        value = _when(ctx, said, "event time")
+        if isinstance(value, dt.datetime):
+            at, start, end = value.astimezone(ctx.tz).time(), value, value + dt.timedelta(minutes=1)
+        else:
+            at, start = None, clock.start_of_day(value, ctx.tz)
+            end = clock.start_of_day(value + dt.timedelta(days=1), ctx.tz)
+    found = [e for e in await events_between(ctx, start, end)
+             if at is None or not e["all_day"] and e["start"][11:16] == at.strftime("%H:%M")]  # local ISO start
+    if args.event_ref and found:
+        found = best_matches(args.event_ref, [(e, f"{e['title']} {e.get('location') or ''}") for e in found])
+    if clock_only and found:  # the next one at that time: the first day that has one
+        first = found[0]["start"][:10]
+        found = [e for e in found if e["start"][:10] == first]
+    what = f"“{args.event_ref}” " if args.event_ref else ""
+    if not found:
+        raise ToolError(f"I couldn't find an event {what}at {said.replace('T', ' ')}.")
+    if len({e["id"] for e in found}) > 1:
+        raise Ambiguous("event", args.event_ref or said, found[:10])
+    ev = await ctx.session.get(Event, uuid.UUID(found[0]["id"]))
+    assert ev is not None
+    return ev
 
 
 # A synced series' exception may move its instance up to this far; a cancelled or moved instance is looked
@@ -459,10 +508,80 @@ async def create_task(ctx: ToolContext, a: CreateTask) -> dict[str, Any]:
                 updated_at=ctx.now)
     _set_due(task, _when(ctx, a.due, "due date") if a.due else None, ctx.tz)
     ctx.session.add(task)
-    if a.remind_at:
+    anchor = None
+    if a.before_event:
+        anchor = await _anchor(ctx, task, a.before_event, a.before_minutes or 0)
+    elif a.remind_at:
         await _set_reminder(ctx, task, _remind_instant(ctx, a.remind_at))
+    if a.recurrence:
+        _task_recurrence(ctx, task, a.recurrence)
     await ctx.memory.add(ctx.session, ctx.user.id, "task", memory_text_for_task(task, ctx.tz), task.id, ctx.now)
-    return {"task_id": str(task.id), "task": task_dict(task, ctx.tz)}
+    return {"task_id": str(task.id), "task": task_dict(task, ctx.tz)} | ({"anchor": anchor} if anchor else {})
+
+
+async def _anchor(ctx: ToolContext, task: Task, event: str, minutes: int) -> str:
+    """Remind `minutes` before an event's start, and keep the reminder there when the event moves."""
+    by_id = re.fullmatch(r"[0-9a-f-]{36}", event.strip().lower())
+    ev = await resolve_event(ctx, EventRef(event_id=event) if by_id else EventRef(event_ref=event))
+    when = ev.start_at - dt.timedelta(minutes=minutes)
+    if when <= ctx.now:
+        raise ToolError(f"{clock.fmt_when(when, ctx.tz)} — that's already past for “{ev.title}” "
+                        f"({clock.fmt_when(ev.start_at, ctx.tz)}).")
+    task.anchor_event_id, task.anchor_minutes = ev.id, minutes
+    await ctx.session.flush()  # the task exists before its reminder points at it
+    await _set_reminder(ctx, task, when)
+    return f"{_before(minutes)} {ev.title}"
+
+
+def _before(minutes: int) -> str:
+    """"2 days before", "an hour before", "30 minutes before"."""
+    for size, unit in ((7 * 1440, "week"), (1440, "day"), (60, "hour"), (1, "minute")):
+        if minutes and minutes % size == 0:
+            n = minutes // size
+            article = "an" if unit == "hour" else "a"
+            return f"{article if n == 1 else n} {unit}{'s' if n > 1 else ''} before"
+    return "at the start of"
+
+
+async def follow_event(ctx: ToolContext, ev: Event) -> int:
+    """Move the reminders anchored to an event with it (or drop them when it is cancelled); how many moved."""
+    moved = 0
+    for task in await ctx.session.scalars(select(Task).where(Task.user_id == ctx.user.id,
+                                                             Task.anchor_event_id == ev.id, Task.status == "open")):
+        when = ev.start_at - dt.timedelta(minutes=task.anchor_minutes or 0)
+        await _set_reminder(ctx, task, when if ev.status != "cancelled" and when > ctx.now else None)
+        moved += 1
+    return moved
+
+
+def _task_recurrence(ctx: ToolContext, task: Task, rule: str) -> None:
+    """A repeating task: its rule read from its first reminder (or due time, or now)."""
+    first = task.remind_at or task.due_at or ctx.now
+    try:
+        task.recurrence = normalise_rrule(rule, first, ctx.tz)
+    except ValueError as exc:
+        raise ToolError(f"I couldn't use that repeat rule: {exc}") from None
+
+
+def next_time(task: Task, tz: ZoneInfo, after: dt.datetime) -> dt.datetime | None:
+    """A repeating task's next moment after `after` (its rule read from its reminder or due time)."""
+    first = task.remind_at or task.due_at
+    if not task.recurrence or first is None:
+        return None
+    found = occurrences(first, first + dt.timedelta(minutes=1), tz, task.recurrence, after + dt.timedelta(seconds=1),
+                        after + dt.timedelta(days=400))
+    return next((s for s, _ in found if s > after), None)
+
+
+async def tasks_due_between(ctx: ToolContext, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    """Open tasks due in [start, end): at a time inside it, or on a day it covers."""
+    first, last = start.astimezone(ctx.tz).date(), (end - dt.timedelta(microseconds=1)).astimezone(ctx.tz).date()
+    rows = await ctx.session.scalars(select(Task).where(
+        Task.user_id == ctx.user.id, Task.status == "open",
+        or_(and_(Task.due_at.is_not(None), Task.due_at >= start, Task.due_at < end),
+            and_(Task.due_at.is_(None), Task.due_date >= first, Task.due_date <= last))))
+    found = sorted(rows, key=lambda t: (t.due_date, t.due_at or start))
+    return [task_dict(t, ctx.tz) for t in found]
 
 
 async def list_tasks(ctx: ToolContext, a: ListTasks) -> dict[str, Any]:
@@ -482,6 +601,12 @@ async def list_tasks(ctx: ToolContext, a: ListTasks) -> dict[str, Any]:
         after = _when(ctx, a.due_after, "date")
         day = after.astimezone(ctx.tz).date() if isinstance(after, dt.datetime) else after
         query = query.where(Task.due_date >= day)
+    if a.done_after or a.done_before:
+        query = query.where(Task.completed_at.is_not(None))
+        if a.done_after:
+            query = query.where(Task.completed_at >= clock.as_instant(_when(ctx, a.done_after, "date"), ctx.tz))
+        if a.done_before:
+            query = query.where(Task.completed_at < clock.as_instant(_when(ctx, a.done_before, "date"), ctx.tz))
     rows = list(await ctx.session.scalars(query))
     if a.query:
         hits = best_matches(a.query, [(t, f"{t.title} {t.project or ''} {t.notes or ''}") for t in rows])
@@ -527,6 +652,16 @@ async def update_task(ctx: ToolContext, a: UpdateTask) -> dict[str, Any]:
 async def complete_task(ctx: ToolContext, a: TaskRef) -> dict[str, Any]:
     task = await resolve_task(ctx, a)
     already = task.status == "done"
+    following = next_time(task, ctx.tz, max(ctx.now, task.remind_at or task.due_at or ctx.now))
+    if following is not None and not already:  # a repeating task: done this time, on again next time
+        shift = following - (task.remind_at or task.due_at or following)
+        if task.due_at is not None:
+            _set_due(task, task.due_at + shift, ctx.tz)
+        if task.remind_at is not None:
+            await _set_reminder(ctx, task, task.remind_at + shift)
+        task.completed_at, task.updated_at = ctx.now, ctx.now
+        return {"task_id": str(task.id), "task": task_dict(task, ctx.tz), "already_done": False,
+                "next": clock.iso_local(following, ctx.tz)}
     task.status, task.completed_at, task.updated_at = "done", task.completed_at or ctx.now, ctx.now
     await _set_reminder(ctx, task, None)
     return {"task_id": str(task.id), "task": task_dict(task, ctx.tz), "already_done": already}
@@ -619,8 +754,9 @@ async def list_events(ctx: ToolContext, a: Window) -> dict[str, Any]:
     start, end = _window(ctx, a)
     if end <= start:
         raise ToolError("The end of that window comes before its start.")
+    due = await tasks_due_between(ctx, start, end)
     return {"events": await events_between(ctx, start, end), "start": clock.iso_local(start, ctx.tz),
-            "end": clock.iso_local(end, ctx.tz)}
+            "end": clock.iso_local(end, ctx.tz), "tasks": due}
 
 
 async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
@@ -639,6 +775,8 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
         ev.location = a.location or None
     if a.attendees is not None:
         ev.attendees = a.attendees or None
+    if (a.new_date or a.new_time) and not a.start:
+        a = a.model_copy(update={"start": _keeping(ctx, ev, a.new_date, a.new_time)})
     if a.start or a.end:
         length = ev.end_at - ev.start_at
         shown = event_dict(ev, ctx.tz)  # an all-day event's dates, so a new end alone keeps it all-day
@@ -651,6 +789,11 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
         elif a.start and not a.end:
             end = start + length
         ev.start_at, ev.end_at, ev.all_day = start, end, all_day
+    elif a.shift_minutes:
+        if ev.all_day:
+            raise ToolError(f"“{ev.title}” is all day — tell me the new day instead.")
+        ev.start_at += dt.timedelta(minutes=a.shift_minutes)
+        ev.end_at += dt.timedelta(minutes=a.shift_minutes)
     if a.recurrence is not None:
         ev.recurrence = None
         _set_recurrence(ctx, ev, a.recurrence or None)
@@ -658,9 +801,24 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
         _set_recurrence(ctx, ev, None)
     ev.updated_at = ctx.now
     owed = await _owe(ctx, ev, "update")
+    await follow_event(ctx, ev)
     conflicts = await _conflicts(ctx, ev)
     await ctx.memory.reindex_source(ctx.session, ctx.user.id, "event", ev.id, memory_text_for_event(ev, ctx.tz))
     return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "conflicts": conflicts, **owed}
+
+
+def _keeping(ctx: ToolContext, ev: Event, day_s: str | None, time_s: str | None) -> str:
+    """The event's start with a new day and/or time of day (the rest kept), as an ISO value."""
+    try:
+        day = dt.date.fromisoformat(day_s) if day_s else None
+        at = dt.time.fromisoformat(time_s) if time_s else None
+    except ValueError:
+        raise ToolError("I couldn't read that new day or time.") from None
+    local = ev.start_at.astimezone(ctx.tz)
+    if ev.all_day and at is None:
+        return (day or local.date()).isoformat()
+    moment = clock.localize(dt.datetime.combine(day or local.date(), at or local.time()), ctx.tz)
+    return clock.iso_local(moment, ctx.tz)
 
 
 async def cancel_event(ctx: ToolContext, a: EventRef) -> dict[str, Any]:
@@ -675,6 +833,7 @@ async def cancel_event(ctx: ToolContext, a: EventRef) -> dict[str, Any]:
             await ctx.memory.forget_source(ctx.session, ctx.user.id, other.id)
     ev.status, ev.updated_at = "cancelled", ctx.now
     owed = await _owe(ctx, ev, "delete")
+    await follow_event(ctx, ev)
     await ctx.memory.forget_source(ctx.session, ctx.user.id, ev.id)
     return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "cancelled": True, **owed}
 
@@ -753,7 +912,32 @@ async def remember(ctx: ToolContext, a: Remember) -> dict[str, Any]:
 
 async def search_memory(ctx: ToolContext, a: SearchMemory) -> dict[str, Any]:
     hits = await ctx.memory.search(ctx.session, ctx.user.id, a.query, a.k)
-    return {"hits": [h.as_dict(ctx.tz) for h in hits]}
+    found: dict[str, Any] = {"hits": [h.as_dict(ctx.tz) for h in hits]}
+    onward = _onward(a.query, hits[0].text) if hits and hits[0].kind == "note" else None
+    if onward:  # "when is Orion?" → "Orion is the code name for the Berlin launch" → what about the Berlin launch
+        seen = {h.id for h in hits[:3]}
+        more = await ctx.memory.search(ctx.session, ctx.user.id, onward, 3)
+        found["followed"] = [h.as_dict(ctx.tz) for h in more[:1] if h.id not in seen and h.kind != "message"]
+    return found
+
+
+_QUIET = {"is", "are", "was", "the", "a", "an", "of", "for", "to", "on", "in", "at", "and", "our", "my", "its",
+          "it", "that", "this", "what", "we", "call", "called", "name", "code", "codename", "known", "as", "also",
+          "when", "where", "who", "which", "how", "me", "i", "do", "does", "did", "s", "whens", "wheres", "whats"}
+
+
+def _onward(query: str, text: str) -> str | None:
+    """A note that names what was asked about in other words (an alias): those other words, to look up next.
+
+    Only when the note contains every word of the question and says little else: a definition
+    ("Orion is the code name for the Berlin launch"), not a note that already answers.
+    """
+    asked = {w for w in WORD.findall(query.lower()) if w not in _QUIET}
+    said = [w for w in WORD.findall(text.lower()) if w not in _QUIET]
+    rest = [w for w in said if w not in asked]
+    if not asked or not asked <= set(said) or not 2 <= len(rest) <= 6 or any(c.isdigit() for w in rest for c in w):
+        return None  # a note that already answers ("the wifi password is kaffeebohne77") is not followed
+    return " ".join(rest)
 
 
 async def forget(ctx: ToolContext, a: Forget) -> dict[str, Any]:
@@ -907,6 +1091,8 @@ class Tool:
     destroys: bool = False  # deletes or cancels: asked about when a turn would touch more than one item
     touches: Callable[[ToolContext, Any], Awaitable[int]] = _one  # how many items a destructive call would touch
     offered: bool = True  # shown to models; False for tools only buttons use
+    asks: bool = False  # always shown and asked about first, whatever it would touch (a bulk change)
+    preview: Callable[[ToolContext, Any], Awaitable[list[str]]] | None = None  # what it would touch, one line each
 
 
 TOOLS: dict[str, Tool] = {}
@@ -983,6 +1169,21 @@ async def items_touched(ctx: ToolContext, calls: list[tuple[str, dict[str, Any]]
     return total
 
 
+async def preview(ctx: ToolContext, calls: list[tuple[str, dict[str, Any]]]) -> tuple[bool, list[str]]:
+    """Whether these calls must be asked about whatever they touch, and the items they would touch, one a line."""
+    must, lines = False, []
+    for name, raw in calls:
+        tool = TOOLS.get(name)
+        if tool is None or not (tool.asks or tool.preview):
+            continue
+        must = must or tool.asks
+        try:
+            lines += await tool.preview(ctx, tool.args.model_validate(raw)) if tool.preview else []
+        except (ValidationError, ToolError):
+            continue
+    return must, lines
+
+
 def validation_message(exc: ValidationError) -> str:
     """One short sentence out of pydantic's errors."""
     first = exc.errors()[0]
@@ -1023,3 +1224,6 @@ async def run_tool(ctx: ToolContext, name: str, raw_args: dict[str, Any]) -> Act
     if "shift" in shown and "task" in result:  # a relative move: show the due date it came to
         shown["due"] = result["task"]["due"]
     return Action(name, shown, True, result)
+
+
+import core.tools_day  # noqa: E402,F401  (registers the everyday tools: bulk cancel, corrections, about me)

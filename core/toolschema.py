@@ -25,12 +25,21 @@ FIELDS: dict[str, str] = {
 }
 # Limits and defaults the tools apply anyway; leaving them out keeps the prompt small.
 _DROP = ("title", "maxLength", "minLength", "maximum", "minimum", "default")
+# Fields for the offline brain, which sees no ids: a model names an event by the id its context shows, gives
+# a move as the new start and reads `completed_at` in a done list, so these would only lengthen every prompt.
+OFFLINE_ONLY = frozenset({"event_at", "new_date", "new_time", "shift_minutes", "done_after", "done_before"})
 
 
-def _compact(schema: dict[str, Any]) -> dict[str, Any]:
-    """Drop pydantic's titles and `X | None` wrappers: an optional field is one that is not required."""
+def _compact(schema: dict[str, Any], said: set[str] | None = None) -> dict[str, Any]:
+    """Drop pydantic's titles and `X | None` wrappers: an optional field is one that is not required.
+
+    A field's sentence (FIELDS) is said once, on the first tool that has it (`said` collects them).
+    """
+    said = set() if said is None else said
     props: dict[str, Any] = {}
     for name, prop in schema.get("properties", {}).items():
+        if name in OFFLINE_ONLY:
+            continue
         prop = dict(prop)
         options = prop.pop("anyOf", None)
         if options:
@@ -38,8 +47,9 @@ def _compact(schema: dict[str, Any]) -> dict[str, Any]:
             prop.update(real[0] if len(real) == 1 else {"anyOf": real})
         for key in _DROP:
             prop.pop(key, None)
-        if name in FIELDS:
+        if name in FIELDS and name not in said:
             prop["description"] = FIELDS[name]
+            said.add(name)
         props[name] = prop
     out: dict[str, Any] = {"type": "object", "properties": props}
     if schema.get("required"):
@@ -49,7 +59,8 @@ def _compact(schema: dict[str, Any]) -> dict[str, Any]:
 
 def tool_specs() -> tuple[ToolSpec, ...]:
     """Every offered tool as a model sees it, in a fixed order (so the prompt prefix never changes)."""
-    return tuple(ToolSpec(t.name, t.description, _compact(t.args.model_json_schema())) for t in offered_tools())
+    said: set[str] = set()
+    return tuple(ToolSpec(t.name, t.description, _compact(t.args.model_json_schema(), said)) for t in offered_tools())
 
 
 # ---------------------------------------------------------------- checking what a model asked for

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from core import nlu_day
 from core.intent_model import TALK_LABELS, IntentModel, Reading, intent_model, rule_label
 from core.intents import Intent
 from core.nlu import message, read_rules
@@ -63,7 +64,22 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     if ruled.reply_kind == "date_range":  # a date outside 1900–2200: refused, whatever the request was
         return Understanding(ruled, label=said, rules=said)
     reading = chosen.read(m.text, said)
-    return decide(m, ruled, said, reading)
+    return _everyday(m, decide(m, ruled, said, reading))
+
+
+def _everyday(m: _Msg, found: Understanding) -> Understanding:
+    """The everyday details the rules' slot code does not read: an event-relative or repeating reminder,
+    what was done in a window, and an event named by its time."""
+    intent = found.intent
+    if intent.tool == "create_task":
+        intent = nlu_day.relative_reminder(m, intent) or nlu_day.recurring(m, intent)
+    elif intent.tool == "list_tasks":
+        intent = nlu_day.done_window(m, intent)
+    elif intent.tool == "list_events":
+        intent = nlu_day.when_is(m, intent)
+    elif intent.tool in ("update_event", "cancel_event") and found.label == intent.tool:
+        intent = nlu_day.event_by_time(m, intent.tool) or intent
+    return replace(found, intent=intent) if intent is not found.intent else found
 
 
 def decide(m: _Msg, ruled: Intent, said: str, reading: Reading) -> Understanding:
@@ -87,6 +103,12 @@ def decide(m: _Msg, ruled: Intent, said: str, reading: Reading) -> Understanding
     found = _fresh(m, label)
     if found is not None:
         return Understanding(found, p, label, said)
+    if label == "correct_last":  # a correction whose new value could not be read: ask, never guess
+        return Understanding(Intent(None), p, label, said,
+                             say="What should I change it to? Tell me the new day or time.")
+    if label == "cancel_events":
+        return Understanding(Intent(None), p, label, said,
+                             say="Which stretch should I clear? Say, for example, “clear friday afternoon”.")
     if label in REF_KEYS:  # an edit whose target could not be read: ask, never create something instead
         noun = "task" if REF_KEYS[label] == "task_ref" else "event"
         return Understanding(Intent(None), p, label, said,
@@ -131,17 +153,40 @@ def _edit(label: str):  # type: ignore[no-untyped-def]
     key = REF_KEYS[label]
 
     def run(m: _Msg) -> Intent | None:
+        if label in ("update_event", "cancel_event"):
+            named = nlu_day.event_by_time(m, label)
+            if named is not None:
+                return named
         got = _manage(m)
         if got is not None and got.tool == label:
             return got
         if got is not None and got.tool in REF_KEYS and label in ("delete_task", "cancel_event", "complete_task"):
             ref = got.args.get("task_ref") or got.args.get("event_ref")
             return Intent(label, {key: ref}) if ref else None
+        if label == "update_event" and got is not None and got.tool == "update_task":
+            return _as_event_move(got)
         if label in ("update_task", "update_event"):
             return None  # a change needs its new value, which the rules could not read
         ref = _ref(_without_times(m, _LEAD_VERB.sub("", m.text[m.b:], count=1)))
         return Intent(label, {key: ref}) if len(ref) > 1 else None
     return run
+
+
+def _as_event_move(task: Intent) -> Intent | None:
+    """The rules read a move of a task where the classifier hears an event: the same move, of an event."""
+    a = task.args
+    args: dict[str, object] = {"event_ref": a.get("task_ref")}
+    due, shift = a.get("due"), a.get("shift")
+    if isinstance(due, str) and "T" in due:
+        args["start"] = due
+    elif isinstance(due, str):
+        args["new_date"] = due
+    elif isinstance(shift, dict) and set(shift) <= {"minutes", "hours", "days", "weeks"}:
+        scale = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080}
+        args["shift_minutes"] = sum(int(v) * scale[k] for k, v in shift.items())
+    else:
+        return None
+    return Intent("update_event", args) if args["event_ref"] else None
 
 
 def _without_times(m: _Msg, text: str) -> str:
@@ -180,7 +225,8 @@ _SLOTS = {
     "delete_task": _edit("delete_task"), "update_task": _edit("update_task"), "update_event": _edit("update_event"),
     "cancel_event": _edit("cancel_event"), "list_tasks": _list_tasks, "list_events": _list_events,
     "check_availability": _availability, "remember": _note, "search_memory": _search, "forget": _forgetting,
-    "set_digest": _digest, "set_timezone": _timezone,
+    "set_digest": _digest, "set_timezone": _timezone, "cancel_events": nlu_day.clear,
+    "correct_last": nlu_day.correction, "about_me": lambda m: Intent("about_me", {}),
 }
 
 __all__ = ["CONFIDENT", "OVERRULE", "Understanding", "decide", "understand"]

@@ -130,7 +130,9 @@ class Task(Base):
     """A to-do. `due_date` is the local due day; `due_at` is set when a time of day was given."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_user_status", "user_id", "status"), _external_key("tasks"))
+    __table_args__ = (Index("ix_tasks_user_status", "user_id", "status"), _external_key("tasks"),
+                      Index("ix_tasks_anchor_event", "anchor_event_id",
+                            postgresql_where=text("anchor_event_id IS NOT NULL")))
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(Text)
@@ -147,6 +149,11 @@ class Task(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     completed_at: Mapped[dt.datetime | None] = mapped_column()
+    recurrence: Mapped[str | None] = mapped_column(Text)  # an RRULE: the next reminder is set when one fires
+    # A reminder anchored to an event: `anchor_minutes` before its start, moving when it moves.
+    anchor_event_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("events.id", ondelete="SET NULL"))
+    anchor_minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class Event(Base):

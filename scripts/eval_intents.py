@@ -24,7 +24,7 @@ from core.tools import TOOLS  # noqa: E402
 from core.understand import CONFIDENT, understand  # noqa: E402
 from scripts.intent_data import DATA, NOW, load  # noqa: E402
 
-NO_WRITE = {"chat", "help", "out_of_scope", "unknown", "cannot_do"}
+NO_WRITE = {"chat", "help", "out_of_scope", "unknown", "cannot_do", "time_now"}
 
 
 def writes(tool: str | None) -> bool:
@@ -41,7 +41,7 @@ def main() -> None:
     data = np.load(args.weights)
     model = IntentModel(MiniLMEncoder(), data["weights"], data["bias"], int(data["layers"]), float(data["rule_scale"]))
     model.read("warm up", "unknown")
-    pairs = load(args.file)
+    pairs = load(args.file, strict=False)
     rows = {"rules alone": [0, 0, 0, 0.0], "rules + classifier": [0, 0, 0, 0.0]}  # right, unsafe, asked, seconds
     for gold, text in pairs:
         for name, chosen in (("rules alone", False), ("rules + classifier", model)):
