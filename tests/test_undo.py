@@ -151,10 +151,30 @@ async def test_yes_and_no_buttons_answer_a_question_once(rt: Runtime) -> None:
     assert len(await rows(rt, Task)) == 1
 
 
+async def test_undo_of_a_correction_and_of_a_bulk_cancel(rt: Runtime) -> None:
+    await say(rt, "call with the bank tomorrow at 4pm")
+    [ev] = await rows(rt, Event)
+    await say(rt, "no wait, 5pm not 4")
+    [corrected] = await rows(rt, Event)
+    assert corrected.start_at == ev.start_at + dt.timedelta(hours=1)
+    assert "Undone" in (await say(rt, "undo")).text
+    [back] = await rows(rt, Event)
+    assert back.start_at == ev.start_at
+
+    await say(rt, "team sync tomorrow at 3pm")
+    asked = await say(rt, "clear my afternoon tomorrow")
+    assert asked.buttons and asked.buttons[0].action == "yes", asked.text
+    await press(rt, "yes", asked.buttons[0].value)
+    assert {e.status for e in await rows(rt, Event)} == {"cancelled"}
+    assert "Undone" in (await say(rt, "undo")).text
+    assert {e.status for e in await rows(rt, Event)} == {"confirmed"}
+
+
 def test_every_tool_that_changes_data_can_be_undone() -> None:
     """A new data-changing tool is recorded by the trigger (its tables are logged) — listed here on purpose."""
     changing = {name for name, t in TOOLS.items() if t.changes and name not in NOT_RECORDED}
     covered = {"create_task", "update_task", "complete_task", "delete_task", "create_event", "update_event",
-               "cancel_event", "remember", "forget", "set_digest", "set_timezone", "snooze_task"}
+               "cancel_event", "remember", "forget", "set_digest", "set_timezone", "snooze_task",
+               "correct_last", "cancel_events"}
     assert changing <= covered | {n for n in changing if n.startswith(("apply_", "prune_", "settle_"))}, \
         f"tools without an undo story: {sorted(changing - covered)}"
