@@ -29,6 +29,7 @@ from core.scheduler import digest_slot_after, step_user, take_unsent
 from core.sources import SourceError
 from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, preview, run_tool, say
 from core.types import Action, Button, IncomingMessage, OutgoingNotification, Reply, storable
+from core.understand import event_counterpart
 from core.undo import NOT_RECORDED
 from core.usage import record_usage
 from db.models import Identity, Message, User
@@ -308,6 +309,10 @@ class Assistant:
         actions = []
         for call in thought.calls:
             action = await run_tool(ctx, call.name, call.args)
+            if not action.ok and action.result.get("missing") == "task":  # "move the vet to tuesday": an event?
+                alt = event_counterpart(call)
+                tried = await run_tool(ctx, alt.name, alt.args) if alt is not None else None
+                action = tried if tried is not None and tried.ok else action
             actions.append(action)
             if not action.ok:
                 break

@@ -379,7 +379,7 @@ async def resolve_task(ctx: ToolContext, args: TaskRef, include_done: bool = Fal
         rows = list(await ctx.session.scalars(select(Task).where(mine, Task.status == "done")))
         found = best_matches(args.task_ref, [(t, f"{t.title} {t.project or ''}") for t in rows])
     if not found:
-        raise ToolError(f"I couldn't find a task matching “{args.task_ref}”.")
+        raise ToolError(f"I couldn't find a task matching “{args.task_ref}”.", missing="task")
     if len(found) > 1:
         raise Ambiguous("task", args.task_ref, [task_dict(t, ctx.tz) for t in found[:10]])
     return found[0]

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, replace
 
 from core import nlu_day
+from core.brain import ToolCall
 from core.intent_model import TALK_LABELS, IntentModel, Reading, intent_model, rule_label
 from core.intents import Intent
 from core.nlu import message, read_rules
@@ -187,6 +188,16 @@ def _as_event_move(task: Intent) -> Intent | None:
     else:
         return None
     return Intent("update_event", args) if args["event_ref"] else None
+
+
+def event_counterpart(call: ToolCall) -> ToolCall | None:
+    """The same edit of an event, for a task edit that found no task ("move the vet to tuesday")."""
+    if call.name == "delete_task" and call.args.get("task_ref"):
+        return ToolCall("cancel_event", {"event_ref": call.args["task_ref"]})
+    if call.name == "update_task":
+        moved = _as_event_move(Intent("update_task", dict(call.args)))
+        return ToolCall(moved.tool, dict(moved.args)) if moved is not None and moved.tool else None
+    return None
 
 
 def _without_times(m: _Msg, text: str) -> str:

@@ -165,3 +165,19 @@ def test_without_the_model_the_rules_decide_alone() -> None:
 def test_an_impossible_date_is_never_guessed_around() -> None:
     found = understand("remind me on February 30 to renew the lease", NOW)
     assert found.intent.tool is None
+
+
+async def test_a_task_edit_that_finds_no_task_moves_or_cancels_the_event_it_names(rt: Runtime) -> None:
+    await say(rt, "vet appointment for Rolo on monday at 4pm")
+    [ev] = await _events(rt)
+    moved = await say(rt, "move the vet to tuesday same time")
+    [after] = await _events(rt)
+    assert moved.text.startswith("Updated") and after.start_at == ev.start_at + dt.timedelta(days=1)
+    assert await titles(rt) == []  # never a new task
+    missing = await say(rt, "move the gym thing to friday")  # names nothing at all: says so, makes nothing
+    assert "couldn't find" in missing.text and await titles(rt) == [] and len(await _events(rt)) == 1
+
+
+async def _events(rt: Runtime) -> list[Event]:
+    async with rt.sessions() as s:
+        return list(await s.scalars(select(Event)))
