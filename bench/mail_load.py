@@ -121,7 +121,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{args.mails} mails over {args.over:.0f} s to {args.users} users; one poller (IDLE), batches of "
               f"{BATCH} handled {PARALLEL} at a time")
         print(f"  handled with a notification: {len(handled)}; outcomes {statuses}; notifications queued: {queued}")
-        print(f"  left in INBOX: {dovecot.count('INBOX')}; in Pixie/Done: {dovecot.count('Pixie/Done')}")
+        print(f"  left in INBOX: {dovecot.count('INBOX')}; in Pixie/Done: {dovecot.count('Pixie.Done')}")
         if lat:
             print(f"  arrival in mailbox → queued chat message: p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s,"
                   f" max {max(lat):.2f} s")
