@@ -36,7 +36,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.email_tasks import addressed_to, flagged, propose
+from connectors.email_tasks import flagged, propose, to_names
 from connectors.mail import MAX_BYTES, BadEmail, parse_email
 from core import clock, mail_addresses
 from core.memory import Memory
@@ -281,7 +281,7 @@ class Intake:
         try:
             # the To: header's names are who "Jonas, could you …" may be, as for `pixie email ingest`
             tasks, events = await propose(ToolContext(session, user, now, zone, self.memory, source="email"), parsed,
-                                          addressed_to(mail.data))
+                                          to_names(headers))
         except BadEmail as exc:
             return Outcome("rejected", REJECTED, str(exc), user_id)
         note = await self._notify(session, user_id, row_id, summary(parsed.subject, tasks, events), now)
