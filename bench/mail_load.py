@@ -8,7 +8,8 @@ the mailbox as in production (connectors.mail_poller.watch: catch-up, IDLE, catc
 each mail to the intake (connectors.mail_intake), which stores it, makes its tasks and queues the
 user's one chat message. Measured per mail: from the end of its APPEND (it is in the mailbox) to
 the commit of its queued notification. Checked: every mail handled once, one notification each.
-One poller, one connection, messages handled one after another (no parallel batches).
+One poller, one connection: a batch of up to 50 fetched in one FETCH, handled PARALLEL at a time
+(connectors.mail_poller), moved out in one command per folder.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from jobs_common import fresh_engine, pct  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from connectors.imap import ImapMailbox, parse_imap_url  # noqa: E402
-from connectors.mail_poller import watch  # noqa: E402
+from connectors.mail_poller import BATCH, PARALLEL, watch  # noqa: E402
 from core import mail_addresses  # noqa: E402
 from core.embeddings import HashEmbedder  # noqa: E402
 from core.memory import Memory  # noqa: E402
@@ -117,9 +118,10 @@ async def main(args: argparse.Namespace) -> None:
         async with sessions() as session:
             queued = int(await session.scalar(select(func.count()).select_from(Notification)) or 0)
         lat = [handled[m] - arrived[m] for m in handled if m in arrived]
-        print(f"{args.mails} mails over {args.over:.0f} s to {args.users} users; one poller (IDLE), handled in turn")
+        print(f"{args.mails} mails over {args.over:.0f} s to {args.users} users; one poller (IDLE), batches of "
+              f"{BATCH} handled {PARALLEL} at a time")
         print(f"  handled with a notification: {len(handled)}; outcomes {statuses}; notifications queued: {queued}")
-        print(f"  left in INBOX: {dovecot.count('INBOX')}; in Pixie/Done: {dovecot.count('Pixie/Done')}")
+        print(f"  left in INBOX: {dovecot.count('INBOX')}; in Pixie/Done: {dovecot.count('Pixie.Done')}")
         if lat:
             print(f"  arrival in mailbox → queued chat message: p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s,"
                   f" max {max(lat):.2f} s")

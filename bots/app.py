@@ -228,7 +228,7 @@ async def register_mailbox(settings: Settings, sessions: async_sessionmaker, vau
     from jobs.connectors import register_source
     from jobs.mail import ImapSource, connect_mailbox
 
-    config = parse_imap_url(settings.imap_url)
+    config = parse_imap_url(settings.imap_url, settings.imap_ca_file)
     await connect_mailbox(sessions, vault, config, dt.datetime.now(dt.UTC))
     register_source(ImapSource(config, settings.mail_authserv_id))
     log.info("polling the mailbox %s for forwarded mail", config.remote_id)

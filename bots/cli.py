@@ -334,7 +334,7 @@ def _mailbox_config() -> Any:
         err.print("[red]No mailbox is configured:[/] set PIXIE_IMAP_URL (README: Connect a mailbox).")
         raise typer.Exit(2)
     try:
-        return parse_imap_url(url)
+        return parse_imap_url(url, get_settings().imap_ca_file)
     except ValueError as e:
         err.print(f"[red]{e}[/]")
         raise typer.Exit(2) from None

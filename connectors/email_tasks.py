@@ -425,7 +425,11 @@ async def ingest(rt: Any, user_name: str, tz: str | None, raw: bytes, file: str 
 
 def addressed_to(raw: bytes) -> tuple[str, ...]:
     """The display names in a mail's To: header (who "Jonas, could you …" may be), read from its headers only."""
-    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[:65536])
+    return to_names(email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[:65536]))
+
+
+def to_names(headers: email.message.Message) -> tuple[str, ...]:
+    """The display names in the To: header of headers already parsed (compat32)."""
     return tuple(name for name, _ in email.utils.getaddresses([str(v) for v in headers.get_all("To") or []]) if name)
 
 

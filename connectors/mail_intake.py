@@ -36,7 +36,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.email_tasks import flagged, propose
+from connectors.email_tasks import flagged, propose, to_names
 from connectors.mail import MAX_BYTES, BadEmail, parse_email
 from core import clock, mail_addresses
 from core.memory import Memory
@@ -91,6 +91,19 @@ def message_key(raw: bytes, headers: Message) -> str:
     digest = hashlib.sha256(body.replace(b"\r\n", b"\n")).hexdigest()[:32]
     message_id = _unfold(headers.get("Message-ID", "")).strip()[:150]
     return f"{message_id}|{digest}"
+
+
+def oversize_key(headers_raw: bytes, headers: Message, size: int | None) -> str:
+    """The key of a mail too large to download: Message-ID, its size and a hash of its headers (all we have)."""
+    digest = hashlib.sha256(headers_raw.replace(b"\r\n", b"\n")).hexdigest()[:24]
+    message_id = _unfold(headers.get("Message-ID", "")).strip()[:150]
+    return f"{message_id}|size:{size}:{digest}"
+
+
+def too_large(size: int) -> str:
+    """Why a mail of `size` bytes is not read."""
+    mb = 1024 * 1024
+    return f"it is larger than {MAX_BYTES // mb} MB ({size / mb:.1f} MB), so it was not downloaded"
 
 
 def recipient_tokens(headers: Message, mailbox: str) -> list[str]:
@@ -206,7 +219,7 @@ class Intake:
         """Record what becomes of `mail` (tasks, a notice, or a rejection), once; a second call only says where
         it goes."""
         headers = headers_of(mail.data)
-        key = message_key(mail.data, headers)
+        key = message_key(mail.data, headers) if mail.whole else oversize_key(mail.data, headers, mail.size)
         now = self._now()
         async with self.sessions() as session, session.begin():
             row_id = await session.scalar(
@@ -244,6 +257,8 @@ class Intake:
             return Outcome("rejected", REJECTED, reason)
         user = await session.get(User, user_id)
         assert user is not None
+        if not mail.whole or len(mail.data) > MAX_BYTES:  # over the limit: never downloaded (or read)
+            return Outcome("rejected", REJECTED, too_large(mail.size or len(mail.data)), user_id)
         confirm = gmail_confirmation(headers, mail.data) if r.token is not None else None
         if confirm is not None:
             code, who = confirm
@@ -251,8 +266,6 @@ class Intake:
                     f"Confirmation code: {code} — enter it in Gmail's forwarding settings.")
             note = await self._notify(session, user_id, row_id, text, now)
             return Outcome("confirmation", DONE, None, user_id, note)
-        if len(mail.data) > MAX_BYTES:
-            return Outcome("rejected", REJECTED, f"it is larger than {MAX_BYTES // (1024 * 1024)} MB", user_id)
         try:
             parsed = parse_email(mail.data)
         except BadEmail as exc:
@@ -266,9 +279,10 @@ class Intake:
 
         zone = clock.zone(user.tz)
         try:
-            # The mail's row id names its change, so the message about it can carry an Undo for exactly that.
+            # The mail's row id names its change, so the message about it can carry an Undo for exactly that;
+            # the To: header's names are who "Jonas, could you …" may be, as for `pixie email ingest`.
             ctx = ToolContext(session, user, now, zone, self.memory, source="email", change=row_id)
-            tasks, events = await propose(ctx, parsed)
+            tasks, events = await propose(ctx, parsed, to_names(headers))
         except BadEmail as exc:
             return Outcome("rejected", REJECTED, str(exc), user_id)
         note = await self._notify(session, user_id, row_id, summary(parsed.subject, tasks, events), now,

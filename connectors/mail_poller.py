@@ -1,9 +1,13 @@
 """Reading the mailbox: a catch-up from the stored cursor (`drain`), and the long-running IDLE loop (`watch`).
 
-Per message, in this order: its outcome is committed (`Intake.handle`), then it is moved out of
-the inbox, and after the batch the cursor is stored. A process killed anywhere in between loses
-nothing and doubles nothing: a message not yet moved is fetched again and recognised by its key;
-one moved is gone from the inbox; the cursor only saves re-reading.
+A batch (up to BATCH messages, fetched in one FETCH) is handled in parallel: each message's
+outcome is committed in its own transaction (`Intake.handle`), at most PARALLEL at a time (each
+holds one database connection). Then, in this order: the batch's handled messages are moved out of
+the inbox (one command per folder), and the cursor is stored. A process killed anywhere in between
+loses nothing and doubles nothing: a message not yet moved is fetched again and recognised by its
+key; one moved is gone from the inbox; the cursor only saves re-reading. When one message cannot be
+handled (the database went away), the others are still moved, the cursor stays, and the error is
+raised: that message is fetched again on the next catch-up.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
@@ -20,11 +24,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from connectors.imap import IDLE_MAX, ImapMailbox
 from connectors.mail_intake import Intake, Outcome
 from core import accounts
-from core.sources import AuthExpired, Mailbox, MailCursor, NotReady
+from core.sources import AuthExpired, Mailbox, MailCursor, NotReady, RawMail
 
 log = logging.getLogger(__name__)
 
 BATCH = 50
+PARALLEL = 6  # messages handled at once (each holds a database connection; the pool has 10 + overflow)
 IDLE_EVERY = min(IDLE_MAX, 10 * 60.0)  # re-IDLE this often: a dead connection shows within minutes
 
 
@@ -46,19 +51,41 @@ async def _cursor(sessions: async_sessionmaker, account_id: uuid.UUID) -> MailCu
     return MailCursor.from_json(account.cursor) if account is not None else None
 
 
-async def drain(box: Mailbox, intake: Intake, batch: int = BATCH) -> Drained:
+async def handle_all(intake: Intake, mails: Sequence[RawMail],
+                     parallel: int = PARALLEL) -> list[Outcome | BaseException]:
+    """Each mail's outcome (or the error that stopped it), in order, at most `parallel` handled at once."""
+    gate = asyncio.Semaphore(max(1, parallel))
+
+    async def one(mail: RawMail) -> Outcome:
+        async with gate:
+            return await intake.handle(mail)
+
+    return list(await asyncio.gather(*(one(m) for m in mails), return_exceptions=True))
+
+
+async def drain(box: Mailbox, intake: Intake, batch: int = BATCH, parallel: int = PARALLEL) -> Drained:
     """Handle everything in the inbox after the stored cursor, batch by batch, until nothing is new."""
     done = Drained()
     while True:
         cursor = await _cursor(intake.sessions, intake.account_id)
         found = await box.fetch_new(cursor, batch)
-        for mail in found.messages:
-            outcome = await intake.handle(mail)
-            await box.mark_handled(mail, outcome.folder)
-            done.outcomes.append(outcome)
-            if outcome.status != "duplicate":
-                log.info("mail uid %s: %s%s", mail.uid, outcome.status,
-                         f" ({outcome.reason})" if outcome.reason else "")
+        results = await handle_all(intake, found.messages, parallel)
+        to: dict[str, list[RawMail]] = {}
+        failed: BaseException | None = None
+        for mail, result in zip(found.messages, results, strict=True):
+            if isinstance(result, BaseException):
+                failed = failed or result
+                log.warning("mail uid %s: not handled (%s); it is read again later", mail.uid, type(result).__name__)
+                continue
+            to.setdefault(result.folder, []).append(mail)
+            done.outcomes.append(result)
+            if result.status != "duplicate":
+                log.info("mail uid %s: %s%s", mail.uid, result.status,
+                         f" ({result.reason})" if result.reason else "")
+        for folder, mails in to.items():  # only now: every one of them is stored
+            await box.mark_handled(mails, folder)
+        if failed is not None:  # the cursor stays before the one not handled
+            raise failed
         if found.cursor != cursor:
             async with intake.sessions() as session, session.begin():
                 await accounts.save_cursor(session, intake.account_id, found.cursor.as_json())

@@ -56,7 +56,10 @@ class Settings(BaseSettings):
     imap_url: str | None = Field(default=None, alias="PIXIE_IMAP_URL",
                                  description="The mailbox users forward mail to: imaps://user:password@host:993/INBOX "
                                              "(imap:// only for a server on this machine; ?address=… when the "
-                                             "login is not the mail address).")
+                                             "login is not the mail address; imap://…?starttls=1 for STARTTLS).")
+    imap_ca_file: str | None = Field(default=None, alias="PIXIE_IMAP_CA_FILE",
+                                     description="A PEM file of certificates to trust for the mailbox's TLS "
+                                                 "instead of the system's (a self-signed server, a private CA).")
     mail_authserv_id: str | None = Field(default=None, alias="PIXIE_MAIL_AUTHSERV_ID",
                                          description="The receiving mail server's authserv-id: the only "
                                                      "Authentication-Results header trusted.")

@@ -1,4 +1,4 @@
-"""The morning digest: today's events, what is due, what is overdue, what arrived (pure)."""
+"""The morning digest: today's events, what is due, what is overdue, what arrived by mail (pure)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ def compose_digest(speaker: Speaker, day: dt.date, events: list[dict[str, Any]],
         lines.append("\nOverdue:")
         lines += [f"• {speaker.task_line(t)}" for t in overdue]
     if arrived:
-        lines.append("\nNew since the last digest:")
-        lines += [f"• {speaker.task_line(t) if 'due' in t else speaker.event_line(t, True)}" for t in arrived]
+        lines.append("\n📧 Arrived by mail since the last digest:")
+        lines += [f"• {speaker.task_line(t)}" if "due" in t
+                  else f"• {speaker.event_line(t, True)}" + (" (proposed)" if t.get("status") == "proposed" else "")
+                  for t in arrived]
     if len(lines) == 1:
         lines.append("Nothing on the calendar and nothing due. Enjoy the day!")
     return "\n".join(lines)

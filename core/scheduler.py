@@ -26,6 +26,8 @@ from core.tools import Hidden, event_dict, expand, hidden_instances, next_time, 
 from core.types import Button, OutgoingNotification
 from db.models import Event, Notification, Reminder, Task, User
 
+MAIL = "email"  # the source of what forwarded mail made (connectors.email_tasks, connectors.mail_intake)
+
 LATE_AFTER = dt.timedelta(minutes=5)
 
 
@@ -100,11 +102,16 @@ async def digest_texts(session: AsyncSession, users: Sequence[User],
         events[ev.user_id].append(ev)
     synced_series = [u for u, evs in events.items() if any(e.recurrence and e.external_id for e in evs)]
     hidden = await hidden_instances(session, synced_series, lo, hi) if synced_series else None
+    mailed: dict[uuid.UUID, list[Event]] = defaultdict(list)  # events a forwarded mail proposed
+    for ev in await session.scalars(select(Event).where(
+            Event.user_id.in_(ids), Event.source == MAIL, Event.status != "cancelled", Event.created_at > since)
+            .order_by(Event.start_at)):
+        mailed[ev.user_id].append(ev)
     tasks: dict[uuid.UUID, list[Task]] = defaultdict(list)
     for t in await session.scalars(select(Task).where(
             Task.user_id.in_(ids), Task.status == "open",
             or_(Task.due_date <= max(p[2] for p in plan.values()),
-                and_(Task.source != "chat", Task.created_at > since)))
+                and_(Task.source == MAIL, Task.created_at > since)))
             .order_by(Task.due_date, Task.due_at, Task.created_at)):
         tasks[t.user_id].append(t)
     texts = {}
@@ -113,8 +120,9 @@ async def digest_texts(session: AsyncSession, users: Sequence[User],
         mine = tasks[u.id]
         due_today = [task_dict(t, tz) for t in mine if t.due_date == day]
         overdue = [task_dict(t, tz) for t in mine if t.due_date and t.due_date < day]
-        since_last = slot - dt.timedelta(days=1)  # "what arrived" since the previous digest
-        arrived = [task_dict(t, tz) for t in mine if t.source != "chat" and t.created_at > since_last]
+        since_last = slot - dt.timedelta(days=1)  # what arrived by mail since the previous digest (up to this one)
+        arrived = [task_dict(t, tz) for t in mine if t.source == MAIL and since_last < t.created_at <= slot]
+        arrived += [event_dict(e, tz) for e in mailed[u.id] if since_last < e.created_at <= slot]
         texts[u.id] = compose_digest(Speaker(tz, slot), day, _day_events(events[u.id], tz, start, end, hidden),
                                      due_today, overdue, arrived)
     return texts

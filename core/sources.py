@@ -19,7 +19,7 @@ since it was read: fetch, re-apply, never overwrite). Messages of these errors r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -195,15 +195,22 @@ class MailCursor:
 
 @dataclass(frozen=True)
 class RawMail:
-    """One message as fetched (without setting \\Seen): its UID under its UIDVALIDITY and its bytes."""
+    """One message as fetched (without setting \\Seen): its UID under its UIDVALIDITY and its bytes.
+
+    A message the server says is over the size limit is not downloaded: `data` holds only its
+    headers, `whole` is False and `size` is what the server reported (RFC822.SIZE).
+    """
 
     uid: int
     uidvalidity: int
     data: bytes
     received_at: dt.datetime | None = None  # the server's INTERNALDATE, aware
+    size: int | None = None  # the server's RFC822.SIZE, when it was asked
+    whole: bool = True  # False: only the headers were fetched (the message is over the size limit)
 
     def __repr__(self) -> str:  # a mail's content stays out of logs and tracebacks
-        return f"RawMail(uid={self.uid}, uidvalidity={self.uidvalidity}, {len(self.data)} bytes)"
+        part = "" if self.whole else f" of {self.size} (headers only)"
+        return f"RawMail(uid={self.uid}, uidvalidity={self.uidvalidity}, {len(self.data)} bytes{part})"
 
 
 @dataclass(frozen=True)
@@ -226,6 +233,6 @@ class Mailbox(Protocol):
         """
         ...
 
-    async def mark_handled(self, mail: RawMail, folder: str) -> None:
-        """Move a stored message out of the inbox into `folder` ("Pixie/Done", "Pixie/Rejected"), made if missing."""
+    async def mark_handled(self, mails: Sequence[RawMail], folder: str) -> None:
+        """Move stored messages out of the inbox into `folder` ("Pixie/Done", "Pixie/Rejected"), made if missing."""
         ...

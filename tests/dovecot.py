@@ -36,20 +36,61 @@ def _answers(port: int) -> bool:
         return False
 
 
-class Dovecot:
-    """One dovecot serving IMAP (no TLS: loopback only) with the mailbox `pixie`."""
+def self_signed(directory: Path, host: str = "localhost") -> tuple[Path, Path]:
+    """A new key and a self-signed certificate for `host` (and 127.0.0.1), written as PEM: (cert, key)."""
+    import datetime as dt
+    import ipaddress
 
-    def __init__(self, extra: str = "") -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / f"{host}.crt", directory / f"{host}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class Dovecot:
+    """One dovecot serving IMAP with the mailbox `pixie`: in clear on loopback, or with `tls=True` over TLS too
+    (a self-signed certificate for "localhost": IMAPS on `tls_port`, STARTTLS on `port`)."""
+
+    def __init__(self, extra: str = "", *, tls: bool = False) -> None:
         self.extra = extra  # more configuration (e.g. `imap_capability = …` to play a server without MOVE)
         self.dir = Path(tempfile.mkdtemp(prefix="pixie-dovecot-"))
         self.port = _free_port()
+        self.tls = tls
+        self.tls_port = _free_port() if tls else 0
+        self.cert: Path | None = None  # the server's certificate (PEM), when tls
         self.conf = self.dir / "dovecot.conf"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """PIXIE_IMAP_URL for this server."""
+        """PIXIE_IMAP_URL for this server (in clear)."""
         return f"imap://{USER}:{PASSWORD}@127.0.0.1:{self.port}/INBOX?address={ADDRESS}"
+
+    @property
+    def imaps_url(self) -> str:
+        """PIXIE_IMAP_URL over TLS from the start (the certificate names "localhost")."""
+        return f"imaps://{USER}:{PASSWORD}@localhost:{self.tls_port}/INBOX?address={ADDRESS}"
+
+    @property
+    def starttls_url(self) -> str:
+        """PIXIE_IMAP_URL upgraded with STARTTLS before the login."""
+        return f"imap://{USER}:{PASSWORD}@localhost:{self.port}/INBOX?address={ADDRESS}&starttls=1"
 
     def _write_config(self) -> None:
         d = self.dir
@@ -57,6 +98,11 @@ class Dovecot:
         for sub in ("run", "state", "mail"):
             (d / sub).mkdir()
         (d / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        ssl = "ssl = no"
+        if self.tls:
+            self.cert, key = self_signed(d)
+            os.chmod(key, 0o644)  # dovecot reads it as root or as this user
+            ssl = f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{key}"
         if os.geteuid() == 0:
             internal, login, uid = "dovecot", "dovenull", "dovecot"
             shutil.chown(d / "mail", "dovecot", "dovecot")
@@ -68,7 +114,7 @@ state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{d}/mail/%u
@@ -89,7 +135,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 {self.extra}

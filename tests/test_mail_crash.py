@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -84,7 +85,7 @@ async def test_a_poller_killed_mid_batch_then_restarted_handles_every_mail_once(
 class _DiesBeforeMoving(ImapMailbox):
     """A mailbox whose process "dies" right after a mail's outcome is committed, before it is moved."""
 
-    async def mark_handled(self, mail: RawMail, folder: str) -> None:
+    async def mark_handled(self, mails: Sequence[RawMail], folder: str) -> None:
         raise SystemExit("killed")
 
 

@@ -22,7 +22,7 @@ from jobs.mail import ImapSource, connect_mailbox, intake_for
 from tests.conftest import at
 from tests.dovecot import Dovecot
 from tests.fakes.chat_platform import FakeChatPlatform
-from tests.jobs_support import Clock, burst, job_context, platform_user
+from tests.jobs_support import Clock, burst, call, job_context, platform_user
 from tests.mail_support import AUTHSERV, mail, to_token
 
 NOW = "2026-03-02T10:00:00+01:00"
@@ -278,3 +278,45 @@ async def test_the_message_about_a_mail_has_an_undo_that_takes_back_exactly_what
     assert await _tasks(rt) == []
     again = await rt.assistant.press("telegram", "ada-id", undo.action, undo.value, now=at(NOW))
     assert "already undone" in again.text
+
+
+async def test_the_digest_lists_what_arrived_by_mail_since_the_previous_one(
+        rt: Runtime, dovecot: Dovecot, redis: RedisSettings, fake: FakeChatPlatform, tmp_path: Path,
+        imap_source: ImapSource) -> None:
+    sunday = "2026-03-01T10:00:00+01:00"
+    ada = await platform_user(rt, "ada", "Europe/Berlin", at(sunday))  # her digest at 07:30
+    await connect_mailbox(rt.sessions, Vault(None, tmp_path), parse_imap_url(dovecot.url), at(sunday))
+    async with rt.sessions() as session, session.begin():
+        token = await mail_addresses.token_of(session, ada.id)
+    clock = Clock(at(sunday))
+
+    async def work() -> list[str]:  # the worker as it runs: polls the mailbox, sends what is due
+        before = len(fake.texts(str(ada.id)))
+        for _ in range(2):
+            await burst(job_context(rt, fake.url, clock, vault=Vault(None, tmp_path)), redis)
+        return fake.texts(str(ada.id))[before:]
+
+    dovecot.append(mail(sender="carol@example.net", top=(to_token(token),)))  # asks for the quarterly report
+    await work()
+    await call(rt, ada, "create_task", {"title": "Buy milk"}, at(sunday))  # said in chat: not "by mail"
+
+    clock.set("2026-03-02T07:31:00+01:00")
+    [monday] = [t for t in await work() if "Good morning" in t]
+    by_mail = monday.split("Arrived by mail since the last digest:")[1]
+    assert "Send the quarterly report to Bob" in by_mail and "Buy milk" not in by_mail
+
+    clock.set("2026-03-02T10:00:00+01:00")
+    dovecot.append(mail("Hi Ada,\n\nCould we meet on Thursday at 15:00 to go over the budget?\n\nBest,\nCarol\n",
+                        subject="Fwd: Budget", sender="carol@example.net", top=(to_token(token),)))
+    [told] = await work()
+    assert "proposed event" in told
+
+    clock.set("2026-03-03T07:31:00+01:00")
+    [tuesday] = [t for t in await work() if "Good morning" in t]
+    by_mail = tuesday.split("Arrived by mail since the last digest:")[1]
+    assert re.search(r"Thu 5 Mar.*15:00.*budget.*\(proposed\)", by_mail, re.I | re.S), tuesday
+    assert "quarterly report" not in by_mail  # it was in Monday's: each thing listed once
+
+    clock.set("2026-03-04T07:31:00+01:00")
+    [wednesday] = [t for t in await work() if "Good morning" in t]
+    assert "Arrived by mail" not in wednesday  # nothing new came
