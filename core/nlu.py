@@ -15,7 +15,7 @@ from core import timeparse as tp
 from core.intents import Intent
 from core.nlu_create import _create
 from core.nlu_digest import _digest
-from core.nlu_memory import _forget, _news, _remember
+from core.nlu_memory import _fact, _forget, _news, _remember
 from core.nlu_questions import _question
 from core.nlu_tasks import _manage
 from core.nlu_text import _Msg
@@ -83,7 +83,7 @@ def read_rules(m: _Msg) -> Intent:
         return Intent(None, reply_kind="date_range")  # "in 10000 years": say what can be done
     if any("invalid" in w.kinds for w in m.whens):
         return Intent(None, reply_kind="unknown")  # "February 30": better to ask again than to guess
-    for step in (_news, _manage, _question):
+    for step in (_news, _fact, _manage, _question):
         found = step(m)
         if found is not None:
             return found

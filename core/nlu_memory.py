@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from core.intents import Intent
-from core.nlu_text import _chore, _lead_word, _Msg
-from core.nlu_words import _EVENT_REF
+from core.nlu_text import _cap, _chore, _lead_word, _Msg
+from core.nlu_words import _EVENT_NOUN, _EVENT_REF, _QWORD
 
 _STORE_LEAD = re.compile(
     r"^(?:(?:please|also|and|btw|oh)\s+)*(?:(?P<self>note\s+to\s+self|don'?t\s+forget(?!\s+that))"
@@ -183,3 +183,97 @@ def _news(m: _Msg) -> Intent | None:
     if any(_REQUEST_CLAUSE.match(c) for c in later if c):
         return None  # "…, can you update the task"
     return Intent(None, reply_kind="ack")
+
+
+# ---------------------------------------------------------------- a standing fact, said with no verb of remembering
+
+# "Sam is vegetarian", "the tenancy agreement lives in the blue file", "Dev likes updates on Mondays",
+# "I take iron every morning", "I lent my drill to Pete": how things stand (a state, a habit, a preference,
+# a possession, a relation, a place) told with nothing asked. The rules read it as a note; the classifier
+# weighs that reading with the sentence's meaning, so a doubtful one is asked about, not written.
+_STATE_VERB = (
+    r"(?:is|are|'s|'re|isn't|aren't|has|have|doesn't|does\s+not|don't|do\s+not|can't|cannot|won't|will\s+not|never"
+    r"|always|usually|normally|only|lives?|works?|likes?|loves?|hates?|prefers?|dislikes?|keeps?|owns?|supports?"
+    r"|takes?|drinks?|eats?|handles?|runs?|comes?|goes|renews?|costs?|charges?|plays?|teaches?|speaks?|belongs?"
+    r"|sits?|expires?|ends?|lasts?|opens?|closes?|shuts?|signs?|waters?|answers?|leads?|manages?|owes?|wants?|gets?"
+    r"|does|starts?|begins?|finish(?:es)?|retires?|turns?|weighs?"
+    r"|looks\s+after|deals\s+with|lent|borrowed|gets?\s+paid|banks?|'d\s+(?:rather|prefer)|would\s+(?:rather|prefer))\b")
+# who or what a fact is about ("the boiler", "my sister's dog", "Sam", "Jo and Tim", "mum's cat"), then its verb
+_SUBJECT = re.compile(
+    r"(?P<subj>(?:(?i:the|my|our|his|her|their|[\w-]+'s)\s+(?:[\w'&.-]+\s+){0,5}[\w'&.-]+"
+    r"|(?P<name>(?:(?i:mum|mom|dad|gran|granny|grandad|grandpa|grandma|nan|nana|auntie|aunt|uncle)|(?!I\b)[A-Z][\w'.-]*)"
+    r"(?:\s+(?:[A-Z][\w'.-]*|and\s+[A-Z][\w'.-]*|from\s+[\w-]+|at\s+[A-Z][\w-]*)){0,3})))(?:\s+|(?='))"
+    r"(?:(?:still|also|now|always|usually|only|never|normally)\s+)*"
+    rf"(?P<verb>{_STATE_VERB})\s*")
+_NOT_A_SUBJECT = re.compile(r"\b(?:weather|day|week|morning|evening|night|weekend|run|game|match)$")
+# what "I"/"we" say of themselves that is a habit or a standing fact, not a plan
+_SELF_STATE = re.compile(
+    r"(?:i|we)(?:\s+|(?='))(?:(?:usually|always|normally|never|only|still|also)\s+)*(?:take|drink|eat|keep(?!\s+\w+ing\b)"
+    r"|prefer|lent|borrowed|owe|bank|get\s+paid|speak|'d\s+(?:rather|prefer)|would\s+(?:rather|prefer)"
+    r"|(?:'m|am|'re|are)\s+(?:allergic|intolerant|a\s+size|(?:a\s+)?(?:vegetarian|vegan|pescatarian|teetotal|coeliac"
+    r"|celiac|diabetic))|(?:'m|am)\s+a\s+\w+\s+in\b|(?:want|'d\s+like|would\s+like)\s+to\b.*\b(?:more|this\s+year"
+    r"|one\s+day|some\s+day|someday|by\s+(?:the\s+)?(?:summer|christmas|spring|autumn|winter|the\s+end\s+of\s+the"
+    r"\s+year))\b)\b")
+# a state that reports something done, moved, called off or going on now: the tasks', the calendar's or talk
+_DONE_STATE = re.compile(
+    r"(?:(?:all|now|finally|already|just|been|all\s+been|so|really|being)\s+)*(?:done|finished|sorted|complete[d]?"
+    r"|sent|written|paid|booked|fixed|chased|submitted|delivered|cancell?ed|canceled|off|over|moved|postponed"
+    r"|rescheduled|pushed|delayed|ready|gone|back|arrived|here|late|clean|tidy|empty|broken|out|(?!(?:called|named"
+    r"|based|located|married|allowed|engaged|related|registered|insured|vaccinated|interested|parked|kept|stored)\b)"
+    r"\w+ed|\w+ing)\b")
+# what makes a due date a standing arrangement rather than one deadline ("£950, due on the 1st, by standing order")
+_STANDING = re.compile(r"[£$€]\s*\d|\d\s*(?:euros?|dollars?|pounds?)\b|\b(?:direct\s+debit|standing\s+order"
+                       r"|bank\s+transfer|a\s+month|per\s+month|monthly|a\s+year|per\s+year|yearly|annually|every)\b")
+_ASKS = re.compile(r"\b(?:need|needs|have\s+to|has\s+to|got\s+to|gotta|must|should|remind|reminder|task|todo|to-do"
+                   r"|calendar|diary|schedule|please|pls|can\s+you|could\s+you|would\s+you|will\s+you|add|put|book"
+                   r"|let\s+me\s+know|tell\s+me|today|tonight|this\s+morning|last\s+night|yesterday|so\s+nice"
+                   r"|annoying|mad|crazy|funny)\b")
+
+
+# "Octopus account number", "Nan's postcode?", "gran's visiting hours": a question asked by naming what is wanted
+_FACT_NOUN = (r"(?:numbers?|no\.?|codes?|pin|password|passcode|combination|combo|address|postcode|zip(?:\s+code)?|email"
+              r"|phone|mobile|hours|times|dates?|day|name|surname|reference|ref|policy|account|id|size|details|login"
+              r"|username|reg|registration|plate|expiry|amount|price|cost|limit|contact|birthday|bday|anniversary"
+              r"|allerg(?:y|ies)|diet|blood\s+type|shoe\s+size|wifi|wi-fi)")
+_NOUN_Q = re.compile(rf"(?:(?:what\s+about|and)\s+)?(?:(?:my|our|the|his|her|their|[\w-]+'s)\s+)?"
+                     rf"(?:[\w&'.-]+\s+){{0,4}}{_FACT_NOUN}(?:\s+(?:again|please|pls))?\s*\??")
+
+
+def _noun_question(m: _Msg) -> Intent | None:
+    """A fact asked for by its name alone ("pension policy number"): a search, never a note or a task."""
+    body = m.body.strip()
+    if not _NOUN_Q.fullmatch(body) or re.search(r"\d", body) or _chore(_lead_word(body)) or \
+            _lead_word(body) in ("add", "new", "save", "store", "note", "remember", "set", "change", "update", "reset"):
+        return None
+    query = _query(m)
+    return Intent("search_memory", {"query": query}) if query else None
+
+
+def _fact(m: _Msg) -> Intent | None:
+    """A standing fact told with no verb of remembering, as a note; None for anything that asks or plans."""
+    body = m.body.strip()
+    if _NOUN_Q.fullmatch(body) and not re.search(r"\d", body):
+        return None  # "Lorenzo's address": asks
+    if "?" in body or _QWORD.match(body) or _ASKS.search(body) or _chore(_lead_word(body)):
+        return None
+    if _SELF_STATE.match(body):
+        verb_end = m.b
+    else:
+        said = _SUBJECT.match(m.text, m.b)
+        if said is None or _NOT_A_SUBJECT.search(said["subj"].lower()):
+            return None
+        if re.match(r"(?:is|are|'s|'re|has|have)$", said["verb"].lower()) and _DONE_STATE.match(m.low, said.end()):
+            return None  # "the slides are all done", "the dentist is cancelled", "my sister is visiting"
+        head = said["subj"].lower().split()[-1]
+        if _EVENT_NOUN.fullmatch(head) and any(w.has_day or w.has_time for w in m.whens):
+            return None  # "the team dinner is on friday at 7" is an event
+        verb_end = said.end()
+    said_after = [w for w in m.whens if w.start >= verb_end and w.rrule is None]
+    if any(w.moment is not None for w in said_after):
+        return None  # "in 2 hours"
+    days = [w for w in said_after if w.day is not None and w.day >= m.now.date()]
+    if days and (any(w.has_time for w in said_after) or any(w.prep.startswith(("by", "due", "before")) for w in days)
+                 and not _STANDING.search(body)):
+        return None  # "the plumber comes on tuesday at 10", "the essay is due by friday": a plan, not a fact
+    text = m.text[m.b:].strip().rstrip(".!")
+    return Intent("remember", {"text": _cap(text)}) if len(re.sub(r"\W", "", text)) >= 6 else None

@@ -8,7 +8,7 @@ from typing import Any
 
 from core import timeparse as tp
 from core.intents import Intent
-from core.nlu_memory import _query
+from core.nlu_memory import _noun_question, _query
 from core.nlu_text import _cap, _chore, _iso, _lead_word, _Msg, _primary, _project
 from core.nlu_words import _QWORD
 
@@ -48,7 +48,9 @@ def _question(m: _Msg) -> Intent | None:
                  r"|events|meetings|appointments)|(?:my|the|today'?s|tomorrow'?s)\s+(?:schedule|calendar|agenda|"
                  r"to-?do\s+list|todo\s+list|to-?dos?))\b", body))
     if not asking:
-        return None
+        return _noun_question(m)
+    if re.match(r"when(?:'s|\s+is|\s+are)\s+[A-Z][\w'-]*(?:\s+and\s+[A-Z][\w'-]*)?\s+due\b", m.text[m.b:]):
+        return Intent("search_memory", {"query": _query(m)})  # "when is Annika due?": a person's, not a task's
     if _about_what_was_said(m) or (_WHO_Q.match(body) and not _about_my_time(m)):
         if _general(body):
             return Intent(None, reply_kind="out_of_scope")
@@ -95,7 +97,8 @@ _REQUEST_IN = re.compile(r"\b(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+
 
 def _general(body: str) -> bool:
     """A question about the world, not about the user's own life."""
-    if re.search(r"\d\s*(?:[-+*/x×÷^]|times|plus|minus|divided\s+by|to\s+the\s+power)\s*\d", body):
+    # sums, but not a code or a number said in parts ("5-0-5-1", "1-8832971")
+    if re.search(r"(?<![\d-])\d+\s*(?:[-+*/x×÷^]|times|plus|minus|divided\s+by|to\s+the\s+power)\s*\d+(?![\d-])", body):
         return True
     mine = re.sub(r"\b(?:tell|give|show)\s+me\b|\b(?:do|can|could)\s+you\s+(?:know|tell\s+me)\b", " ", body)
     return bool(_GENERAL_Q.search(body)) and not _PERSONAL.search(mine)
