@@ -64,8 +64,17 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
         return Understanding(ruled, label=said, rules=said)
     if ruled.reply_kind == "date_range":  # a date outside 1900–2200: refused, whatever the request was
         return Understanding(ruled, label=said, rules=said)
+    if _REFUSED.match(m.low, m.b):  # "no need to remind me…", "don't add…": nothing to write, whatever is named
+        return Understanding(Intent(None, reply_kind="left_alone"), 1.0, "chat", said)
     reading = chosen.read(m.text, said)
     return _everyday(m, decide(m, ruled, said, reading))
+
+
+# A message that opens by saying not to write something ("don't forget to…" is the opposite: a request).
+_REFUSED = re.compile(
+    r"(?:no\s+need\s+(?:to|for)\b|(?:please\s+)?(?:don'?t|dont|do\s+not)\s+(?:bother\s+(?:to\s+)?)?"
+    r"(?:add|remind|put|make|create|schedule|book|set|save|note|log|track|need)\b"
+    r"|skip\s+(?:the|my|that|this)\b[^.!?]{0,60}?\breminders?\b|no\s+(?:more\s+)?reminders?\b)")
 
 
 def _everyday(m: _Msg, found: Understanding) -> Understanding:

@@ -181,3 +181,17 @@ async def test_a_task_edit_that_finds_no_task_moves_or_cancels_the_event_it_name
 async def _events(rt: Runtime) -> list[Event]:
     async with rt.sessions() as s:
         return list(await s.scalars(select(Event)))
+
+
+@pytest.mark.parametrize("text", ["no need to remind me about the bins", "don't add the gym this week",
+                                  "please don't bother putting the party in my calendar",
+                                  "skip the MOT reminder, i'll do it myself", "no reminders today please"])
+async def test_saying_not_to_write_something_writes_nothing(rt: Runtime, text: str) -> None:
+    reply = await say(rt, text)
+    assert reply.actions == [] and await titles(rt) == [] and await count(rt, Event) == 0
+    assert "left everything" in reply.text
+
+
+async def test_dont_forget_is_still_a_request(rt: Runtime) -> None:
+    await say(rt, "don't forget to call the plumber tomorrow")
+    assert await titles(rt) == ["Call the plumber"]
