@@ -408,6 +408,9 @@ async def resolve_event(ctx: ToolContext, args: EventRef) -> Event:
     found = [e for e in found if e.series_id not in series]  # a changed occurrence is part of its series
     if not found:
         raise ToolError(f"I couldn't find an event matching “{args.event_ref}”.")
+    if len(found) > 1 and args.occurrence:  # "thursday's pilates": the one on that day, or a series
+        lo, hi = _occurrence_window(ctx, args.occurrence)
+        found = [e for e in found if e.recurrence or (e.start_at < hi and e.end_at > lo)] or found
     if len(found) > 1:
         raise Ambiguous("event", args.event_ref, [event_dict(e, ctx.tz) for e in found[:10]])
     return found[0]
