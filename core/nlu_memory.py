@@ -214,6 +214,12 @@ _SELF_STATE = re.compile(
     r"|celiac|diabetic))|(?:'m|am)\s+a\s+\w+\s+in\b|(?:want|'d\s+like|would\s+like)\s+to\b.*\b(?:more|this\s+year"
     r"|one\s+day|some\s+day|someday|by\s+(?:the\s+)?(?:summer|christmas|spring|autumn|winter|the\s+end\s+of\s+the"
     r"\s+year))\b)\b")
+# a habit or a standing rule of one's own, when it is said to recur ("I do yoga on Sundays", "I never eat before 7")
+_SELF_HABIT = re.compile(r"(?:i|we)(?:'m|'re|\s+am|\s+are)?\s+"
+                         r"(?:(?:don't|do\s+not|never|usually|always|normally|often|generally)\s+)?"
+                         r"(?!(?:hate|love|like|enjoy|miss|dread|want|need|wish|hope)\b)[a-z]+\b")
+_HABITUAL = re.compile(r"\b(?:never|usually|always|normally|often|generally"
+                       r"|most\s+(?:days|mornings|evenings|nights|weeks)|every|each)\b")
 # a state that reports something done, moved, called off or going on now: the tasks', the calendar's or talk
 _DONE_STATE = re.compile(
     r"(?:(?:all|now|finally|already|just|been|all\s+been|so|really|being)\s+)*(?:done|finished|sorted|complete[d]?"
@@ -239,12 +245,16 @@ _NOUN_Q = re.compile(rf"(?:(?:what\s+about|and)\s+)?(?:(?:my|our|the|his|her|the
                      rf"(?:[\w&'.-]+\s+){{0,4}}{_FACT_NOUN}(?:\s+(?:again|please|pls))?\s*\??")
 
 
+_NOT_A_QUESTION = {"add", "new", "save", "store", "note", "remember", "set", "change", "update", "reset"}
+
+
 def _noun_question(m: _Msg) -> Intent | None:
     """A fact asked for by its name alone ("pension policy number"): a search, never a note or a task."""
     body = m.body.strip()
-    if not _NOUN_Q.fullmatch(body) or re.search(r"\d", body) or _chore(_lead_word(body)) or \
-            _lead_word(body) in ("add", "new", "save", "store", "note", "remember", "set", "change", "update", "reset"):
-        return None
+    lead = _lead_word(body)
+    if not _NOUN_Q.fullmatch(body) or re.search(r"\d", body) or lead in _NOT_A_QUESTION or (
+            _chore(lead) and re.match(r"[a-z'-]+\s+(?:the|my|our|your|his|her|their|a|an|this|that)\b", body)):
+        return None  # "update the wifi password" is a task; "water company customer ref" asks
     query = _query(m)
     return Intent("search_memory", {"query": query}) if query else None
 
@@ -256,8 +266,9 @@ def _fact(m: _Msg) -> Intent | None:
         return None  # "Lorenzo's address": asks
     if "?" in body or _QWORD.match(body) or _ASKS.search(body) or _chore(_lead_word(body)):
         return None
-    if _SELF_STATE.match(body):
-        verb_end = m.b
+    if _SELF_STATE.match(body) or (_SELF_HABIT.match(body) and (_HABITUAL.search(body) or any(
+            w.rrule for w in m.whens)) and not any(w.day is not None and w.rrule is None for w in m.whens)):
+        verb_end = m.b  # "I do yoga on Sunday evenings", "I don't take meetings after 4 on Fridays": a habit, a rule
     else:
         said = _SUBJECT.match(m.text, m.b)
         if said is None or _NOT_A_SUBJECT.search(said["subj"].lower()):

@@ -49,8 +49,11 @@ def _question(m: _Msg) -> Intent | None:
                  r"to-?do\s+list|todo\s+list|to-?dos?))\b", body))
     if not asking:
         return _noun_question(m)
-    if re.match(r"when(?:'s|\s+is|\s+are)\s+[A-Z][\w'-]*(?:\s+and\s+[A-Z][\w'-]*)?\s+due\b", m.text[m.b:]):
-        return Intent("search_memory", {"query": _query(m)})  # "when is Annika due?": a person's, not a task's
+    if re.match(r"when(?:'s|\s+is|\s+are)\s+[A-Z][\w'-]*(?:\s+and\s+[A-Z][\w'-]*)?\s+due\b", m.text[m.b:]) or \
+            re.match(r"(?:what|when|where|how|why|which\s+\w+)\s+(?:does|did|do|can|can't|will|would)\s+(?!I\b)[A-Z]",
+                     m.text[m.b:]):
+        # "when is Annika due?", "what does Maxine want before meetings?": about a person, not the user's lists
+        return Intent("search_memory", {"query": _query(m)})
     if _about_what_was_said(m) or (_WHO_Q.match(body) and not _about_my_time(m)):
         if _general(body):
             return Intent(None, reply_kind="out_of_scope")

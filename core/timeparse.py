@@ -331,6 +331,12 @@ def _every_weekday(m: re.Match[str], c: _Ctx) -> Mention:
     return _m(m, "recur", rrule=_days_rule(m["days"], ";INTERVAL=2" if m["other"] else ""), period=m["per"])
 
 
+# "on Sunday evenings", "Friday afternoons": that part of every such day
+@_rule(rf"\b(?:on\s+)?(?P<days>{WD})\s+(?P<per>morning|afternoon|evening|night)s\b")
+def _weekday_periods(m: re.Match[str], c: _Ctx) -> Mention:
+    return _m(m, "recur", rrule=_days_rule(m["days"]), period=m["per"])
+
+
 @_rule(rf"\b(?:on\s+)?(?P<days>{WDS}(?:\s*(?:,\s*and|,|and|&|/)\s*{WDS})*)\b{_PER}")
 def _plural_weekdays(m: re.Match[str], c: _Ctx) -> Mention:
     return _m(m, "recur", rrule=_days_rule(m["days"]), period=m["per"])

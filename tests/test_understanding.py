@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bots.app import Runtime
+from core import timeparse as tp
 from core.assistant import Assistant
 from core.brain import OfflineBrain
 from core.intent_model import LABELS, intent_model
@@ -195,3 +196,60 @@ async def test_saying_not_to_write_something_writes_nothing(rt: Runtime, text: s
 async def test_dont_forget_is_still_a_request(rt: Runtime) -> None:
     await say(rt, "don't forget to call the plumber tomorrow")
     assert await titles(rt) == ["Call the plumber"]
+
+
+# ---------------------------------------------------------------- a fact said plainly is a note, and found again
+
+@pytest.mark.parametrize("text", [
+    "Gwen is vegetarian",  # a diet
+    "I lent my sander to Rob",  # a possession lent, not a task done
+    "the gas bill is £60 a month, due on the 3rd, by direct debit",  # a standing bill, not a deadline
+    "the style guide lives in the Design shared drive",  # where something is kept
+    "Moira likes her updates on Thursday afternoons",  # someone's preference, not a meeting
+    "I take fish oil every morning",  # a habit, not an event
+    "I don't take calls after 6 on Fridays",  # a standing rule, not an event called "I don't take calls"
+    "my rowing goal is 500k metres this year",  # a goal
+    "Imogen is due in early May",  # a person's date, not a task's
+    "the summer party this year is at Kew Gardens",  # a place, not an all-day event
+])
+async def test_a_fact_stated_with_no_verb_of_remembering_is_a_note_not_a_task_or_event(rt: Runtime,
+                                                                                      text: str) -> None:
+    reply = await say(rt, text)
+    assert [a.tool for a in reply.actions] == ["remember"] and reply.actions[0].ok, reply
+    assert await notes(rt) == [text[0].upper() + text[1:]]
+    assert await titles(rt) == [] and await count(rt, Event) == 0
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("pay the gas bill on the 3rd", Task),
+    ("dentist on friday at 3", Event),
+    ("the team lunch is on friday at 1", Event),
+])
+async def test_requests_and_plans_beside_those_facts_still_make_tasks_and_events(rt: Runtime, text: str,
+                                                                                  kind: type) -> None:
+    reply = await say(rt, text)
+    assert len(reply.actions) == 1 and reply.actions[0].ok, reply
+    assert await count(rt, kind) == 1 and await notes(rt) == []
+
+
+@pytest.mark.parametrize(("fact", "question", "answer"), [
+    ("my Ocado account number is 7781-22", "Ocado account number", "7781-22"),  # asked by its name alone
+    ("shed lock: 3-1-4-1", "shed lock code", "3-1-4-1"),  # a code, not a sum
+    ("Imogen is due in early May", "when is Imogen due", "early May"),  # a person's date, not the task list
+    ("Rafa is the PM on billing", "who is the PM on billing?", "Rafa"),  # a colleague, not world knowledge
+    ("Moira likes her updates on Thursday afternoons", "what does Moira like before meetings?", "Thursday"),
+])
+async def test_a_question_about_a_stated_fact_searches_memory_and_writes_nothing(rt: Runtime, fact: str,
+                                                                                 question: str, answer: str) -> None:
+    await say(rt, fact)
+    reply = await say(rt, question)
+    assert [a.tool for a in reply.actions] == ["search_memory"], reply
+    assert answer in reply.text
+    assert len(await notes(rt)) == 1 and await titles(rt) == [] and await count(rt, Event) == 0
+
+
+def test_a_weekday_part_said_in_the_plural_recurs() -> None:
+    said = tp.find("I do pilates on Sunday evenings", NOW)
+    assert [(w.rrule, w.period) for w in said] == [("FREQ=WEEKLY;BYDAY=SU", "evening")]
+    once = tp.find("dinner on sunday evening at 7", NOW)
+    assert once[0].rrule is None and once[0].day == dt.date(2026, 1, 18)
