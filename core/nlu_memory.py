@@ -283,7 +283,7 @@ def _fact(m: _Msg) -> Intent | None:
     if any(w.moment is not None for w in said_after):
         return None  # "in 2 hours"
     days = [w for w in said_after if w.day is not None and w.day >= m.now.date()]
-    if any(w.day is not None and w.day >= m.now.date() for w in m.whens) and (
+    if any("window" not in w.kinds and w.day is not None and w.day >= m.now.date() for w in m.whens) and (
             re.search(r"\ball[- ]day\b", body, re.I)
             or any(_EVENT_NOUN.fullmatch(word) for word in re.findall(r"[a-z]+", body.lower())[:6])):
         return None  # "Mia's birthday party on March 10, all day": a day in the calendar, not a fact
