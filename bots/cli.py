@@ -77,11 +77,11 @@ def _exit_on_signal(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _run(fn: Callable[..., Awaitable[T]], *args: Any, tz: str | None = None) -> T:
+def _run(fn: Callable[..., Awaitable[T]], *args: Any, tz: str | None = None, wait: str | None = None) -> T:
     from bots.app import open_runtime
 
     async def main() -> T:
-        async with open_runtime(default_tz=tz) as rt:
+        async with open_runtime(default_tz=tz, wait=wait) as rt:
             return await fn(rt, *args)
 
     if threading.current_thread() is not threading.main_thread():  # called in-process (tests): no signals here
@@ -518,7 +518,7 @@ def run() -> None:
         await run_all(rt, rt.settings, lambda line: console.print(line, markup=False, highlight=False))
 
     with contextlib.suppress(KeyboardInterrupt):
-        _run(go)
+        _run(go, wait="soon")  # a database that is away is waited for; the chat connections open meanwhile
 
 
 @app.command()

@@ -95,6 +95,7 @@ class TelegramBot(Sender):
         self.username: str | None = None
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
+        self._recovered = False
 
     # ------------------------------------------------------------ running
 
@@ -112,7 +113,8 @@ class TelegramBot(Sender):
         self.username = self.bot.username
         await with_retry_after(lambda: self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS]),
                                retry_after)
-        await self.conversations.recover(PLATFORM)
+        # A webhook waits here for a database that is away; polling retries it before taking updates.
+        self._recovered = await self.conversations.recover(PLATFORM, wait=bool(self.webhook_url)) is not None
         if self.webhook_url:
             await self._serve_webhook()
         else:
@@ -130,12 +132,14 @@ class TelegramBot(Sender):
         """Long polling; the offset moves past an update only after the update is stored."""
         offset: int | None = None
         failures = 0
-        away = Backoff()
+        away_backoff = Backoff()
         while not self._stopping.is_set():
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=self.poll_timeout,
+                # Short polls while the database is not reached yet, so it is tried again within a second or two.
+                timeout = self.poll_timeout if self._recovered else min(self.poll_timeout, 1)
+                updates = await self.bot.get_updates(offset=offset, timeout=timeout,
                                                      allowed_updates=["message", "callback_query"],
-                                                     read_timeout=self.poll_timeout + 10)
+                                                     read_timeout=timeout + 10)
                 failures = 0
             except RetryAfter as exc:
                 await asyncio.sleep(retry_after(exc) or 1)
@@ -150,13 +154,22 @@ class TelegramBot(Sender):
                 log.warning("getUpdates failed (%s); retrying", exc)
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
                 continue
+            if not self._recovered:  # the last run's leftovers first, or one could be answered twice
+                self._recovered = await self.conversations.recover(PLATFORM, wait=False) is not None
+                if not self._recovered:
+                    found = [d for u in updates if (d := to_delivery(u, self.username))]
+                    away = DatabaseUnavailable(ConnectionRefusedError("the database is not reachable"))
+                    for _, item, reply_to in found:
+                        await self.conversations.tell(reply_to, item, away)
+                    await away_backoff.wait()
+                    continue
             if updates:
                 try:
                     await self.receive(list(updates))
                 except DatabaseUnavailable:  # not confirmed: Telegram serves them again once it is back
-                    await away.wait()
+                    await away_backoff.wait()
                     continue
-                away.reset()
+                away_backoff.reset()
                 offset = updates[-1].update_id + 1
 
     async def receive(self, updates: list[Update]) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 import time
 from pathlib import Path
 
-from fakes.telegram import FakeTelegram
+from arq.connections import RedisSettings
+from fakes.telegram import TOKEN, FakeTelegram
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -75,8 +77,8 @@ class Cable:
         self.server: asyncio.Server | None = None
         self.port = 0
 
-    async def start(self) -> Cable:
-        self.server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> Cable:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", port)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -143,3 +145,48 @@ async def test_the_database_going_away_is_waited_out_told_once_and_answered_once
     assert [s.text.split(":")[0] for s in fake.to(ADA)] == ["Added", UNREACHABLE, "Added", "Added"]
     assert "Call mom" in fake.to(ADA)[2].text and "Water the plants" in fake.to(ADA)[3].text
     assert await count(rt, Task) == 3
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_pixie_run_started_while_the_database_is_down_waits_for_it_and_then_answers(
+        rt: Runtime, engine: AsyncEngine, telegram: FakeTelegram, redis: RedisSettings, tmp_path: Path) -> None:
+    fake = telegram
+    port = free_port()  # nothing listens here yet: the database is down when `pixie run` starts
+    password = "pw-" + os.urandom(6).hex()  # trust auth ignores it; it must appear in no line the bot writes
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PIXIE_DATA_DIR": str(tmp_path),
+           "PIXIE_DATABASE_URL": f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres",
+           "PIXIE_REDIS_URL": f"redis://127.0.0.1:{redis.port}/{redis.database}",
+           "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": fake.base_url, "PIXIE_OWNERS": f"telegram:{ADA}",
+           "PIXIE_LLM": "offline", "PIXIE_EMBEDDINGS": "hash"}
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "pixie"), "run", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    cable = Cable(f"{engine.url.query['host']}/.s.PGSQL.5432")
+    try:
+        await fake.wait_for(lambda: fake.called("getUpdates"), within=30)  # the chat connection is open
+        fake.user_sends(ADA, "add buy milk tomorrow")
+        await fake.wait_for(lambda: fake.to(ADA), within=10)
+        assert [s.text for s in fake.to(ADA)] == [UNREACHABLE]  # told at once that the answer waits
+        await asyncio.sleep(3)  # it keeps trying; nobody is told twice, and the process is still running
+        assert proc.returncode is None and len(fake.to(ADA)) == 1
+        await cable.start(port)  # the database comes up
+        back = time.monotonic()
+        await fake.wait_for(lambda: len(fake.to(ADA)) >= 2, within=10)
+        assert time.monotonic() - back < 10
+        fake.user_sends(ADA, "/tasks")
+        await fake.wait_for(lambda: len(fake.to(ADA)) >= 3, within=10)
+        await asyncio.sleep(0.5)
+    finally:
+        proc.terminate()
+        out = (await asyncio.wait_for(proc.communicate(), 30))[0].decode()
+        await cable.stop()
+    assert [s.text.split(":")[0] for s in fake.to(ADA)] == [UNREACHABLE, "Added", "Your tasks (1)"], out
+    assert await count(rt, Task) == 1
+    waiting = [line for line in out.splitlines() if "cannot reach" in line]
+    assert len(waiting) == 1 and f"127.0.0.1:{port}" in waiting[0], out  # one clear line says what it waits for
+    assert "Traceback" not in out and password not in out, out
