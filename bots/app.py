@@ -305,6 +305,13 @@ async def run_worker(settings: Settings | None = None, burst: bool = False, *, n
             try:
                 jc = JobContext(rt.sessions, rt.memory, chosen, vault=Vault.from_settings(settings))
                 await register_mailbox(settings, rt.sessions, jc.vault)
+                on_start = kw.pop("on_start", None)
+                if on_start is not None:
+                    async def started(_ctx: dict[str, Any]) -> None:
+                        on_start()
+
+                    kw["on_startup"] = started
+                redis.conn_retries = 0  # a Redis that is away: keep_working retries, with one line instead of five
                 return await work(jc, redis, burst, handle_signals=handle_signals, **kw)
             finally:
                 if owned is not None:
@@ -329,14 +336,30 @@ async def register_mailbox(settings: Settings, sessions: async_sessionmaker, vau
 
 
 async def keep_working(settings: Settings | None = None, **kw: Any) -> None:
-    """`run_worker` that outlives Redis or Postgres going away: it starts again (backoff up to 5 s) until cancelled."""
-    from core.outage import Backoff
+    """`run_worker` that outlives Redis or Postgres going away: it starts again (backoff up to 5 s) until cancelled.
 
+    One line when it stops, one when it runs again; the tries in between are quiet.
+    """
     backoff = Backoff(first=0.5, longest=5.0)
+    loop = asyncio.get_running_loop()
+    down_since: float | None = None
+
+    def back() -> None:
+        nonlocal down_since
+        if down_since is not None:
+            log.warning("the worker runs again (%.1f s after it stopped)", loop.time() - down_since)
+        down_since = None
+        backoff.reset()
+
     while True:
         try:
-            await run_worker(settings, **kw)
+            await run_worker(settings, on_start=back, **kw)
             return  # stopped on purpose
         except Exception as exc:
-            log.warning("the worker stopped (%s: %s); starting it again", type(exc).__name__, exc)
+            if down_since is None:
+                down_since = loop.time()
+                log.warning("the worker stopped (%s: %s); starting it again until it runs",
+                            type(exc).__name__, exc)
+            else:
+                log.debug("the worker could not start yet (%s: %s)", type(exc).__name__, exc)
         await backoff.wait()
