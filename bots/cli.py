@@ -547,8 +547,16 @@ def worker(burst: Annotated[bool, typer.Option("--burst", help="Run what is due,
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(run_worker(get_settings(), burst=True) if burst else keep_working(get_settings()))
+    # Signals are ours, not arq's: arq's handler belongs to one Worker, and after a restart (Redis or
+    # Postgres went away) the old one's handler would swallow SIGTERM and the process would never stop.
+    before = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            asyncio.run(run_worker(get_settings(), burst=True, handle_signals=False) if burst
+                        else keep_working(get_settings(), handle_signals=False))
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 @app.command()

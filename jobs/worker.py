@@ -75,6 +75,8 @@ async def close_worker(worker: Worker) -> None:
         job.cancel()
     await asyncio.gather(*jobs, return_exceptions=True)
     worker.tasks.clear()
+    if getattr(worker, "_pool", None) is None:  # it never reached Redis: nothing to close, nothing to report
+        return
     with warnings.catch_warnings():  # arq 0.28 calls redis-py's deprecated `close`: arq's to fix
         warnings.filterwarnings("ignore", category=DeprecationWarning, message=r"Call to deprecated close")
         await worker.close()

@@ -150,6 +150,21 @@ async def test_the_database_going_away_is_waited_out_told_once_and_answered_once
     assert await count(rt, Task) == 3
 
 
+async def read_lines(proc: asyncio.subprocess.Process, into: list[str]) -> None:
+    """Collect a child's output as it comes."""
+    assert proc.stdout is not None
+    while line := await proc.stdout.readline():
+        into.append(line.decode())
+
+
+async def wait_line(lines: list[str], text: str, within: float = 30) -> None:
+    """Wait until the child has said `text`."""
+    deadline = time.monotonic() + within
+    while not any(text in line for line in lines):
+        assert time.monotonic() < deadline, "".join(lines)
+        await asyncio.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,7 +185,10 @@ async def test_pixie_run_started_while_the_database_is_down_waits_for_it_and_the
         str(Path(sys.executable).parent / "pixie"), "run", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     cable = Cable(f"{engine.url.query['host']}/.s.PGSQL.5432")
+    lines: list[str] = []
+    reader = asyncio.create_task(read_lines(proc, lines))
     try:
+        await wait_line(lines, "cannot reach")
         await fake.wait_for(lambda: fake.called("getUpdates"), within=30)  # the chat connection is open
         fake.user_sends(ADA, "add buy milk tomorrow")
         await fake.wait_for(lambda: fake.to(ADA), within=10)
@@ -186,7 +204,9 @@ async def test_pixie_run_started_while_the_database_is_down_waits_for_it_and_the
         await asyncio.sleep(0.5)
     finally:
         proc.terminate()
-        out = (await asyncio.wait_for(proc.communicate(), 30))[0].decode()
+        await asyncio.wait_for(proc.wait(), 30)
+        await reader
+        out = "".join(lines)
         await cable.stop()
     assert [s.text.split(":")[0] for s in fake.to(ADA)] == [UNREACHABLE, "Added", "Your tasks (1)"], out
     assert await count(rt, Task) == 1
@@ -222,8 +242,11 @@ async def test_pixie_worker_started_while_a_dependency_is_down_waits_and_then_de
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     cable = Cable(f"{engine.url.query['host']}/.s.PGSQL.5432")
     server: asyncio.subprocess.Process | None = None
+    lines: list[str] = []
+    reader = asyncio.create_task(read_lines(proc, lines))
     try:
-        await asyncio.sleep(4)
+        await wait_line(lines, "cannot reach" if down == "postgres" else "the worker stopped")
+        await asyncio.sleep(2)  # it keeps trying, quietly
         assert proc.returncode is None and len(fake.to(ADA)) == 1  # still running, nothing sent yet
         if down == "postgres":
             await cable.start(port)
@@ -239,7 +262,9 @@ async def test_pixie_worker_started_while_a_dependency_is_down_waits_and_then_de
         await asyncio.sleep(1)
     finally:
         proc.terminate()
-        out = (await asyncio.wait_for(proc.communicate(), 30))[0].decode()
+        await asyncio.wait_for(proc.wait(), 30)
+        await reader
+        out = "".join(lines)
         await cable.stop()
         if server is not None:
             server.terminate()
