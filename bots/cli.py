@@ -505,7 +505,8 @@ def usage(user: UserOpt = None,
 
 
 @app.command()
-def run() -> None:
+def run(no_worker: Annotated[bool, typer.Option("--no-worker", help="Leave reminders and digests to a separate "
+                                                 "`pixie worker`.")] = False) -> None:
     """Run every configured chat bot and the worker; prints a pairing code."""
     import contextlib
     import logging
@@ -515,7 +516,8 @@ def run() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def go(rt: Any) -> None:
-        await run_all(rt, rt.settings, lambda line: console.print(line, markup=False, highlight=False))
+        await run_all(rt, rt.settings, lambda line: console.print(line, markup=False, highlight=False),
+                      with_worker=not no_worker)
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(go, wait="soon")  # a database that is away is waited for; the chat connections open meanwhile
