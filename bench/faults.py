@@ -109,9 +109,11 @@ class Service:
 
 
 def pg_bin(name: str) -> str:
-    import pgserver
+    import importlib.util
 
-    return str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name)
+    spec = importlib.util.find_spec("pgserver")  # not imported: it warns about XDG_RUNTIME_DIR on import
+    assert spec is not None and spec.origin is not None
+    return str(Path(spec.origin).parent / "pginstall" / "bin" / name)
 
 
 def postgres(work: Path) -> Service:
@@ -119,8 +121,11 @@ def postgres(work: Path) -> Service:
     user = None
     data, sock = work / "pg", work / "pg-sock"
     if os.geteuid() == 0:  # Postgres refuses to run as root
-        from pgserver.utils import ensure_user_exists
+        import warnings
 
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            from pgserver.utils import ensure_user_exists
         user = "pgserver"
         ensure_user_exists(user)
         work.chmod(0o755)
@@ -203,7 +208,7 @@ class Scenario:
 
     def __init__(self, name: str, work: Path, pg: Service, rd: Service, number: int, points: int,
                  rng: random.Random, users: int) -> None:
-        self.name, self.work, self.pg, self.rd = name, work / name, pg, rd
+        self.name, self.work, self.pg, self.rd = name, work / f"scenario-{name}", pg, rd
         self.work.mkdir(parents=True, exist_ok=True)
         self.db, self.redis_db, self.points, self.rng, self.users = f"faults_{name}", number, points, rng, users
         self.messages: dict[str, Message] = {}
@@ -364,6 +369,7 @@ async def main(points: int = 20, seed: int = 13, users: int = 12, only: tuple[st
     results = []
     try:
         for number, name in enumerate(only, start=1):
+            say(f"({name}: starting at {time.strftime('%H:%M:%S')})")
             r = await Scenario(name, work, pg, rd, number, points, rng, users).run()
             results.append(r)
             say(line(r))
