@@ -220,6 +220,8 @@ class Scenario:
         self.fake = FakeTelegram()
         self.fake.listeners.append(self.on_sent)
         self.sending = True
+        self.calls_before = 0
+        self.started = 0
 
     def on_sent(self, sent: Sent) -> None:
         now = time.monotonic()
@@ -283,13 +285,15 @@ class Scenario:
         await self.fake.start()
         env = self.env()
         bot = Service("pixie run", [PIXIE, "run", *(["--no-worker"] if self.name == "worker" else [])], 0,
-                      self.work / "pixie-run.log", env, ready=lambda: True)
+                      self.work / "pixie-run.log", env, ready=self.polling_again)
         worker = Service("pixie worker", [PIXIE, "worker"], 0, self.work / "pixie-worker.log", env,
-                         ready=lambda: True)
+                         ready=lambda: self.said(worker.log, "Starting worker for") > self.started)
         target = {"postgres": self.pg, "redis": self.rd, "run": bot, "worker": worker}[self.name]
         result = Result(self.name)
+        self.mark()
         await bot.start()
         if self.name == "worker":
+            self.mark(worker.log)
             await worker.start()
         people: list[asyncio.Task[None]] = []
         try:
@@ -305,9 +309,14 @@ class Scenario:
                 self.kills.append(time.monotonic())
                 result.faults += 1
                 await asyncio.sleep(self.rng.uniform(0.2, 2.0))  # down for a while
-                await target.start()
                 self.restarts.append(time.monotonic())
+                self.mark(target.log)
+                await target.start(within=120)  # the next point falls while it serves again
             await asyncio.sleep(2)
+        except BaseException:
+            bot.kill()
+            worker.kill()
+            raise
         finally:
             self.sending = False
             await asyncio.gather(*people, return_exceptions=True)
@@ -320,6 +329,18 @@ class Scenario:
         worker.stop()
         await self.fake.stop()
         return await self.tally(result)
+
+    def mark(self, log: Path | None = None) -> None:
+        """Remember where the Bot API calls and a log stand before a (re)start."""
+        self.calls_before = len(self.fake.calls)
+        self.started = self.said(log, "Starting worker for") if log else 0
+
+    def polling_again(self) -> bool:
+        return any(m == "getUpdates" for m, _ in self.fake.calls[self.calls_before:])
+
+    @staticmethod
+    def said(log: Path, text: str) -> int:
+        return log.read_text(errors="replace").count(text) if log.exists() else 0
 
     def settled(self) -> bool:
         return all(m.answered for m in self.messages.values()) and all(sent for _, sent in self.reminders.values())

@@ -62,7 +62,8 @@ def classify(exc: BaseException) -> DatabaseUnavailable | None:
         name = type(e).__name__
         if name in ("ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError") \
                 or (name == "InterfaceError" and "closed" in str(e)) \
-                or (name == "InternalClientError" and "another operation" in str(e)):  # a connection cut mid-call
+                or (name == "InternalClientError" and "another operation" in str(e)) \
+                or name == "PendingRollbackError":  # a connection cut mid-call, or mid-transaction
             return DatabaseUnavailable(exc)
     return None
 
