@@ -36,7 +36,7 @@ MAX_JOBS = 10  # jobs one worker runs at once
 
 
 def _outage_aware(job: Callable[..., Awaitable[Any]], *, scheduled: bool) -> WorkerCoroutine:
-    """A job that says "the database is away" in one line instead of failing with a traceback.
+    """A job that says "Postgres or Redis is away" in one line instead of failing with a traceback.
 
     A queued job is retried a little later (arq Retry); a scheduled one simply runs again at its
     next tick, which looks for everything due since the last, so nothing waits longer than the outage.
@@ -50,7 +50,7 @@ def _outage_aware(job: Callable[..., Awaitable[Any]], *, scheduled: bool) -> Wor
             away = classify(exc)
             if away is None:
                 raise
-            log.warning("%s: the database is unavailable (%s); %s", job.__qualname__, away,
+            log.warning("%s: Postgres or Redis is unavailable (%s); %s", job.__qualname__, away,
                         "it runs again at its next tick" if scheduled else "retrying shortly")
             if scheduled:
                 return None
