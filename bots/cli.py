@@ -77,11 +77,11 @@ def _exit_on_signal(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _run(fn: Callable[..., Awaitable[T]], *args: Any, tz: str | None = None) -> T:
+def _run(fn: Callable[..., Awaitable[T]], *args: Any, tz: str | None = None, wait: str | None = None) -> T:
     from bots.app import open_runtime
 
     async def main() -> T:
-        async with open_runtime(default_tz=tz) as rt:
+        async with open_runtime(default_tz=tz, wait=wait) as rt:
             return await fn(rt, *args)
 
     if threading.current_thread() is not threading.main_thread():  # called in-process (tests): no signals here
@@ -505,7 +505,8 @@ def usage(user: UserOpt = None,
 
 
 @app.command()
-def run() -> None:
+def run(no_worker: Annotated[bool, typer.Option("--no-worker", help="Leave reminders and digests to a separate "
+                                                 "`pixie worker`.")] = False) -> None:
     """Run every configured chat bot and the worker; prints a pairing code."""
     import contextlib
     import logging
@@ -515,10 +516,11 @@ def run() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def go(rt: Any) -> None:
-        await run_all(rt, rt.settings, lambda line: console.print(line, markup=False, highlight=False))
+        await run_all(rt, rt.settings, lambda line: console.print(line, markup=False, highlight=False),
+                      with_worker=not no_worker)
 
     with contextlib.suppress(KeyboardInterrupt):
-        _run(go)
+        _run(go, wait="soon")  # a database that is away is waited for; the chat connections open meanwhile
 
 
 @app.command()
@@ -547,8 +549,16 @@ def worker(burst: Annotated[bool, typer.Option("--burst", help="Run what is due,
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(run_worker(get_settings(), burst=True) if burst else keep_working(get_settings()))
+    # Signals are ours, not arq's: arq's handler belongs to one Worker, and after a restart (Redis or
+    # Postgres went away) the old one's handler would swallow SIGTERM and the process would never stop.
+    before = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            asyncio.run(run_worker(get_settings(), burst=True, handle_signals=False) if burst
+                        else keep_working(get_settings(), handle_signals=False))
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 @app.command()

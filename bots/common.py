@@ -168,8 +168,9 @@ class Conversations:
         """Say once per chat and outage that the answer waits for the database (and why)."""
         if reply_to in self._told:
             return
+        if not self._told:  # one line per outage, however many chats wait
+            log.warning("database unavailable (%s); telling each waiting chat its answer comes later", away)
         self._told.add(reply_to)
-        log.warning("database unavailable (%s); telling the chat its answer waits", away)
         try:
             await self.channel.respond(reply_to, item, Reply(away.notice))
         except Exception as exc:  # the notice is a courtesy; the answer itself is still owed
@@ -244,9 +245,23 @@ class Conversations:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def recover(self, platform: str) -> int:
-        """Handle what was stored but never handled before the last stop; returns how many."""
-        pending = await self.inbox.unhandled(platform)
+    async def recover(self, platform: str, wait: bool = True) -> int | None:
+        """Handle what was stored but never handled before the last stop; returns how many.
+
+        While the database is away this waits for it (with `wait`), or returns None at once: the
+        adapter must then not take new deliveries yet, or one could be handled twice.
+        """
+        backoff = Backoff(first=0.5, longest=5.0)
+        while True:
+            try:
+                pending = await self.inbox.unhandled(platform)
+                break
+            except Exception as exc:
+                if classify(exc) is None:
+                    raise
+                if not wait:
+                    return None
+                await backoff.wait()
         for stored in pending:
             self.spawn(stored)
         return len(pending)

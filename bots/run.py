@@ -17,6 +17,7 @@ from core.access import parse_owners
 from core.config import Settings
 from core.inbox import Inbox
 from core.notify import Router
+from core.outage import Backoff, classify
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,16 @@ def either(names: list[str]) -> str:
 
 
 async def pairing_code(rt: Runtime) -> str | None:
-    """A code for the first owner to send, while nobody owns this Pixie."""
-    async with rt.sessions() as session, session.begin():
-        return await rt.assistant.access.pairing_code(session, dt.datetime.now(clock.UTC))
+    """A code for the first owner to send, while nobody owns this Pixie (waits for a database that is away)."""
+    backoff = Backoff(first=0.5, longest=5.0)
+    while True:
+        try:
+            async with rt.sessions() as session, session.begin():
+                return await rt.assistant.access.pairing_code(session, dt.datetime.now(clock.UTC))
+        except Exception as exc:
+            if classify(exc) is None:
+                raise
+            await backoff.wait()
 
 
 async def run_all(rt: Runtime, settings: Settings, say: Callable[[str], None] = print,

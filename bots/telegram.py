@@ -102,6 +102,7 @@ class TelegramBot(Sender):
         self.username: str | None = None
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
+        self._recovered = False
 
     # ------------------------------------------------------------ running
 
@@ -119,7 +120,8 @@ class TelegramBot(Sender):
         self.username = self.bot.username
         await with_retry_after(lambda: self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS]),
                                retry_after)
-        await self.conversations.recover(PLATFORM)
+        # A webhook waits here for a database that is away; polling retries it before taking updates.
+        self._recovered = await self.conversations.recover(PLATFORM, wait=bool(self.webhook_url)) is not None
         if self.webhook_url:
             await self._serve_webhook()
         else:
@@ -137,10 +139,12 @@ class TelegramBot(Sender):
         """Long polling; the offset moves past an update only after the update is stored."""
         offset: int | None = None
         failures = 0
-        away = Backoff()
+        away_backoff = Backoff()
         while not self._stopping.is_set():
             try:
-                updates, last = await self._get_updates(offset)
+                # Short polls while the database is not reached yet, so it is tried again within a second or two.
+                timeout = self.poll_timeout if self._recovered else min(self.poll_timeout, 1)
+                updates, last = await self._get_updates(offset, timeout)
                 failures = 0
             except RetryAfter as exc:
                 await asyncio.sleep(retry_after(exc) or 1)
@@ -155,26 +159,35 @@ class TelegramBot(Sender):
                 log.warning("getUpdates failed (%s); retrying", exc)
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
                 continue
+            if not self._recovered:  # the last run's leftovers first, or one could be answered twice
+                self._recovered = await self.conversations.recover(PLATFORM, wait=False) is not None
+                if not self._recovered:
+                    found = [d for u in updates if (d := to_delivery(u, self.username))]
+                    away = DatabaseUnavailable(ConnectionRefusedError("the database is not reachable"))
+                    for _, item, reply_to in found:
+                        await self.conversations.tell(reply_to, item, away)
+                    await away_backoff.wait()
+                    continue
             if updates:
                 try:
                     await self.receive(updates)
                 except DatabaseUnavailable:  # not confirmed: Telegram serves them again once it is back
-                    await away.wait()
+                    await away_backoff.wait()
                     continue
-                away.reset()
+                away_backoff.reset()
             if last is not None:
                 offset = last + 1
 
-    async def _get_updates(self, offset: int | None) -> tuple[list[Update], int | None]:
+    async def _get_updates(self, offset: int | None, wait: int) -> tuple[list[Update], int | None]:
         """One getUpdates: the updates that can be read, and the last update id seen (read or not).
 
         Each update is read on its own, so one the library cannot read (a new or malformed field) is
         skipped with a warning, instead of failing the whole batch at every poll forever.
         """
-        params: dict[str, Any] = {"timeout": self.poll_timeout, "allowed_updates": ["message", "callback_query"]}
+        params: dict[str, Any] = {"timeout": wait, "allowed_updates": ["message", "callback_query"]}
         if offset is not None:
             params["offset"] = offset
-        raw = await self.bot.raw_updates(params, read_timeout=self.poll_timeout + 10)
+        raw = await self.bot.raw_updates(params, read_timeout=wait + 10)
         updates: list[Update] = []
         last: int | None = None
         for data in raw if isinstance(raw, list) else []:

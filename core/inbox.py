@@ -163,7 +163,7 @@ class Inbox:
             except Exception as exc:
                 if classify(exc) is None:
                     log.exception("could not mark deliveries handled; retrying")
-                else:
+                elif backoff.tries == 0:  # one line per outage; the retries are quiet
                     log.warning("database unavailable marking deliveries handled (%s); retrying", exc)
                 await backoff.wait()
                 self._urgent.set()

@@ -61,7 +61,9 @@ def classify(exc: BaseException) -> DatabaseUnavailable | None:
             return DatabaseUnavailable(exc)
         name = type(e).__name__
         if name in ("ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError") \
-                or (name == "InterfaceError" and "closed" in str(e)):
+                or (name == "InterfaceError" and "closed" in str(e)) \
+                or (name == "InternalClientError" and "another operation" in str(e)) \
+                or name == "PendingRollbackError":  # a connection cut mid-call, or mid-transaction
             return DatabaseUnavailable(exc)
     return None
 

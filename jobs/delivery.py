@@ -30,6 +30,7 @@ from typing import Any
 from arq import Retry
 from sqlalchemy import select, update
 
+from core.outage import classify
 from core.scheduler import outgoing
 from core.types import DeliveryCheck, OutgoingNotification, PlatformUnavailable, Undeliverable
 from db.models import Identity, Notification, User
@@ -147,7 +148,7 @@ async def attempt(jc: JobContext, c: Claim) -> Outcome:
         log.warning("notification %s undeliverable on %s: %s", note.id, note.platform, exc)
         return Outcome("failed", f"{note.platform}: {exc}")
     except Exception as exc:  # PlatformUnavailable, a timeout, or a surprise: all worth another try
-        if not isinstance(exc, PlatformUnavailable | TimeoutError):
+        if not isinstance(exc, PlatformUnavailable | TimeoutError) and classify(exc) is None:
             log.exception("unexpected error delivering notification %s", note.id)
         reason = f"{note.platform}: {exc or type(exc).__name__}"
         if c.attempts >= jc.max_attempts:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.outage import classify
 from core.scheduler import step_batch, step_user
 from db.models import Identity, Notification, Reminder, User
 from jobs import delivery
@@ -113,13 +114,17 @@ async def step_users(ctx: dict[str, Any], skip: list[str] | None = None) -> int:
         try:
             async with session.begin_nested():
                 await step_batch(session, users, now)
-        except Exception:  # one user's bad row must not cost the others theirs: redo them one by one
+        except Exception as exc:  # one user's bad row must not cost the others theirs: redo them one by one
+            if classify(exc) is not None:
+                raise  # the database went away: the whole step is retried (jobs.worker), nobody is skipped
             log.exception("batched scheduler step failed; stepping %d users one at a time", len(users))
             for user in users:
                 try:
                     async with session.begin_nested():
                         await step_user(session, user, now)
-                except Exception:
+                except Exception as exc:
+                    if classify(exc) is not None:
+                        raise
                     log.exception("scheduler step failed for user %s", user.id)
                     failed.append(str(user.id))
     if len(users) == jc.step_batch:

@@ -10,15 +10,19 @@ worker runs it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from arq import Worker
+from arq import Retry, Worker
 from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
+from arq.typing import WorkerCoroutine
 from arq.worker import Function, func
 
+from core.outage import classify
 from jobs import connectors, delivery, memory, reminders
 from jobs.context import KEY, JobContext
 
@@ -31,28 +35,58 @@ DELIVER_TIMEOUT = 60  # > 2 × JobContext.send_timeout (a delivery check, then t
 MAX_JOBS = 10  # jobs one worker runs at once
 
 
+def _outage_aware(job: Callable[..., Awaitable[Any]], *, scheduled: bool) -> WorkerCoroutine:
+    """A job that says "Postgres or Redis is away" in one line instead of failing with a traceback.
+
+    A queued job is retried a little later (arq Retry); a scheduled one simply runs again at its
+    next tick, which looks for everything due since the last, so nothing waits longer than the outage.
+    """
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], *args: Any, **kw: Any) -> Any:
+        try:
+            return await job(ctx, *args, **kw)
+        except Exception as exc:
+            away = classify(exc)
+            if away is None:
+                raise
+            log.warning("%s: Postgres or Redis is unavailable (%s); %s", job.__qualname__, away,
+                        "it runs again at its next tick" if scheduled else "retrying shortly")
+            if scheduled:
+                return None
+            raise Retry(defer=2) from None
+
+    return run  # type: ignore[return-value]  # arq's WorkerCoroutine is a Protocol of (ctx, *args)
+
+
 def functions() -> list[Function]:
     """Every job a worker can run (cron hooks excluded)."""
     found = [
-        func(reminders.step_users, timeout=120, keep_result=0, max_tries=3),
+        func(_outage_aware(reminders.step_users, scheduled=False), timeout=120, keep_result=0, max_tries=3),
         # keep_result=0: a finished delivery frees its job id at once, so a later sweep can re-enqueue
-        func(delivery.deliver, timeout=DELIVER_TIMEOUT, keep_result=0, max_tries=50),
-        func(delivery.deliver_many, timeout=DELIVER_TIMEOUT, keep_result=0, max_tries=50),
-        func(connectors.sync_account, timeout=300, keep_result=0, max_tries=connectors.MAX_TRIES),
+        func(_outage_aware(delivery.deliver, scheduled=False), timeout=DELIVER_TIMEOUT, keep_result=0, max_tries=50),
+        func(_outage_aware(delivery.deliver_many, scheduled=False), timeout=DELIVER_TIMEOUT, keep_result=0,
+             max_tries=50),
+        func(_outage_aware(connectors.sync_account, scheduled=False), timeout=300, keep_result=0,
+             max_tries=connectors.MAX_TRIES),
     ]
-    found.append(func(memory.embed_pending, timeout=120, keep_result=0, max_tries=3))  # also on demand
+    found.append(func(_outage_aware(memory.embed_pending, scheduled=False), timeout=120, keep_result=0,
+                      max_tries=3))  # also on demand
     return found
 
 
 def cron_jobs() -> list[CronJob]:
     """The schedule. Each runs at start-up too, so a worker that was down catches up at once."""
     found = [
-        cron(reminders.tick, second=TICK_SECONDS, run_at_startup=True, timeout=60),
-        cron(connectors.sync_calendars, minute=set(range(0, 60, 5)), second=5, run_at_startup=True, timeout=60),
-        cron(connectors.poll_mailboxes, minute=None, second=35, run_at_startup=True, timeout=60),
+        cron(_outage_aware(reminders.tick, scheduled=True), second=TICK_SECONDS, run_at_startup=True, timeout=60),
+        cron(_outage_aware(connectors.sync_calendars, scheduled=True), minute=set(range(0, 60, 5)), second=5,
+             run_at_startup=True, timeout=60),
+        cron(_outage_aware(connectors.poll_mailboxes, scheduled=True), minute=None, second=35, run_at_startup=True,
+             timeout=60),
     ]
     # vectors for new memories, off the hot path
-    found.append(cron(memory.embed_pending, second=50, run_at_startup=True, timeout=120))
+    found.append(cron(_outage_aware(memory.embed_pending, scheduled=True), second=50, run_at_startup=True,
+                      timeout=120))
     return found
 
 
@@ -75,6 +109,8 @@ async def close_worker(worker: Worker) -> None:
         job.cancel()
     await asyncio.gather(*jobs, return_exceptions=True)
     worker.tasks.clear()
+    if getattr(worker, "_pool", None) is None:  # it never reached Redis: nothing to close, nothing to report
+        return
     with warnings.catch_warnings():  # arq 0.28 calls redis-py's deprecated `close`: arq's to fix
         warnings.filterwarnings("ignore", category=DeprecationWarning, message=r"Call to deprecated close")
         await worker.close()
