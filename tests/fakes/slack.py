@@ -7,6 +7,7 @@ here (a section's text ≤ 3000 characters, ≤ 50 blocks) and answers 429 with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -50,6 +51,9 @@ class FakeSlack:
     fail: dict[str, list[int]] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    # Events API envelopes not yet acknowledged, and the socket each went out on: Slack delivers an event
+    # again (retry_attempt + 1) on the next connection when the one it went out on closed without an ack.
+    _unacked: dict[str, tuple[dict[str, Any], web.WebSocketResponse]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
 
     @property
@@ -108,27 +112,42 @@ class FakeSlack:
 
     # ------------------------------------------------------------ socket mode
 
+    def _open(self) -> list[web.WebSocketResponse]:
+        return [ws for ws in self._sockets if not ws.closed]
+
     async def connected(self, within: float = 10.0) -> None:
-        """Wait until the app has opened its Socket Mode connection."""
-        await self.wait_for(lambda: self._sockets, within)
+        """Wait until the app has an open Socket Mode connection."""
+        await self.wait_for(self._open, within)
 
     async def envelope(self, kind: str, payload: dict[str, Any], retry: int = 0) -> str:
         """Send an envelope over Socket Mode (`events_api`, `slash_commands`, `interactive`)."""
         envelope_id = str(uuid.uuid4())
-        await self._sockets[-1].send_str(json.dumps({
-            "envelope_id": envelope_id, "type": kind, "payload": payload,
-            "accepts_response_payload": kind != "events_api",
-            "retry_attempt": retry, "retry_reason": "timeout" if retry else ""}))
+        body = {"envelope_id": envelope_id, "type": kind, "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": retry, "retry_reason": "timeout" if retry else ""}
+        await self._deliver(body, (self._open() or self._sockets)[-1])
         return envelope_id
+
+    async def _deliver(self, body: dict[str, Any], ws: web.WebSocketResponse) -> None:
+        if body["type"] == "events_api":  # Slack retries events; commands and presses it does not
+            self._unacked[body["envelope_id"]] = (body, ws)
+        with contextlib.suppress(ConnectionError, RuntimeError):  # closing: delivered again on the next one
+            await ws.send_str(json.dumps(body))
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self._sockets.append(ws)
         await ws.send_str(json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0APP"}}))
+        for body, old in list(self._unacked.values()):  # what a closed connection never acknowledged
+            if old is not ws and (old.closed or old not in self._sockets):
+                retry = {**body, "retry_attempt": body["retry_attempt"] + 1, "retry_reason": "timeout"}
+                await self._deliver(retry, ws)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                self.acks.append(json.loads(msg.data).get("envelope_id"))
+                envelope_id = json.loads(msg.data).get("envelope_id")
+                self._unacked.pop(envelope_id, None)
+                self.acks.append(envelope_id)
         self._sockets.remove(ws)
         return ws
 
