@@ -198,6 +198,7 @@ class Result:
     recovery: list[float] = field(default_factory=list)
     tracebacks: int = 0
     arq_tracebacks: int = 0
+    traceback_samples: list[str] = field(default_factory=list)  # the first few of Pixie's, to read in a failure
 
     @property
     def max_recovery(self) -> float:
@@ -376,15 +377,47 @@ class Scenario:
                     and m.answered[0] >= back]
             r.recovery.append(max((m.answered[0] - back for m in owed), default=0.0))
         for log in self.work.glob("pixie-*.log"):
-            lines = log.read_text(errors="replace").splitlines()
-            for i, text in enumerate(lines):
-                if text.startswith("Traceback"):
-                    before = " ".join(lines[max(0, i - 2):i])
-                    if "arq.worker" in before or "future: <Task finished" in before:
-                        r.arq_tracebacks += 1  # arq's own, when Redis vanishes while it finishes a job
-                    else:
-                        r.tracebacks += 1
+            for record, frames, last in tracebacks(log.read_text(errors="replace").splitlines()):
+                logger = (record.split(" ")[3:4] or [""])[0].rstrip(":")
+                in_pixie = any(f.startswith(str(ROOT)) and "/.venv/" not in f for f in frames)
+                if in_pixie or not logger.startswith(("arq.", "asyncio")):
+                    r.tracebacks += 1
+                    if len(r.traceback_samples) < 3:
+                        r.traceback_samples.append(f"{record[:160]} … {last[:160]}")
+                else:
+                    r.arq_tracebacks += 1  # arq's own, when Redis vanishes while it finishes a job
         return r
+
+
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
+_FRAME = re.compile(r'^\s+File "([^"]+)"')
+
+
+def tracebacks(lines: list[str]) -> list[tuple[str, list[str], str]]:
+    """Each traceback in a log: the record that printed it, the files of its frames, and its last line.
+
+    A traceback is arq's own when arq or asyncio logged it and none of its frames is in Pixie's code
+    (arq finishing a job while Redis vanishes); any other is Pixie's.
+    """
+    found: list[tuple[str, list[str], str]] = []
+    record = ""
+    i = 0
+    while i < len(lines):
+        if _RECORD.match(lines[i]):
+            record = lines[i]
+        elif lines[i].startswith("Traceback"):
+            frames, last = [], ""
+            i += 1
+            while i < len(lines) and not _RECORD.match(lines[i]):
+                if m := _FRAME.match(lines[i]):
+                    frames.append(m.group(1))
+                elif lines[i].strip() and not lines[i].startswith(" "):
+                    last = lines[i]
+                i += 1
+            found.append((record, frames, last))
+            continue
+        i += 1
+    return found
 
 
 async def main(points: int = 20, seed: int = 13, users: int = 12, only: tuple[str, ...] = SCENARIOS,
@@ -416,7 +449,8 @@ def line(r: Result) -> str:
             f"max time to answer {r.max_wait:.1f} s, told of delays >10 s: {told}, "
             f"reminders {r.reminders} ({r.reminders_lost} lost, {r.reminders_doubled} doubled, "
             f"latest {r.reminder_max_late:.1f} s after due), recovery max {r.max_recovery:.1f} s, "
-            f"tracebacks in logs {r.tracebacks} (+{r.arq_tracebacks} of arq's own)")
+            f"tracebacks in logs {r.tracebacks} (+{r.arq_tracebacks} of arq's own)"
+            + "".join(f"\n    {sample}" for sample in r.traceback_samples))
 
 
 if __name__ == "__main__":

@@ -46,4 +46,4 @@ async def test_kill_9_under_a_burst_loses_nothing_doubles_nothing_and_recovers_w
     assert r.reminders_lost == 0 and r.reminders_doubled == 0, r  # type: ignore[attr-defined]
     assert r.max_recovery <= 10, r  # type: ignore[attr-defined]
     assert r.slow_told == r.slow or scenario == "run", r  # type: ignore[attr-defined]  # a dead bot tells nobody
-    assert r.tracebacks == 0, r  # type: ignore[attr-defined]
+    assert r.tracebacks == 0, r.traceback_samples  # type: ignore[attr-defined]
