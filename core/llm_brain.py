@@ -99,7 +99,7 @@ class LLMBrain:
 
         outcome = await self.router.complete(build, tier)
         if self.observer is not None:
-            self.observer(TurnReport(tier, outcome, prefix.tokens + approx_tokens(messages[0].text),
+            self.observer(TurnReport(tier, outcome, prefix.tokens + sum(approx_tokens(m.text) for m in messages),
                                      context_seconds))
         if outcome.response is None:
             thought = await self._offline(request)
