@@ -31,7 +31,8 @@ class Thought:
     usage: tuple[UsageEvent, ...] = ()  # what thinking cost (model calls); recorded when the turn acts
     confirmed: bool = False  # the user already said yes to these calls: don't ask again
     # How sure the brain is that these calls are what the user wants (0–1). Below safety.CONFIDENT a call
-    # that changes data is asked about instead of run. A model's own calls count as sure.
+    # that changes data is asked about instead of run. A model's own calls count as sure, unless the offline
+    # understanding hears a message that changes nothing (core.llm_brain.LLMBrain.cross_checked).
     confidence: float = 1.0
 
 

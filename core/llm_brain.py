@@ -22,6 +22,7 @@ from decimal import Decimal
 from core.brain import Brain, BrainInput, Thought, ToolCall
 from core.context import Budget, ContextPack, Refs, approx_tokens, build_messages, fit, static_prefix
 from core.llm import ModelRequest, ModelResponse, Outcome, Provider, Router, Tier, Usage, choose_tier
+from core.tools import TOOLS
 from core.toolschema import MAX_CALLS, check_call
 from core.usage import UsageEvent, cost_usd
 
@@ -98,12 +99,12 @@ class LLMBrain:
 
         outcome = await self.router.complete(build, tier)
         if self.observer is not None:
-            self.observer(TurnReport(tier, outcome, prefix.tokens + approx_tokens(messages[0].text),
+            self.observer(TurnReport(tier, outcome, prefix.tokens + sum(approx_tokens(m.text) for m in messages),
                                      context_seconds))
         if outcome.response is None:
             thought = await self._offline(request)
         else:
-            thought = self.to_thought(outcome.response, refs)
+            thought = self.cross_checked(request, self.to_thought(outcome.response, refs))
             if outcome.fell_back:
                 first = outcome.attempts[0].provider
                 thought = replace(thought, note=f"(answered by {NAMES.get(outcome.provider or '', outcome.provider)}"
@@ -139,6 +140,25 @@ class LLMBrain:
                                     "could you say it another way?")
             calls.append(ToolCall(checked.name, refs.resolve(checked.args) if refs else checked.args))
         return Thought(calls=calls)
+
+    @staticmethod
+    def cross_checked(request: BrainInput, thought: Thought) -> Thought:
+        """The model's writes, weighed against the offline understanding of the same words.
+
+        When the offline brain hears a message that must change nothing (small talk, thanks, a complaint,
+        a hypothetical, a negation, news about the past, an errand it can only offer), the model's write
+        is a guess: it gets no confidence, so the assistant asks (safety.confirm) instead of running it.
+        Otherwise the model's calls stand as they are. Reads are never held back.
+        """
+        if not any(c.name in TOOLS and TOOLS[c.name].changes for c in thought.calls):
+            return thought
+        from core.understand import changes_nothing, understand
+
+        found = understand(request.text, request.now)
+        if not changes_nothing(found):
+            return thought
+        log.info("held a model write for a yes: the offline brain reads %r as %s", request.text[:80], found.label)
+        return replace(thought, confidence=0.0, text=thought.text or found.say)
 
     def _events(self, request: BrainInput, outcome: Outcome) -> list[UsageEvent]:
         assert request.user_id is not None

@@ -70,6 +70,19 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     return _everyday(m, decide(m, ruled, said, reading))
 
 
+def changes_nothing(found: Understanding) -> bool:
+    """Whether the offline understanding is that the message asks for no change: small talk, thanks, a
+    complaint, news about the past, a hypothetical, a negation ("don't add…"), an errand Pixie cannot run
+    (only offered, never written unasked), or a question that only reads. "unknown" is not among them: a
+    message the offline brain cannot read at all says nothing either way."""
+    from core.tools import TOOLS
+
+    if found.label in TALK_LABELS:
+        return found.label != "unknown"
+    tool = found.intent.tool
+    return tool is not None and tool in TOOLS and not TOOLS[tool].changes
+
+
 # A message that opens by saying not to write something ("don't forget to…" is the opposite: a request).
 _REFUSED = re.compile(
     r"(?:no\s+need\s+(?:to|for)\b|(?:please\s+)?(?:don'?t|dont|do\s+not)\s+(?:bother\s+(?:to\s+)?)?"
@@ -249,4 +262,4 @@ _SLOTS = {
     "correct_last": nlu_day.correction, "about_me": lambda m: Intent("about_me", {}),
 }
 
-__all__ = ["CONFIDENT", "OVERRULE", "Understanding", "decide", "understand"]
+__all__ = ["CONFIDENT", "OVERRULE", "Understanding", "changes_nothing", "decide", "understand"]

@@ -27,7 +27,7 @@ from core.llm_brain import OFFLINE_NOTE, LLMBrain
 from core.tools import offered_tools
 from core.types import IncomingMessage, Reply
 from core.usage import price_table, usage_rows
-from db.models import LlmUsage, MemoryItem, Task
+from db.models import Event, LlmUsage, MemoryItem, Task
 from tests.conftest import at
 from tests.fakes.llm import FakeLLM, Step, calls, error, last_user_text, reply, slow
 
@@ -73,6 +73,11 @@ async def say(assistant: Assistant, text: str, now: dt.datetime = NOW, user: str
 async def titles(rt: Runtime) -> list[str]:
     async with rt.sessions() as s:
         return sorted(await s.scalars(select(Task.title)))
+
+
+async def event_titles(rt: Runtime) -> list[str]:
+    async with rt.sessions() as s:
+        return sorted(await s.scalars(select(Event.title)))
 
 
 # ---------------------------------------------------------------- a task through each provider
@@ -220,7 +225,9 @@ async def test_invalid_tool_arguments_are_repaired_or_refused_never_run_blindly(
     for text in ("delete all the bank tasks", "drop everything", "add something", "add it by friday"):
         r = await say(assistant, text)
         assert "Nothing was changed" in r.text and not r.actions, (text, r.text)
-    mixed = await say(assistant, "pay rent and meet x soon")  # the event's time is unreadable: the tool refuses
+    # The event's time is unreadable: the tool refuses. (Said as a request: "pay rent and meet x soon" reads as an
+    # errand offline, so the model's writes on it are asked about — see the test on messages that change nothing.)
+    mixed = await say(assistant, "add pay rent and a meeting with x soon")
     assert not mixed.actions[-1].ok and "couldn't read the start" in mixed.text
     assert await titles(rt) == ["Call the bank", "Pay rent"]
 
@@ -243,6 +250,89 @@ async def test_deleting_several_items_asks_first(rt: Runtime, fake: FakeLLM, bra
     assert [a.tool for a in yes.actions] == ["delete_task"] * 3 and all(a.ok for a in yes.actions)
     assert await titles(rt) == []
     assert fake.anthropic.calls == 5  # "yes" and "no" were answered without the model
+
+
+# Messages that must change nothing, each with the write a model might still make of it.
+NOTHING_TO_WRITE = [
+    ("thanks so much, that's perfect", ("create_task", {"title": "Say thanks"}), "Add a task “Say thanks”"),
+    ("ugh this week is a nightmare", ("create_task", {"title": "Get through the week"}),
+     "Add a task “Get through the week”"),
+    ("should I move the dentist to friday?", ("create_event", {"title": "Dentist", "start": "2026-01-16"}),
+     "Add “Dentist” to your calendar (2026-01-16)"),
+    ("don't add milk to my list", ("create_task", {"title": "Milk"}), "Add a task “Milk”"),
+    ("no reminders today please", ("create_task", {"title": "No reminders today",
+                                                   "remind_at": "2026-01-13T18:00:00+01:00"}),
+     "Add a task “No reminders today” (2026-01-13 18:00)"),
+    ("lunch with the team went great", ("create_event", {"title": "Lunch with the team", "start": "2026-01-13"}),
+     "Add “Lunch with the team” to your calendar (2026-01-13)"),
+    ("book me a table somewhere nice", ("create_task", {"title": "Book a table"}), "Add a task “Book a table”"),
+]
+
+
+@pytest.mark.parametrize("which", ["anthropic", "openai"])
+async def test_a_model_write_on_a_message_that_changes_nothing_is_asked_about_not_run(
+        rt: Runtime, fake: FakeLLM, brains: list, which: str) -> None:
+    script = getattr(fake, which)
+    assistant = pixie(rt, brains, claude(fake) if which == "anthropic" else gpt(fake))
+    for i, (text, call, offer) in enumerate(NOTHING_TO_WRITE):
+        script.script(calls(call))
+        r = await say(assistant, text, NOW + dt.timedelta(minutes=i), user=f"u{i}")  # each with no question open
+        assert f"{offer}? (yes / no)" in r.text and not r.actions, (text, r.text)
+        assert [b.label for b in r.buttons] == ["Yes", "No"], text
+        assert await titles(rt) == [] and await event_titles(rt) == [], text
+    assert script.calls == len(NOTHING_TO_WRITE)  # one call each: the question cost no second one
+    last = f"u{len(NOTHING_TO_WRITE) - 1}"  # asked: "Book a table"
+    yes = await say(assistant, "yes", NOW + dt.timedelta(minutes=10), user=last)
+    assert [a.tool for a in yes.actions] == ["create_task"] and yes.actions[0].ok
+    script.script(reply("Glad to help."))
+    again = await say(assistant, "yes", NOW + dt.timedelta(minutes=11), user=last)  # answered: no second task
+    assert not again.actions
+    assert await titles(rt) == ["Book a table"] and await event_titles(rt) == []
+    assert script.calls == len(NOTHING_TO_WRITE) + 1  # "yes" needed no model; the second "yes" was a new message
+
+
+async def test_a_model_write_on_an_ordinary_request_runs_in_one_turn(rt: Runtime, fake: FakeLLM,
+                                                                    brains: list) -> None:
+    assistant = pixie(rt, brains, claude(fake))
+    fake.anthropic.script(calls(("create_task", {"title": "Buy milk"})),
+                          calls(("create_event", {"title": "Lunch with Priya", "start": "2026-01-16T12:30:00+01:00",
+                                                  "end": "2026-01-16T13:30:00+01:00"})),
+                          calls(("list_tasks", {})))
+    milk = await say(assistant, "add buy milk")
+    lunch = await say(assistant, "lunch with Priya on friday 12:30-1:30", NOW + dt.timedelta(minutes=1))
+    listed = await say(assistant, "what if I look at my tasks?", NOW + dt.timedelta(minutes=2))  # a read: never held
+    assert milk.text == "Added: Buy milk." and [b.label for b in milk.buttons] == ["↩ Undo"]
+    assert [a.tool for a in lunch.actions] == ["create_event"] and lunch.actions[0].ok
+    assert [a.tool for a in listed.actions] == ["list_tasks"]
+    assert await titles(rt) == ["Buy milk"] and await event_titles(rt) == ["Lunch with Priya"]
+    assert fake.anthropic.calls == 3
+
+
+@pytest.mark.parametrize("which", ["anthropic", "openai"])
+async def test_a_follow_up_carries_the_earlier_turn_and_reply_as_real_messages(rt: Runtime, fake: FakeLLM,
+                                                                            brains: list, which: str) -> None:
+    script = getattr(fake, which)
+    assistant = pixie(rt, brains, claude(fake) if which == "anthropic" else gpt(fake))
+    script.script(calls(("create_event", {"title": "Call with Dana", "start": "2026-01-14T16:00:00+01:00",
+                                          "end": "2026-01-14T16:30:00+01:00"})),
+                  calls(("update_event", {"event_ref": "Call with Dana", "start": "2026-01-14T17:00:00+01:00"})))
+    first = await say(assistant, "add a call with Dana tomorrow at 4pm")
+    moved = await say(assistant, "make it 5pm instead", NOW + dt.timedelta(minutes=1))
+    assert [a.tool for a in moved.actions] == ["update_event"] and moved.actions[0].ok, moved.text
+    async with rt.sessions() as s:
+        [start] = await s.scalars(select(Event.start_at))
+    assert start == at("2026-01-14T17:00:00+01:00")
+    before, after = script.requests[0].body, script.requests[1].body
+    turns = [m for m in after["messages"] if m["role"] != "system"]
+    assert [m["role"] for m in turns] == ["user", "assistant", "user"]  # alternating, the first is the user's
+    assert turns[0]["content"] == "add a call with Dana tomorrow at 4pm"
+    assert turns[1]["content"] == first.text  # Pixie's own reply, as the assistant's turn
+    assert "<message>\nmake it 5pm instead\n</message>" in turns[2]["content"]
+    assert "last turns" not in turns[2]["content"]  # said once, as messages, not again inside the context
+    if which == "anthropic":  # the cached prefix did not move
+        assert (before["system"], before["tools"]) == (after["system"], after["tools"])
+    else:
+        assert before["messages"][0] == after["messages"][0] and before["tools"] == after["tools"]
 
 
 async def test_outside_text_reaches_the_model_only_as_quoted_data(rt: Runtime, fake: FakeLLM, brains: list) -> None:
