@@ -313,6 +313,9 @@ class Notification(Base):
     # A row still "sending" after its lease is in doubt: the worker died mid-send (see jobs/reminders.py).
     status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
     lease_until: Mapped[dt.datetime | None] = mapped_column()
+    # The worker holding a "sending" row (JobContext.holder): once its alive mark in Redis is gone the
+    # row is in doubt before its lease ends (jobs/delivery.py, abandoned).
+    lease_holder: Mapped[str | None] = mapped_column(String(64))
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column()  # a transient failure: not before this
     platform: Mapped[str | None] = mapped_column(String(32))  # where it was (or is being) delivered
 

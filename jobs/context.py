@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -35,6 +36,12 @@ class JobContext:
     # digest polish or a delivery check, then the send), so a live worker never loses its claim,
     # and a dead one's claim is retaken soon after.
     lease: dt.timedelta = dt.timedelta(seconds=60)
+    # Who this worker is to the rows it claims; it keeps `pixie:holder:<holder>` alive in Redis while it
+    # runs (jobs/delivery.py), so a worker that died is seen as dead within seconds.
+    holder: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # A claim younger than this is never judged abandoned, even with its holder's mark gone: a Redis
+    # that lost its keys (restarted empty) gets the marks of live workers back well before then.
+    holder_grace: dt.timedelta = dt.timedelta(seconds=15)
     send_timeout: float = 20.0
     step_batch: int = 25  # users per scheduler-step batch (locked while their notices are queued)
     backoff_base: float = 5.0  # seconds before the first retry; doubles per attempt

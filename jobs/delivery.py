@@ -6,8 +6,11 @@ platform; after the call it commits "sent". A worker SIGKILLed between the two l
 still "sending" after its lease: that row is *in doubt*, and the next claim re-sends it under
 the same `note.id`, which the notifier hands the platform as an idempotency key (or checks
 first through `DeliveryCheck`). So a crash costs a resend, never a loss, and the platform-side
-key keeps the resend from doubling the message. Two workers never both hold a row: the claim
-is a `FOR UPDATE SKIP LOCKED` read of rows still queued (or in doubt).
+key keeps the resend from doubling the message. A claim also names its worker (`lease_holder`),
+which keeps an alive mark in Redis while it runs (`keep_alive`): a row whose holder's mark is gone
+is in doubt after a short grace (JobContext.holder_grace), not only when its lease ends, so a
+crash delays it by seconds. Two workers never both hold a row: the claim is a `FOR UPDATE SKIP
+LOCKED` read of rows still queued (or in doubt).
 
 Transient failures (`PlatformUnavailable`, timeouts, surprises) are retried with backoff — arq
 `Retry(defer=…)` for a single delivery, a deferred single delivery for a row of a batch;
@@ -39,6 +42,8 @@ from jobs.context import JobContext, job_context
 log = logging.getLogger(__name__)
 
 TERMINAL = "terminal"
+HOLDER_TTL = 10  # seconds a worker's alive mark lasts in Redis …
+HOLDER_EVERY = 3.0  # … refreshed this often while the worker runs
 MAX_BATCH = 50  # notifications per batch job, all sent at once: each within the lease, no queueing
 
 
@@ -61,6 +66,47 @@ class Outcome:
     in_doubt: bool = False
 
 
+def holder_key(holder: str) -> str:
+    """The Redis key that says worker `holder` is alive."""
+    return f"pixie:holder:{holder}"
+
+
+async def keep_alive(redis: Any, holder: str) -> None:
+    """Keep this worker's alive mark in Redis until cancelled (then remove it); Redis being away is waited out."""
+    try:
+        while True:
+            try:
+                await redis.set(holder_key(holder), b"1", ex=HOLDER_TTL)
+            except Exception as exc:  # Redis is away: the worker says so elsewhere; the mark returns with it
+                log.debug("could not renew the worker's alive mark: %s", exc)
+            await asyncio.sleep(HOLDER_EVERY)
+    finally:
+        try:
+            await asyncio.wait_for(redis.delete(holder_key(holder)), 1.0)
+        except Exception:  # it expires by itself
+            pass
+
+
+async def dead_holders(redis: Any, holders: set[str]) -> set[str]:
+    """Those of `holders` whose alive mark is gone: their worker died. Nobody, when Redis cannot be asked."""
+    if redis is None or not holders:
+        return set()
+    ordered = sorted(holders)
+    try:
+        marks = await redis.mget([holder_key(h) for h in ordered])
+    except Exception:
+        return set()
+    return {h for h, mark in zip(ordered, marks, strict=True) if mark is None}
+
+
+def abandoned(jc: JobContext, lease_until: dt.datetime | None, holder: str | None, now: dt.datetime,
+              dead: set[str]) -> bool:
+    """Whether a "sending" row is in doubt: its lease ran out, or its worker died a while after claiming it."""
+    if lease_until is None:
+        return False
+    return lease_until <= now or (holder in dead and lease_until - jc.lease + jc.holder_grace <= now)
+
+
 def route(user: User, idents: Sequence[Identity], kind: str) -> tuple[str, str | None] | None:
     """(platform, chat): the platform the user chose (the digest maybe to a channel), else where they last spoke."""
     if not idents:
@@ -75,17 +121,22 @@ def route(user: User, idents: Sequence[Identity], kind: str) -> tuple[str, str |
     return seen.platform, seen.chat_id
 
 
-async def claim(jc: JobContext, ids: Sequence[uuid.UUID]) -> list[Claim]:
-    """Take these notifications for delivery; skipped: sent, failed, held by a live worker, or terminal-only."""
+async def claim(jc: JobContext, ids: Sequence[uuid.UUID], redis: Any = None) -> list[Claim]:
+    """Take these notifications for delivery; skipped: sent, failed, held by a live worker, or terminal-only.
+
+    With `redis`, a row held by a worker whose alive mark is gone is taken too (see `abandoned`).
+    """
     now = jc.now()
     async with jc.sessions() as session, session.begin():
-        rows = [n for n in (await session.execute(
+        found = (await session.execute(
             select(Notification.id, Notification.user_id, Notification.kind, Notification.text,
                    Notification.task_id, Notification.key, Notification.status, Notification.lease_until,
-                   Notification.attempts)
+                   Notification.lease_holder, Notification.attempts)
             .where(Notification.id.in_(ids)).order_by(Notification.due_at)
             .with_for_update(skip_locked=True))).all()
-            if n.status == "queued" or (n.status == "sending" and n.lease_until is not None and n.lease_until <= now)]
+        dead = await dead_holders(redis, {n.lease_holder for n in found if n.status == "sending" and n.lease_holder})
+        rows = [n for n in found if n.status == "queued" or (
+            n.status == "sending" and abandoned(jc, n.lease_until, n.lease_holder, now, dead))]
         if not rows:
             return []
         owners = {r.user_id for r in rows}
@@ -101,7 +152,7 @@ async def claim(jc: JobContext, ids: Sequence[uuid.UUID]) -> list[Claim]:
             if target is None:
                 continue  # no chat platform: it stays queued for the terminal
             changes.append({"id": r.id, "status": "sending", "lease_until": now + jc.lease,
-                            "attempts": r.attempts + 1, "platform": target[0]})
+                            "lease_holder": jc.holder, "attempts": r.attempts + 1, "platform": target[0]})
             note = dataclasses.replace(outgoing(r), platform=target[0], chat_id=target[1])  # type: ignore[arg-type]
             claims.append(Claim(note, r.status == "sending", r.attempts + 1))
         if changes:
@@ -167,16 +218,18 @@ async def record(jc: JobContext, outcomes: Sequence[tuple[Claim, Outcome]]) -> N
         if sent:
             await session.execute(update(Notification).where(Notification.id.in_(sent),
                                                              Notification.status == "sending")
-                                  .values(status="sent", sent_at=now, lease_until=None, last_error=None))
+                                  .values(status="sent", sent_at=now, lease_until=None, lease_holder=None,
+                                          last_error=None))
         for c, o in outcomes:
             if o.kind == "sent":
                 continue
-            values: dict[str, Any] = {"status": "failed", "lease_until": None, "last_error": (o.reason or "")[:2000]}
+            values: dict[str, Any] = {"status": "failed", "lease_until": None, "lease_holder": None,
+                                      "last_error": (o.reason or "")[:2000]}
             if o.kind == "retry":
                 later = now + dt.timedelta(seconds=o.delay)
                 # In doubt stays "sending" until then, so the retry checks (or re-sends under the same key).
                 values.update(status="sending" if o.in_doubt else "queued", next_attempt_at=later,
-                              lease_until=later if o.in_doubt else None)
+                              lease_until=later if o.in_doubt else None, lease_holder=None)  # held by no one
             await session.execute(update(Notification).where(Notification.id == uuid.UUID(c.note.id),
                                                              Notification.status == "sending").values(**values))
 
@@ -192,7 +245,7 @@ async def deliver(ctx: dict[str, Any], notification_id: str) -> str:
     jc = job_context(ctx)
     if jc.notifier is None:  # a worker without chat platforms shares the queue: leave it to one with them
         raise Retry(defer=dt.timedelta(seconds=1))
-    claims = await claim(jc, [uuid.UUID(notification_id)])
+    claims = await claim(jc, [uuid.UUID(notification_id)], ctx.get("redis"))
     if not claims:
         return "not mine"
     c = claims[0]
@@ -208,7 +261,7 @@ async def deliver_many(ctx: dict[str, Any], notification_ids: list[str]) -> dict
     jc = job_context(ctx)
     if jc.notifier is None:
         raise Retry(defer=dt.timedelta(seconds=1))
-    claims = await claim(jc, [uuid.UUID(i) for i in notification_ids[:MAX_BATCH]])
+    claims = await claim(jc, [uuid.UUID(i) for i in notification_ids[:MAX_BATCH]], ctx.get("redis"))
 
     async def one(c: Claim) -> tuple[Claim, Outcome]:
         return c, await attempt(jc, c)

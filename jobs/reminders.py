@@ -22,7 +22,7 @@ from core.outage import classify
 from core.scheduler import step_batch, step_user
 from db.models import Identity, Notification, Reminder, User
 from jobs import delivery
-from jobs.context import job_context
+from jobs.context import JobContext, job_context
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,10 @@ async def count_due_users(session: AsyncSession, now: dt.datetime) -> int:
 
 
 async def deliverable(session: AsyncSession, now: dt.datetime, user_ids: list[uuid.UUID] | None = None,
-                      limit: int = 5000) -> list[tuple[uuid.UUID, int]]:
-    """(id, attempts) of notifications to deliver now: fresh ones, and (the sweep) lost retries and rows in doubt."""
+                      limit: int = 5000, dead: set[str] | None = None,
+                      jc: JobContext | None = None) -> list[tuple[uuid.UUID, int]]:
+    """(id, attempts) of notifications to deliver now: fresh ones, and (the sweep) lost retries and rows in doubt
+    (a lease that ran out, or a row of one of the `dead` workers claimed over `jc.holder_grace` ago)."""
     fresh = and_(Notification.status == "queued", Notification.next_attempt_at.is_(None),
                  Notification.created_at >= now - SWEEP_WINDOW)
     if user_ids is None:
@@ -61,12 +63,22 @@ async def deliverable(session: AsyncSession, now: dt.datetime, user_ids: list[uu
         stale = and_(fresh, Notification.created_at <= now - SWEEP_GRACE)
         lost = and_(Notification.status == "queued", Notification.next_attempt_at <= now - SWEEP_GRACE)
         in_doubt = and_(Notification.status == "sending", Notification.lease_until <= now)
+        if dead and jc is not None:
+            in_doubt = or_(in_doubt, and_(Notification.status == "sending", Notification.lease_holder.in_(dead),
+                                          Notification.lease_until <= now + jc.lease - jc.holder_grace))
         query = select(Notification.id, Notification.attempts).where(or_(stale, lost, in_doubt))
     else:
         query = select(Notification.id, Notification.attempts).where(fresh, Notification.user_id.in_(user_ids))
     query = query.where(_reachable(Notification.user_id))
     rows = await session.execute(query.order_by(Notification.due_at).limit(limit))
     return [(r[0], r[1]) for r in rows]
+
+
+async def _dead_holders(ctx: dict[str, Any], session: AsyncSession, now: dt.datetime) -> set[str]:
+    """The workers holding rows still "sending" within their lease whose alive mark is gone."""
+    holders = {h for h in await session.scalars(select(Notification.lease_holder).distinct().where(
+        Notification.status == "sending", Notification.lease_until > now)) if h}
+    return await delivery.dead_holders(ctx.get("redis"), holders)
 
 
 async def _enqueue_deliveries(ctx: dict[str, Any], rows: list[tuple[uuid.UUID, int]]) -> int:
@@ -84,7 +96,8 @@ async def tick(ctx: dict[str, Any]) -> dict[str, int]:
     now = jc.now()
     async with jc.sessions() as session:
         due = await count_due_users(session, now)
-        lost = await deliverable(session, now) if jc.notifier is not None else []
+        lost = await deliverable(session, now, dead=await _dead_holders(ctx, session, now),
+                                 jc=jc) if jc.notifier is not None else []
     for _ in range(min(STEP_CHAINS, -(-due // jc.step_batch))):
         await _enqueue_step(ctx)
     await _enqueue_deliveries(ctx, lost)

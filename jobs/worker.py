@@ -33,6 +33,7 @@ TICK_SECONDS = set(range(0, 60, 10))  # look for due reminders every 10 s: on ti
 HEALTH_EVERY = 30  # seconds between the worker's health-line refreshes (`pixie worker --check` reads it)
 DELIVER_TIMEOUT = 60  # > 2 × JobContext.send_timeout (a delivery check, then the send)
 MAX_JOBS = 10  # jobs one worker runs at once
+ALIVE = "pixie_alive"  # arq ctx: the task keeping this worker's alive mark in Redis
 
 
 def _outage_aware(job: Callable[..., Awaitable[Any]], *, scheduled: bool) -> WorkerCoroutine:
@@ -92,11 +93,31 @@ def cron_jobs() -> list[CronJob]:
 
 def make_worker(jc: JobContext, redis: RedisSettings, *, burst: bool = False, queue_name: str = QUEUE,
                 handle_signals: bool = True, poll_delay: float = 0.5, **kw: Any) -> Worker:
-    """An arq Worker for Pixie's jobs over the context the app built (bots.app wires it)."""
+    """An arq Worker for Pixie's jobs over the context the app built (bots.app wires it).
+
+    While it runs it keeps its alive mark in Redis (delivery.keep_alive), so rows it claimed are
+    retaken within seconds should it die.
+    """
+    then_start, then_stop = kw.pop("on_startup", None), kw.pop("on_shutdown", None)
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx[ALIVE] = asyncio.create_task(delivery.keep_alive(ctx["redis"], jc.holder))
+        if then_start is not None:
+            await then_start(ctx)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        alive = ctx.pop(ALIVE, None)
+        if alive is not None:
+            alive.cancel()
+            await asyncio.gather(alive, return_exceptions=True)
+        if then_stop is not None:
+            await then_stop(ctx)
+
     return Worker(functions=functions(), cron_jobs=cron_jobs(), redis_settings=redis, burst=burst,
                   queue_name=queue_name, handle_signals=handle_signals, poll_delay=poll_delay, keep_result=0,
                   health_check_interval=kw.pop("health_check_interval", HEALTH_EVERY),
-                  max_jobs=kw.pop("max_jobs", MAX_JOBS), ctx={KEY: jc}, **kw)
+                  max_jobs=kw.pop("max_jobs", MAX_JOBS), ctx={KEY: jc}, on_startup=startup, on_shutdown=shutdown,
+                  **kw)
 
 
 async def close_worker(worker: Worker) -> None:

@@ -64,6 +64,61 @@ async def test_a_worker_killed_mid_delivery_neither_loses_nor_doubles_the_remind
     assert len(fake.posts) == 2 and fake.posts[0] == fake.posts[1]  # resent under the same idempotency key
 
 
+async def test_a_killed_workers_reminder_goes_out_within_seconds_not_after_its_lease(
+        rt: Runtime, engine: AsyncEngine, redis: RedisSettings, fake: FakeChatPlatform) -> None:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    user = await platform_user(rt, "ada", "Europe/Berlin", now - dt.timedelta(hours=1), digest=False)
+    await call(rt, user, "create_task", {"title": "Take the cake out", "remind_at": (now - dt.timedelta(seconds=5))
+                                         .isoformat()}, now - dt.timedelta(hours=1))
+    fake.hang = "after"  # the platform took it; the worker dies before it hears so
+    proc = await spawn_worker(engine, redis, fake)  # the default 60 s lease
+    try:
+        await asyncio.wait_for(fake.arrived.wait(), 30)
+    finally:
+        proc.kill()
+        await proc.communicate()
+    killed = asyncio.get_running_loop().time()
+    fake.release()
+
+    async def sent() -> bool:
+        return await _status(rt) == ["sent"]
+
+    # The dead worker's alive mark expires (10 s at most); the claim is over the grace by then.
+    async with running(job_context(rt, fake.url, holder_grace=dt.timedelta(seconds=1)), redis):
+        await wait_until(sent, within=40)
+    waited = asyncio.get_running_loop().time() - killed
+    assert waited < 30, f"waited {waited:.1f} s: the lease (60 s), not the dead worker, decided"
+    assert fake.texts() == ["⏰ Reminder: Take the cake out"]  # once, resent under the same key
+    assert len(fake.posts) == 2 and fake.posts[0] == fake.posts[1]
+
+
+async def test_a_live_worker_slow_to_send_keeps_its_claim(
+        rt: Runtime, engine: AsyncEngine, redis: RedisSettings, fake: FakeChatPlatform) -> None:
+    fake.dedupe = False  # any second send would show
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    user = await platform_user(rt, "bo", "UTC", now - dt.timedelta(hours=1), digest=False)
+    await call(rt, user, "create_task", {"title": "Water the plants", "remind_at": (now - dt.timedelta(seconds=5))
+                                         .isoformat()}, now - dt.timedelta(hours=1))
+    fake.hang = "before"  # the platform is slow to take it; the worker stays alive meanwhile
+    proc = await spawn_worker(engine, redis, fake, "--send-timeout", "30")
+    try:
+        await asyncio.wait_for(fake.arrived.wait(), 30)
+        # Another worker that would retake a dead holder's row after 1 s sweeps for 12 s: the holder lives.
+        async with running(job_context(rt, fake.url, holder_grace=dt.timedelta(seconds=1)), redis):
+            await asyncio.sleep(12)
+            assert await _status(rt) == ["sending"] and len(fake.posts) == 1
+        fake.release()
+
+        async def sent() -> bool:
+            return await _status(rt) == ["sent"]
+
+        await wait_until(sent, within=30)
+    finally:
+        proc.kill()
+        await proc.communicate()
+    assert fake.texts() == ["⏰ Reminder: Water the plants"]
+
+
 async def test_two_worker_processes_deliver_every_notification_exactly_once(
         rt: Runtime, engine: AsyncEngine, redis: RedisSettings, fake: FakeChatPlatform) -> None:
     fake.dedupe = False  # the platform does not save us here: any double send would show
