@@ -21,6 +21,7 @@ mail fetched again after a crash, or under a new UIDVALIDITY, is recognised and 
 from __future__ import annotations
 
 import datetime as dt
+import email.header
 import email.policy
 import email.utils
 import hashlib
@@ -81,6 +82,15 @@ def headers_of(raw: bytes) -> Message:
 
 def _unfold(value: object) -> str:
     return re.sub(r"\r?\n[ \t]*", " ", str(value))
+
+
+def _subject(headers: Message) -> str:
+    """The Subject header, its encoded words decoded (as is, when they cannot be)."""
+    raw = _unfold(headers.get("Subject", ""))
+    try:
+        return str(email.header.make_header(email.header.decode_header(raw)))
+    except Exception:  # noqa: BLE001 — a header the email package cannot decode is shown as it came
+        return raw
 
 
 def message_key(raw: bytes, headers: Message) -> str:
@@ -258,7 +268,8 @@ class Intake:
         user = await session.get(User, user_id)
         assert user is not None
         if not mail.whole or len(mail.data) > MAX_BYTES:  # over the limit: never downloaded (or read)
-            return Outcome("rejected", REJECTED, too_large(mail.size or len(mail.data)), user_id)
+            return await self._refused(session, user_id, row_id, headers, too_large(mail.size or len(mail.data)),
+                                       now)
         confirm = gmail_confirmation(headers, mail.data) if r.token is not None else None
         if confirm is not None:
             code, who = confirm
@@ -269,7 +280,7 @@ class Intake:
         try:
             parsed = parse_email(mail.data)
         except BadEmail as exc:
-            return Outcome("rejected", REJECTED, str(exc), user_id)
+            return await self._refused(session, user_id, row_id, headers, str(exc), now)
         why = flagged(parsed)
         if why is not None:  # recorded and told, nothing done: the user should know someone tried
             text = f"⚠️ Your forwarded mail “{_clip(parsed.subject) or '(no subject)'}” {why}."
@@ -284,10 +295,18 @@ class Intake:
             ctx = ToolContext(session, user, now, zone, self.memory, source="email", change=row_id)
             tasks, events = await propose(ctx, parsed, to_names(headers))
         except BadEmail as exc:
-            return Outcome("rejected", REJECTED, str(exc), user_id)
+            return await self._refused(session, user_id, row_id, headers, str(exc), now)
         note = await self._notify(session, user_id, row_id, summary(parsed.subject, tasks, events), now,
                                   undo=bool(tasks or events))
         return Outcome("handled", DONE, None, user_id, note)
+
+    async def _refused(self, session: AsyncSession, user_id: uuid.UUID, row_id: uuid.UUID, headers: Message,
+                       why: str, now: dt.datetime) -> Outcome:
+        """A known user's mail that cannot be read: rejected, and they are told so (not left wondering)."""
+        subject = _clip(_subject(headers))
+        text = f"📧 Your forwarded mail “{subject or '(no subject)'}” wasn't read: {why}. Nothing was added."
+        note = await self._notify(session, user_id, row_id, text, now)
+        return Outcome("rejected", REJECTED, why, user_id, note)
 
     @staticmethod
     async def _notify(session: AsyncSession, user_id: uuid.UUID, row_id: uuid.UUID, text: str,

@@ -116,6 +116,9 @@ async def test_a_mail_over_the_size_limit_is_never_downloaded_and_is_rejected_on
     assert row is not None and row.user_id is not None
     assert row.reason is not None and "larger than 10 MB" in row.reason and "not downloaded" in row.reason
     assert await _titles(rt) == ["Send the quarterly report to Bob"]  # nothing from the huge one
+    async with rt.sessions() as session:  # its sender is told why nothing came of it, not left wondering
+        told = list(await session.scalars(select(Notification.text).where(Notification.text.contains("Fwd: huge"))))
+    assert len(told) == 1 and "wasn't read" in told[0] and "larger than 10 MB" in told[0], told
     assert (dovecot.count("INBOX"), dovecot.count("Pixie.Rejected"), dovecot.count("Pixie.Done")) == (0, 1, 1)
 
     dovecot.append(huge)  # the same mail again (forwarded twice): recognised, stored once
