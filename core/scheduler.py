@@ -29,6 +29,7 @@ from db.models import Event, Notification, Reminder, Task, User
 MAIL = "email"  # the source of what forwarded mail made (connectors.email_tasks, connectors.mail_intake)
 
 LATE_AFTER = dt.timedelta(minutes=5)
+MAIL_LOOKBACK = dt.timedelta(days=7)  # the furthest back a digest lists what arrived by mail
 
 
 def digest_slot_at_or_before(now: dt.datetime, at: dt.time, tz_name: str) -> dt.datetime:
@@ -93,7 +94,16 @@ async def digest_texts(session: AsyncSession, users: Sequence[User],
         plan[u.id] = (tz, slot, day, clock.start_of_day(day, tz), clock.start_of_day(day + dt.timedelta(days=1), tz))
     ids = list(plan)
     lo, hi = min(p[3] for p in plan.values()), max(p[4] for p in plan.values())
-    since = min(p[1] for p in plan.values()) - dt.timedelta(days=1)
+    # What arrived by mail is listed from the previous digest on (a day before, for the first one; a
+    # worker that was down for days, or a digest turned off and on, reaches back at most MAIL_LOOKBACK).
+    earliest = min(p[1] for p in plan.values()) - MAIL_LOOKBACK
+    previous: dict[uuid.UUID, dt.datetime] = {}
+    for uid, due in await session.execute(select(Notification.user_id, Notification.due_at).where(
+            Notification.user_id.in_(ids), Notification.kind == "digest", Notification.due_at >= earliest)):
+        if due < plan[uid][1] and due > previous.get(uid, earliest):
+            previous[uid] = due
+    last = {uid: previous.get(uid, plan[uid][1] - dt.timedelta(days=1)) for uid in ids}
+    since = min(last.values())
     events: dict[uuid.UUID, list[Event]] = defaultdict(list)
     for ev in await session.scalars(select(Event).where(
             Event.user_id.in_(ids), Event.status != "cancelled", Event.start_at < hi,
@@ -120,7 +130,7 @@ async def digest_texts(session: AsyncSession, users: Sequence[User],
         mine = tasks[u.id]
         due_today = [task_dict(t, tz) for t in mine if t.due_date == day]
         overdue = [task_dict(t, tz) for t in mine if t.due_date and t.due_date < day]
-        since_last = slot - dt.timedelta(days=1)  # what arrived by mail since the previous digest (up to this one)
+        since_last = last[u.id]  # what arrived by mail since the previous digest (up to this one)
         arrived = [task_dict(t, tz) for t in mine if t.source == MAIL and since_last < t.created_at <= slot]
         arrived += [event_dict(e, tz) for e in mailed[u.id] if since_last < e.created_at <= slot]
         texts[u.id] = compose_digest(Speaker(tz, slot), day, _day_events(events[u.id], tz, start, end, hidden),

@@ -320,3 +320,14 @@ async def test_the_digest_lists_what_arrived_by_mail_since_the_previous_one(
     clock.set("2026-03-04T07:31:00+01:00")
     [wednesday] = [t for t in await work() if "Good morning" in t]
     assert "Arrived by mail" not in wednesday  # nothing new came
+
+    # Mail comes on Wednesday; the worker is down until Saturday noon: Saturday's digest (the one that
+    # comes once it runs again) lists it — since the previous digest, not only the last 24 hours.
+    clock.set("2026-03-04T11:00:00+01:00")
+    dovecot.append(mail("Hi Ada,\n\nPlease renew the parking permit before Friday.\n\nCarol\n",
+                        subject="Fwd: Parking", sender="carol@example.net", top=(to_token(token),),
+                        message_id="<parking@x.test>"))
+    await work()
+    clock.set("2026-03-07T12:00:00+01:00")
+    [saturday] = [t for t in await work() if "Good morning" in t]
+    assert "parking permit" in saturday.split("Arrived by mail since the last digest:")[1].lower(), saturday
