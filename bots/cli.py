@@ -197,11 +197,15 @@ async def _tool(ctx: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 @memory_app.command("search")
-def memory_search(query: str, user: UserOpt = None,
+def memory_search(words: Annotated[list[str], typer.Argument(metavar="WORDS...", help="What to look for "
+                                                              "(quotes not needed).")],
+                  user: UserOpt = None,
                   k: Annotated[int, typer.Option("--k", help="How many hits.")] = 5,
                   as_json: JsonOpt = False) -> None:
     """Search what Pixie remembers for a user."""
     from core.tools import ToolContext
+
+    query = " ".join(words)
 
     async def go(rt: Any) -> list[dict[str, Any]]:
         u = await _lookup(rt, _user(user))
@@ -222,8 +226,9 @@ def memory_search(query: str, user: UserOpt = None,
 
 
 @memory_app.command("forget")
-def memory_forget(query: Annotated[str | None, typer.Argument(help="Forget the notes and remarks with all "
-                                                                    "these words.")] = None,
+def memory_forget(words: Annotated[list[str] | None, typer.Argument(
+                      metavar="[WORDS]...", help="Forget the notes and remarks with all these words "
+                                                 "(quotes not needed).")] = None,
                   user: UserOpt = None,
                   memory_id: Annotated[str | None, typer.Option("--id", help="Forget exactly this memory "
                                                                               "(an id from `memory search --json`).")]
@@ -232,6 +237,7 @@ def memory_forget(query: Annotated[str | None, typer.Argument(help="Forget the n
     """Make Pixie forget notes and remarks (tasks and events go when they are deleted)."""
     from core.tools import ToolContext
 
+    query = " ".join(words or ()).strip()
     if not query and not memory_id:
         err.print("[red]Say what to forget (words), or give --id.[/]")
         raise typer.Exit(2)
