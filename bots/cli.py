@@ -77,6 +77,16 @@ def _exit_on_signal(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def _log_progress() -> None:
+    """INFO lines for the long-running commands (run, worker, email poll): Pixie's own and its libraries',
+    without the embedded Postgres' start-up chatter and Alembic's, which would bury the lines that matter."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "pgserver"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def _run(fn: Callable[..., Awaitable[T]], *args: Any, tz: str | None = None, wait: str | None = None) -> T:
     from bots.app import open_runtime
 
@@ -197,11 +207,15 @@ async def _tool(ctx: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 @memory_app.command("search")
-def memory_search(query: str, user: UserOpt = None,
+def memory_search(words: Annotated[list[str], typer.Argument(metavar="WORDS...", help="What to look for "
+                                                              "(quotes not needed).")],
+                  user: UserOpt = None,
                   k: Annotated[int, typer.Option("--k", help="How many hits.")] = 5,
                   as_json: JsonOpt = False) -> None:
     """Search what Pixie remembers for a user."""
     from core.tools import ToolContext
+
+    query = " ".join(words)
 
     async def go(rt: Any) -> list[dict[str, Any]]:
         u = await _lookup(rt, _user(user))
@@ -222,8 +236,9 @@ def memory_search(query: str, user: UserOpt = None,
 
 
 @memory_app.command("forget")
-def memory_forget(query: Annotated[str | None, typer.Argument(help="Forget the notes and remarks with all "
-                                                                    "these words.")] = None,
+def memory_forget(words: Annotated[list[str] | None, typer.Argument(
+                      metavar="[WORDS]...", help="Forget the notes and remarks with all these words "
+                                                 "(quotes not needed).")] = None,
                   user: UserOpt = None,
                   memory_id: Annotated[str | None, typer.Option("--id", help="Forget exactly this memory "
                                                                               "(an id from `memory search --json`).")]
@@ -232,6 +247,7 @@ def memory_forget(query: Annotated[str | None, typer.Argument(help="Forget the n
     """Make Pixie forget notes and remarks (tasks and events go when they are deleted)."""
     from core.tools import ToolContext
 
+    query = " ".join(words or ()).strip()
     if not query and not memory_id:
         err.print("[red]Say what to forget (words), or give --id.[/]")
         raise typer.Exit(2)
@@ -387,7 +403,6 @@ def email_poll(once: Annotated[bool, typer.Option("--once", help="Read what is t
                as_json: JsonOpt = False) -> None:
     """Read the mailbox: forwarded mail becomes its users' tasks (the worker does this too)."""
     import contextlib
-    import logging
     import signal
 
     config = _mailbox_config()
@@ -424,7 +439,7 @@ def email_poll(once: Annotated[bool, typer.Option("--once", help="Read what is t
         return outcomes
 
     if not once:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _log_progress()
     from core.sources import SourceError
 
     try:
@@ -509,11 +524,10 @@ def run(no_worker: Annotated[bool, typer.Option("--no-worker", help="Leave remin
                                                  "`pixie worker`.")] = False) -> None:
     """Run every configured chat bot and the worker; prints a pairing code."""
     import contextlib
-    import logging
 
     from bots.run import run_all
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_progress()
 
     async def go(rt: Any) -> None:
         await run_all(rt, rt.settings, lambda line: console.print(line, markup=False, highlight=False),
@@ -529,7 +543,6 @@ def worker(burst: Annotated[bool, typer.Option("--burst", help="Run what is due,
            = False) -> None:
     """Run the background worker alone: reminders, digests, indexing, sync (PIXIE_REDIS_URL or embedded Redis)."""
     import contextlib
-    import logging
 
     from bots.app import keep_working, run_worker
     from core.config import get_settings
@@ -546,9 +559,7 @@ def worker(burst: Annotated[bool, typer.Option("--burst", help="Run what is due,
         console.print(f"worker alive: {line}" if line else f"[red]{why}[/]", markup=bool(not line))
         raise typer.Exit(0 if line else 1)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "pgserver"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _log_progress()
     # Signals are ours, not arq's: arq's handler belongs to one Worker, and after a restart (Redis or
     # Postgres went away) the old one's handler would swallow SIGTERM and the process would never stop.
     before = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}

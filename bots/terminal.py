@@ -119,8 +119,11 @@ async def read_blocking(fn: Callable[[], T]) -> T:
 
 
 def moved_to(reply: Reply) -> str | None:
-    """The zone a reply moved its user to ("I'm in Tokyo now"), if it did."""
-    return next((a.result["tz"] for a in reply.actions if a.tool == "set_timezone" and a.ok), None)
+    """The zone a reply left its user in, if it may have changed it: "I'm in Tokyo now", or an undo (which can put
+    the previous zone back; the terminal's zone must follow, or its next message would move the user again)."""
+    return next((a.result["tz"] for a in reply.actions
+                 if a.tool in ("set_timezone", "undo") and a.ok and "tz" in a.result),
+                None)
 
 
 async def run_jsonl(rt: Runtime, user: str, tz: str, stdin: TextIO = sys.stdin,

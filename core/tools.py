@@ -1059,7 +1059,9 @@ async def undo(ctx: ToolContext, a: Undo) -> dict[str, Any]:
     if done.settings:  # the digest's next slot follows the time zone and time put back
         from core.scheduler import digest_slot_after  # the scheduler imports this module
         ctx.user.next_digest_at = digest_slot_after(ctx.now, ctx.user.digest_time, ctx.user.tz)
-    return {"change": str(change), "removed": done.removed, "restored": done.restored, "settings": done.settings}
+    # "tz": the zone the user is in after the undo, so a terminal that carries the zone along follows it back
+    return {"change": str(change), "removed": done.removed, "restored": done.restored, "settings": done.settings,
+            "tz": ctx.user.tz}
 
 
 ToolFn = Callable[[ToolContext, Any], Awaitable[dict[str, Any]]]

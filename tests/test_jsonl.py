@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bots.app import Runtime
 from bots.terminal import run_jsonl
-from db.models import Event, MemoryItem, Reminder, Task
+from db.models import Event, MemoryItem, Reminder, Task, User
 
 
 async def replay(rt: Runtime, lines: list[Any], tz: str = "Europe/Berlin", user: str = "ada") -> list[dict]:
@@ -130,3 +130,18 @@ def test_pixie_chat_jsonl_end_to_end(data_dir: Path, tmp_path: Path) -> None:
     avail = outs[1]["actions"][0]
     assert avail["tool"] == "check_availability" and avail["result"]["free"] is False
     assert "Priya" in outs[1]["reply"]
+
+
+async def test_undoing_a_move_puts_the_zone_back_for_the_rest_of_the_stream(rt: Runtime) -> None:
+    # The terminal carries each speaker's zone from line to line: after an undo it must carry the zone put
+    # back, or the next line would silently move the user again while the undo said it had not.
+    outs = await replay(rt, [
+        {"text": "I'm in Tokyo now", "now": "2026-01-13T09:00:00+01:00"},
+        {"text": "set my timezone to America/New_York", "now": "2026-01-13T09:01:00+01:00"},
+        {"text": "undo", "now": "2026-01-13T09:02:00+01:00"},
+        {"text": "what time is it?", "now": "2026-01-13T09:03:00+01:00"},
+    ])
+    assert "Asia/Tokyo" in outs[2]["reply"]
+    assert "Asia/Tokyo" in outs[3]["reply"] and "17:03" in outs[3]["reply"]
+    async with rt.sessions() as s:
+        assert [u.tz for u in (await s.scalars(select(User))).all()] == ["Asia/Tokyo"]

@@ -443,3 +443,37 @@ async def test_my_son_is_found_by_the_name_the_notes_give_him(rt: Runtime) -> No
     assert "Felix is allergic to penicillin" in found
     flowers = texts(await call(rt, ada, "search_memory", {"query": "what flowers does my wife like?", "k": 1}))
     assert flowers == ["Hannah (my wife) loves white peonies"]
+
+
+async def test_the_memory_commands_take_several_words_without_quotes(rt: Runtime, monkeypatch: pytest.MonkeyPatch
+                                                                     ) -> None:
+    # As the README writes it: `pixie memory forget locker code` (a shell passes two arguments).
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from bots.cli import app
+    from core.config import get_settings
+
+    ada = await user(rt, "ada")
+    await call(rt, ada, "remember", {"text": "my gym locker code is 4471"})
+    await call(rt, ada, "remember", {"text": "the office wifi is kaffeebohne77"})
+    monkeypatch.setenv("PIXIE_DATA_DIR", str(rt.settings.data_dir))
+    monkeypatch.setenv("PIXIE_EMBEDDINGS", "hash")
+    monkeypatch.setenv("PIXIE_LLM", "offline")
+    if rt.settings.database_url:
+        monkeypatch.setenv("PIXIE_DATABASE_URL", rt.settings.database_url)
+
+    async def pixie(*args: str) -> Any:
+        get_settings.cache_clear()
+        try:  # a command runs its own event loop: give it a thread
+            return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+        finally:
+            get_settings.cache_clear()
+
+    found = await pixie("memory", "search", "gym", "locker", "--user", "ada", "--json")
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout)[0]["text"] == "my gym locker code is 4471"
+    gone = await pixie("memory", "forget", "locker", "code", "--user", "ada")
+    assert gone.exit_code == 0, gone.output
+    assert [m.text for m in await items(rt, kind="note")] == ["the office wifi is kaffeebohne77"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,17 @@ def test_only_the_configured_platforms_sdk_is_imported() -> None:
              "print(sorted({'telegram', 'slack_bolt', 'slack_sdk', 'discord'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "['telegram']", out.stdout + out.stderr
+
+
+def test_pixie_run_with_no_platform_says_so_in_its_own_words(tmp_path: Path) -> None:
+    """A newcomer's first `pixie run` (no token yet): the line that says what to set, not buried under
+    the embedded Postgres' start-up log (pgserver prints a page of INFO lines as it starts)."""
+    env = {k: v for k, v in os.environ.items() if k not in {p.setting for p in platforms.REGISTRY}
+           and k not in ("PIXIE_DATABASE_URL", "PIXIE_REDIS_URL")}
+    env |= {"PIXIE_DATA_DIR": str(tmp_path / "data"), "PIXIE_LLM": "offline", "PIXIE_EMBEDDINGS": "hash",
+            "COLUMNS": "200"}
+    proc = subprocess.run([str(Path(sys.executable).with_name("pixie")), "run"], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=tmp_path)
+    said = (proc.stdout + proc.stderr).strip().splitlines()
+    assert said == ["No chat platform is configured: set TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN or DISCORD_BOT_TOKEN "
+                    "(see README, “Connect a chat platform”). `pixie chat` works without any."], said
