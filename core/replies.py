@@ -267,8 +267,15 @@ def describe_rrule(rule: str) -> str:
     if freq == "DAILY":
         return "every day" if interval == 1 else f"every {interval} days"
     if freq == "WEEKLY":
-        names = " and ".join(_DAYS.get(d[-2:], d) for d in days) or "week"
-        return f"every {names}" if interval == 1 else f"every {interval} weeks on {names}"
+        plain = sorted(d[-2:] for d in days)
+        named = [_DAYS.get(d[-2:], d) for d in days]
+        if plain == sorted(["MO", "TU", "WE", "TH", "FR"]):
+            names = "weekday"
+        else:
+            names = ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1] if named else "week"
+        if interval == 1:
+            return f"every {names}"
+        return f"every {interval} weeks on {'weekdays' if names == 'weekday' else names}"
     if freq == "MONTHLY":
         if days and days[0][:-2]:
             nth = _NTH.get(days[0][:-2], days[0][:-2])

@@ -131,7 +131,7 @@ async def test_an_event_named_by_a_time_with_nothing_then_changes_nothing(rt: Ru
 
 async def test_every_weekday_at_8_reminds_each_weekday_and_skips_the_weekend(rt: Runtime) -> None:
     reply = await say(rt, "every weekday at 8 remind me to check email")
-    assert wrote(reply) == ["create_task"] and "Repeats" in reply.text, reply.text
+    assert wrote(reply) == ["create_task"] and "Repeats every weekday." in reply.text, reply.text
     [task] = await tasks(rt)
     assert task.recurrence and "BYDAY=MO,TU,WE,TH,FR" in task.recurrence
     assert local(task.remind_at) == "Wed 14 08:00"
@@ -146,7 +146,8 @@ async def test_every_weekday_at_8_reminds_each_weekday_and_skips_the_weekend(rt:
 
 
 async def test_ticking_off_a_repeating_task_keeps_it_for_next_time(rt: Runtime) -> None:
-    await say(rt, "remind me every monday at 9 to do the timesheet")
+    said = await say(rt, "remind me every monday at 9 to do the timesheet")
+    assert "Repeats every Monday." in said.text, said.text
     reply = await say(rt, "done with the timesheet", now=at("2026-01-19T10:00:00+01:00"))
     assert wrote(reply) == ["complete_task"] and "next time" in reply.text, reply.text
     [task] = await tasks(rt)
