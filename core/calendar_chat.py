@@ -231,7 +231,8 @@ async def use_calendar(ctx: ToolContext, a: UseCalendar) -> dict[str, Any]:
     """Send new events to one calendar (and sync it, if it was not synced yet)."""
     cals = await _calendars(ctx)
     if not cals:
-        raise ToolError("No calendar is connected. Send /connect google first.")
+        how = "Run `pixie calendar connect google`" if ctx.source == "cli" else "Send /connect google"
+        raise ToolError(f"No calendar is connected. {how} first.")
     wanted = a.calendar.strip().strip("“”\"'")
     found = [c for c in cals if wanted.lower() in (str(c.id), c.remote_id.lower(), c.name.lower())]
     if not found:

@@ -122,6 +122,8 @@ async def test_connect_without_an_oauth_client_says_what_to_set(google: FakeGoog
 
 async def test_calendar_use_chooses_where_new_events_go_and_list_shows_it(google: FakeGoogleCalendar,
                                                                           rt: Runtime) -> None:
+    out = await pixie("calendar", "use", "Work", "--user", "ada")  # nothing connected yet: says how, for a terminal
+    assert out.exit_code == 1 and "pixie calendar connect google" in out.output, out.output
     token = google.add_account(ADA)
     work = google.add_calendar(ADA, "Work")
     assert (await pixie("calendar", "connect", "google", "--refresh-token", token, "--user", "ada")).exit_code == 0
