@@ -83,6 +83,9 @@ def changes_nothing(found: Understanding) -> bool:
     return tool is not None and tool in TOOLS and not TOOLS[tool].changes
 
 
+# A message that opens by asking for a reminder ("remind me…", "pls remind me…", "can you remind me…").
+_REMIND_ME = re.compile(r"(?:(?:please|pls|plz|can\s+you|could\s+you|would\s+you|will\s+you)\s+)?remind\s+me\b")
+
 # A message that opens by saying not to write something ("don't forget to…" is the opposite: a request).
 _REFUSED = re.compile(
     r"(?:no\s+need\s+(?:to|for)\b|(?:please\s+)?(?:don'?t|dont|do\s+not)\s+(?:bother\s+(?:to\s+)?)?"
@@ -110,6 +113,10 @@ def decide(m: _Msg, ruled: Intent, said: str, reading: Reading) -> Understanding
     label, p = reading.label, reading.confidence
     if label == said:
         return Understanding(ruled, p, label, said)
+    if said == "create_task" and label == "create_event" and _REMIND_ME.match(m.low, m.b):
+        # "remind me at 1:30am on sunday to check the server" asks for a reminder, however event-like its time
+        # reads: the explicit request decides the kind, the classifier's sureness how sure Pixie is.
+        return Understanding(ruled, p, said, said)
     if p < OVERRULE and said != "unknown" and reading.p(said) >= PLAUSIBLE:
         # Unsure either way: the rules' reading stands, as sure as the classifier finds it.
         return Understanding(ruled, reading.p(said), said, said)

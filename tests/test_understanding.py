@@ -253,3 +253,20 @@ def test_a_weekday_part_said_in_the_plural_recurs() -> None:
     assert [(w.rrule, w.period) for w in said] == [("FREQ=WEEKLY;BYDAY=SU", "evening")]
     once = tp.find("dinner on sunday evening at 7", NOW)
     assert once[0].rrule is None and once[0].day == dt.date(2026, 1, 18)
+
+
+@pytest.mark.parametrize("text, title, when", [
+    ("remind me at 1:30am on sunday to check the server", "Check the server", "2026-01-18T01:30"),
+    ("remind me on friday at 7am to put the bins out", "Put the bins out", "2026-01-16T07:00"),
+    # 02:30 does not exist that night in Berlin (clocks go forward): the reminder comes at 03:30
+    ("can you remind me at 2:30am on march 29 to check the boiler", "Check the boiler", "2026-03-29T03:30"),
+])
+async def test_remind_me_at_a_time_on_a_day_is_a_reminder_not_an_event(rt: Runtime, text: str, title: str,
+                                                                        when: str) -> None:
+    reply = await say(rt, text)
+    assert [a.tool for a in reply.actions if a.ok] == ["create_task"], reply.text
+    async with rt.sessions() as s:
+        [task] = list(await s.scalars(select(Task)))
+    assert await count(rt, Event) == 0
+    assert task.title == title and task.remind_at is not None
+    assert task.remind_at.astimezone(ZoneInfo("Europe/Berlin")).isoformat()[:16] == when
