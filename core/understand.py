@@ -67,7 +67,31 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     if _REFUSED.match(m.low, m.b):  # "no need to remind me…", "don't add…": nothing to write, whatever is named
         return Understanding(Intent(None, reply_kind="left_alone"), 1.0, "chat", said)
     reading = chosen.read(m.text, said)
-    return _everyday(m, decide(m, ruled, said, reading))
+    return _not_in_the_past(_everyday(m, decide(m, ruled, said, reading)), now)
+
+
+# How sure a new task or event is when its time has already passed: below CONFIDENT, so Pixie asks.
+PAST = 0.3
+
+
+def _not_in_the_past(found: Understanding, now: dt.datetime) -> Understanding:
+    """A new task due, or an event starting, before now is news of the past more often than a request
+    ("I forgot to call mum at 9 yesterday", "lunch at noon went great"): asked about, never written unasked."""
+    intent = found.intent
+    if intent.tool not in ("create_task", "create_event") or found.confidence < CONFIDENT:
+        return found
+    when = intent.args.get("start") or intent.args.get("remind_at") or intent.args.get("due")
+    if not isinstance(when, str):
+        return found
+    try:
+        moment = dt.datetime.fromisoformat(when)
+    except ValueError:
+        return found
+    if moment.tzinfo is None:  # a date alone: past once its whole day is over
+        past = moment.date() < now.date()
+    else:
+        past = moment < now - dt.timedelta(minutes=1)
+    return replace(found, confidence=PAST) if past else found
 
 
 def changes_nothing(found: Understanding) -> bool:

@@ -270,3 +270,12 @@ async def test_remind_me_at_a_time_on_a_day_is_a_reminder_not_an_event(rt: Runti
     assert await count(rt, Event) == 0
     assert task.title == title and task.remind_at is not None
     assert task.remind_at.astimezone(ZoneInfo("Europe/Berlin")).isoformat()[:16] == when
+
+
+@pytest.mark.parametrize("text", ["lol I forgot to call mum at 9 yesterday", "I forgot to call mum yesterday"])
+async def test_a_new_task_whose_time_has_passed_is_asked_about_not_written(rt: Runtime, text: str) -> None:
+    reply = await say(rt, text)
+    assert not [a for a in reply.actions if a.ok] and "?" in reply.text, reply.text
+    assert await titles(rt) == []
+    again = await say(rt, "yes")  # they do want it kept: then it is
+    assert [a.tool for a in again.actions if a.ok] == ["create_task"] and len(await titles(rt)) == 1
