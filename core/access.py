@@ -102,6 +102,7 @@ class Access:
         self.mailbox: str | None = None  # the deployment mailbox's address (PIXIE_IMAP_URL), set by the wiring
         # What this process last wrote to each identity (chat, when): most messages then need no write.
         self._seen: dict[tuple[str, str], tuple[str | None, dt.datetime]] = {}
+        self._latest: dict[uuid.UUID, tuple[str, str]] = {}  # each user's identity this process last saw speak
 
     # ------------------------------------------------------------ codes
 
@@ -152,12 +153,12 @@ class Access:
                     user: User | None, create: Created) -> tuple[User | None, str | None]:
         """(user, welcome) for someone admitted; (None, refusal or None) for a stranger, refused once."""
         if user is not None:
-            await self._touch(session, msg, now)
+            await self._touch(session, msg, now, user.id)
             return user, None
         if (msg.platform, msg.platform_user_id) in self.owners:
             user = await _created(create)
             user.role = "owner"
-            await self._touch(session, msg, now)
+            await self._touch(session, msg, now, user.id)
             return user, None
         if msg.public:  # where others read: no refusal naming them, no code taken, nothing recorded
             return await self._admitted_by_id(session, msg, now, create), None
@@ -171,7 +172,7 @@ class Access:
         if stranger.admitted_at is not None:
             await session.delete(stranger)
             user = await _created(create)
-            await self._touch(session, msg, now)
+            await self._touch(session, msg, now, user.id)
             return user, None
         cmd = parse_command(text)
         candidate = normalise_code(cmd[1] if cmd and cmd[0] in ("start", "pair", "link", "join") else text)
@@ -196,7 +197,7 @@ class Access:
         if admitted is None:
             return None
         user = await _created(create)
-        await self._touch(session, msg, now)
+        await self._touch(session, msg, now, user.id)
         return user
 
     async def _welcome(self, session: AsyncSession, msg: IncomingMessage, now: dt.datetime, row: AccessCode,
@@ -212,19 +213,23 @@ class Access:
             return user, (f"Linked! {platform_name(msg.platform)} now shares your tasks, calendar and memory. "
                           "Say /digest here to get your reminders and morning digest here.")
         user = await _created(create)
-        await self._touch(session, msg, now)
+        await self._touch(session, msg, now, user.id)
         if row.kind == "pair":
             user.role = "owner"
             return user, "Paired — you're my owner now. " + HELP + OWNER_HELP
         return user, "Welcome! You're in. " + HELP
 
-    async def _touch(self, session: AsyncSession, msg: IncomingMessage, now: dt.datetime) -> None:
+    async def _touch(self, session: AsyncSession, msg: IncomingMessage, now: dt.datetime, user_id: uuid.UUID) -> None:
         # chat_id is the private chat Pixie may write to; a message from a shared channel carries none.
+        # Written at most every SEEN_EVERY, unless the user spoke on another platform since: then this one is
+        # where they are now (notifications go where they last spoke).
         key = (msg.platform, msg.platform_user_id)
         chat, when = self._seen.get(key, (None, None))
-        if when is not None and (msg.chat_id or chat) == chat and dt.timedelta(0) <= now - when < SEEN_EVERY:
+        if (when is not None and (msg.chat_id or chat) == chat and dt.timedelta(0) <= now - when < SEEN_EVERY
+                and self._latest.get(user_id) == key):
             return
         self._seen[key] = (msg.chat_id or chat, now)
+        self._latest[user_id] = key
         values: dict[str, Any] = {"last_seen_at": now}
         if msg.chat_id:
             values["chat_id"] = msg.chat_id

@@ -91,6 +91,31 @@ async def test_linking_two_accounts_that_both_have_data_merges_tasks_and_memory(
         assert await s.scalar(select(func.count()).select_from(MemoryItem).where(MemoryItem.user_id != owner.id)) == 0
 
 
+async def test_reminders_go_where_the_user_last_spoke_even_minutes_apart(rt: Runtime) -> None:
+    rt.assistant.access.owners = parse_owners("telegram:1,discord:2")
+
+    async def at(platform: str, who: str, text: str, minute: int) -> str:
+        reply = await rt.assistant.handle(IncomingMessage(platform, who, text, chat_id=f"c-{who}",
+                                                          message_id=f"{platform}-{minute}",
+                                                          ts=NOW + dt.timedelta(minutes=minute)))
+        return reply.text
+
+    await at("telegram", "1", "add water the plants tomorrow", 0)
+    code = code_in(await at("telegram", "1", "/link", 1))
+    assert (await at("discord", "2", f"/link {code}", 2)).startswith("Linked!")
+    await at("discord", "2", "add buy bread tomorrow", 3)
+    await at("telegram", "1", "add feed the cat tomorrow", 4)  # back on Telegram a minute later
+
+    async def last_platform() -> str:
+        async with rt.sessions() as s:
+            idents = list(await s.scalars(select(Identity)))
+        return max(idents, key=lambda i: i.last_seen_at or NOW - dt.timedelta(days=1)).platform
+
+    assert await last_platform() == "telegram"
+    await at("discord", "2", "add call the bank tomorrow", 5)
+    assert await last_platform() == "discord"
+
+
 async def test_a_stranger_cannot_guess_codes_and_only_owners_invite(rt: Runtime) -> None:
     rt.assistant.access.owners = parse_owners("telegram:1")
     await say(rt, "telegram", "1", "hi")
