@@ -33,6 +33,7 @@ from typing import Any
 from arq import Retry
 from sqlalchemy import select, update
 
+from core.notify import pick_identity
 from core.outage import classify
 from core.scheduler import outgoing
 from core.types import DeliveryCheck, OutgoingNotification, PlatformUnavailable, Undeliverable
@@ -107,18 +108,17 @@ def abandoned(jc: JobContext, lease_until: dt.datetime | None, holder: str | Non
     return lease_until <= now or (holder in dead and lease_until - jc.lease + jc.holder_grace <= now)
 
 
-def route(user: User, idents: Sequence[Identity], kind: str) -> tuple[str, str | None] | None:
-    """(platform, chat): the platform the user chose (the digest maybe to a channel), else where they last spoke."""
-    if not idents:
+def route(user: User, idents: Sequence[Identity], kind: str,
+          running: set[str] | None = None) -> tuple[str, str | None] | None:
+    """(platform, chat): the platform the user chose (the digest maybe to a channel), else where they last spoke —
+    among the `running` platforms (all of the user's when not known), as the notifier picks (pick_identity)."""
+    available = set(running) if running else {i.platform for i in idents}
+    target = pick_identity(list(idents), user.digest_platform, available)
+    if target is None:
         return None
-    if user.digest_platform:
-        if kind == "digest" and user.digest_channel:
-            return user.digest_platform, user.digest_channel
-        for ident in idents:
-            if ident.platform == user.digest_platform:
-                return ident.platform, ident.chat_id
-    seen = max(idents, key=lambda i: (getattr(i, "last_seen_at", None) or i.created_at, i.created_at))
-    return seen.platform, seen.chat_id
+    if kind == "digest" and user.digest_channel and target.platform == user.digest_platform:
+        return target.platform, user.digest_channel
+    return target.platform, target.chat_id
 
 
 async def claim(jc: JobContext, ids: Sequence[uuid.UUID], redis: Any = None) -> list[Claim]:
@@ -140,6 +140,7 @@ async def claim(jc: JobContext, ids: Sequence[uuid.UUID], redis: Any = None) -> 
         if not rows:
             return []
         owners = {r.user_id for r in rows}
+        running = set(getattr(jc.notifier, "senders", None) or ())  # the platforms this worker can reach
         users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(owners)))}
         idents: dict[uuid.UUID, list[Identity]] = defaultdict(list)
         for ident in await session.scalars(select(Identity).where(Identity.user_id.in_(owners),
@@ -148,7 +149,7 @@ async def claim(jc: JobContext, ids: Sequence[uuid.UUID], redis: Any = None) -> 
         claims, changes = [], []
         for r in rows:
             user = users.get(r.user_id)
-            target = route(user, idents[r.user_id], r.kind) if user is not None else None
+            target = route(user, idents[r.user_id], r.kind, running) if user is not None else None
             if target is None:
                 continue  # no chat platform: it stays queued for the terminal
             changes.append({"id": r.id, "status": "sending", "lease_until": now + jc.lease,

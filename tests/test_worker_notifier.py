@@ -116,3 +116,25 @@ def test_no_platform_configured_means_no_notifier(settings: Settings) -> None:
     bare = settings.model_copy(update={"telegram_bot_token": None, "slack_bot_token": None,
                                        "discord_bot_token": None})
     assert build_notifier(bare, None) is None  # type: ignore[arg-type]
+
+
+async def test_a_user_whose_chosen_platform_is_not_running_is_reached_and_recorded_where_they_are(
+        rt: Runtime, settings: Settings, redis: RedisSettings, telegram: FakeTelegram) -> None:
+    clock = Clock(at("2026-03-27T09:00:00+01:00"))
+    ada = await _user_on(rt, "ada", "telegram", str(ADA), str(ADA), clock)
+    async with rt.sessions() as session, session.begin():  # she also has Slack, chosen for her notes
+        session.add(Identity(user_id=ada.id, platform="slack", platform_user_id=f"{TEAM}/U0ADA", chat_id="D0ADA",
+                             created_at=clock(), last_seen_at=clock()))
+        await session.execute(update(User).where(User.id == ada.id).values(digest_platform="slack"))
+    configured = settings.model_copy(update={"telegram_bot_token": TOKEN, "telegram_base_url": telegram.base_url})
+    notifier = build_notifier(configured, rt.sessions)  # this deployment runs Telegram only
+    assert isinstance(notifier, WorkerRouter) and set(notifier.senders) == {"telegram"}
+    jc = JobContext(rt.sessions, rt.memory, notifier, now=clock, backoff_base=0.05, send_timeout=5.0)
+    async with notifier:
+        clock.set("2026-03-27T18:00:20+01:00")
+        await burst(jc, redis)
+    [tg] = telegram.to(ADA)
+    assert "Call ada's mom" in tg.text
+    async with rt.sessions() as session:
+        [row] = list(await session.scalars(select(Notification)))
+    assert (row.platform, row.status) == ("telegram", "sent")  # the outbox says where it really went
