@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +28,21 @@ from core.privacy import SHAREABLE_COMMANDS, placed
 from core.replies import Speaker, notice
 from core.scheduler import digest_slot_after, step_user, take_unsent
 from core.sources import SourceError
-from core.tools import TOOLS, Ambiguous, ToolContext, best_matches, items_touched, preview, run_tool, say
+from core.tools import (
+    TOOLS,
+    Ambiguous,
+    EventRef,
+    TaskRef,
+    ToolContext,
+    ToolError,
+    best_matches,
+    items_touched,
+    preview,
+    resolve_event,
+    resolve_task,
+    run_tool,
+    say,
+)
 from core.types import Action, Button, IncomingMessage, OutgoingNotification, Reply, storable
 from core.understand import event_counterpart
 from core.undo import NOT_RECORDED
@@ -301,6 +316,8 @@ class Assistant:
             touched = await items_touched(ctx, [(c.name, c.args) for c in thought.calls])
             bulk, shown = await preview(ctx, [(c.name, c.args) for c in thought.calls])
             if writes and thought.confidence < safety.CONFIDENT:  # never write a guess: ask first
+                # about what it would really change: a task edit naming no task but an event asks about the event
+                thought = replace(thought, calls=[await _as_found(ctx, c) for c in thought.calls])
                 question, user.pending = safety.confirm(thought.calls, thought.text)
                 thought = replace(thought, calls=[], text=question)
             elif touched > 1 or (bulk and touched):  # deleting or cancelling several things: ask first
@@ -458,4 +475,26 @@ async def _kept(session: AsyncSession, keep: Keep | None, reply: Reply) -> Reply
     return reply
 
 
+async def _as_found(ctx: ToolContext, call: ToolCall) -> ToolCall:
+    """`call`, or its event counterpart when it edits a task that does not exist and the event does."""
+    alt = event_counterpart(call)
+    if alt is None:
+        return call
+    try:
+        await resolve_task(ctx, TaskRef(task_ref=call.args.get("task_ref"), task_id=call.args.get("task_id")))
+        return call
+    except Ambiguous:
+        return call
+    except ToolError as exc:
+        if exc.detail.get("missing") != "task":
+            return call
+    try:
+        await resolve_event(ctx, EventRef.model_validate({k: v for k, v in alt.args.items()
+                                                           if k in EventRef.model_fields}))
+    except (ToolError, ValidationError):
+        return call
+    return alt
+
+
 __all__ = ["Ambiguous", "Assistant", "Keep", "clean_text", "pick_choice"]
+

@@ -23,7 +23,9 @@ _YES = re.compile(r"^\s*(y|yes|yeah|yep|yup|sure|ok|okay|confirm(ed)?|do it|go a
 _UNDO = re.compile(r"^\s*/?(?:(?:no,?\s+|oops,?\s+|actually,?\s+)?(?:please\s+)?(?:undo|revert)(?:\s+(?:that|it|this|"
                    r"the last (?:change|one|thing)|my last change))?|take (?:that|it) back)\s*(?:please|pls)?[\s.!]*$",
                    re.I)
-_NO = re.compile(r"^\s*(n|no|nope|nah|cancel|stop|don'?t|never ?mind|wait)\b", re.I)
+# "no" however said; "cancel", "stop", "don't" and "wait" only on their own ("cancel lunch with tom" is a new request).
+_NO = re.compile(r"^\s*(?:(?:n|no|nope|nah|never ?mind)\b|(?:don'?t|do not)\b(?!\s+forget)|(?:cancel|stop|wait)"
+                 r"(?:\s+(?:it|that|this|please|pls|then|now))*[\s.!]*$)", re.I)
 
 
 def _label(call: ToolCall) -> str:
@@ -51,7 +53,8 @@ def _offer(call: ToolCall) -> str:
     """One call said as the question of whether to do it ("Add a task “Book a table”")."""
     a = call.args
     ref = a.get("task_ref") or a.get("event_ref") or a.get("task_id") or a.get("event_id")
-    when = a.get("due") or a.get("start") or a.get("remind_at")
+    when = a.get("due") or a.get("start") or a.get("remind_at") or " ".join(
+        str(a[k]) for k in ("new_date", "new_time") if a.get(k))  # an event moved to a day or a time of day
     at = f" ({str(when).replace('T', ' ')[:16]})" if when else ""
     said = {
         "create_task": lambda: f"Add a task {_quoted(a.get('title'))}{at}",

@@ -279,3 +279,18 @@ async def test_a_new_task_whose_time_has_passed_is_asked_about_not_written(rt: R
     assert await titles(rt) == []
     again = await say(rt, "yes")  # they do want it kept: then it is
     assert [a.tool for a in again.actions if a.ok] == ["create_task"] and len(await titles(rt)) == 1
+
+
+async def test_an_unsure_move_of_an_event_named_as_a_task_asks_about_the_event_and_a_new_request_is_no_answer(
+        rt: Runtime) -> None:
+    await say(rt, "lunch with Tom on friday at 1")
+    asked = await say(rt, "move lunch with tom to saturday")
+    if asked.actions:  # sure enough to move it at once: then it moved the event, not a task
+        assert [a.tool for a in asked.actions if a.ok] == ["update_event"]
+    else:
+        assert "calendar" in asked.text and "2026-01-17" in asked.text and "?" in asked.text, asked.text
+    reply = await say(rt, "cancel lunch with tom")  # a new request, not a "no" to the question
+    assert [a.tool for a in reply.actions if a.ok] == ["cancel_event"], reply.text
+    assert await titles(rt) == []
+    async with rt.sessions() as s:
+        assert [e.status for e in await s.scalars(select(Event))] == ["cancelled"]
