@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import math
 import re
 import time
 import uuid
@@ -52,6 +53,32 @@ MAX_TERMS = 12  # query words weighed in the full-text leg
 MAX_DECIDERS = 3  # of which the rarest few decide which rows match at all (the rest only add weight)
 MAX_TEXT_QUERY = 2000
 FREQ_TTL = 3600.0
+# Words that name what kind of value is asked for ("Sven's email address", "flight number"), not what it is
+# about: they weigh less than the topic words they qualify, and decide a match only after those.
+GENERIC = frozenset("""number numbers no address addresses email emails mail name names date dates day days code codes
+time times phone mobile contact details detail info id ref reference link url website site""".split())
+GENERIC_WEIGHT = 0.5  # of a word's own weight; also what a related word or a value of the asked kind adds
+# Words about one everyday thing, any of which a note may use for it ("charging" for Orion → "pricing").
+# A related word only adds weight to rows that other words of the query match; it never decides.
+RELATED = tuple(frozenset(g.split()) for g in (
+    "price prices pricing priced cost costs costing charge charges charging charged fee fees rate rates pay pays "
+    "paying paid payment spend spent budget",
+))
+# What a value of the asked kind looks like in a note, for the words that ask for it: a note holding
+# "sven.larsen@nordlicht.example" says Sven's email even though no word of it is "email".
+_MONEY = r"[£$€¥]\s*\d|\d\s*(k|m)?\s*(euros?|eur|dollars?|usd|pounds?|gbp|quid|bucks|francs?|chf)\M|\d\s*[£$€]"
+_DATE = (r"\m(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d|\d(st|nd|rd|th)?\s+(of\s+)?"
+         r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)|\m\d{1,2}[./]\d{1,2}([./]\d{2,4})?\M"
+         r"|\m(mon|tues|wednes|thurs|fri|satur|sun)day")
+SHAPES = {
+    **dict.fromkeys(("email", "emails", "mail", "e-mail"), r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
+    **dict.fromkeys(("link", "url", "website", "site", "web"),
+                    r"https?://|\mwww\.|\m[\w-]+\.(com|org|net|io|de|eu|co|app|dev)\M"),
+    **dict.fromkeys(("number", "numbers", "phone", "mobile", "code", "pin", "id", "ref", "reference"), r"\d"),
+    **dict.fromkeys(("much", "price", "pricing", "cost", "costs", "charge", "charging", "charged", "fee", "fees",
+                     "pay", "paid", "paying", "rent", "salary", "budget", "spend", "spent"), _MONEY),
+    **dict.fromkeys(("date", "dates", "day", "birthday", "bday", "anniversary"), _DATE),
+}
 # Below this cosine similarity a vector-only candidate is noise, not a memory (per embedder family).
 MIN_SIMILARITY = {"hash": 0.12, "all-MiniLM": 0.2}
 
@@ -195,6 +222,17 @@ def candidate_lexemes(query: str, table: dict[str, float], memo: dict[str, tuple
     return list(found)
 
 
+def related_words(query: str) -> str:
+    """Words related to the query's everyday words that the query does not say itself (see RELATED)."""
+    asked = set(words(query))
+    return " ".join(sorted({w for group in RELATED if asked & group for w in group} - asked))
+
+
+def value_shapes(query: str) -> list[str]:
+    """Patterns (Postgres regular expressions) of the kinds of value the query asks for (see SHAPES)."""
+    return list(dict.fromkeys(SHAPES[w] for w in words(query) if w in SHAPES))
+
+
 def min_similarity(model: str) -> float:
     """The similarity floor for vector-only candidates of an embedder (0: none known)."""
     return next((v for prefix, v in MIN_SIMILARITY.items() if model.startswith(prefix)), 0.0)
@@ -218,6 +256,8 @@ _LEXEME = f"CAST('''' || {_QUOTED} AS tsquery)"
 # The same lexeme as the user_tsv column holds it: the owner's prefix, made as pixie_user_tsv makes it
 # (migration 0007), then the lexeme.
 _USER_LEXEME = f"CAST('''' || left(CAST(CAST(:uid AS uuid) AS text), 8) || {_QUOTED} AS tsquery)"
+# The GENERIC words as Postgres stems them (a constant: folded when the statement is planned).
+_GENERIC = "tsvector_to_array(to_tsvector('english', '" + " ".join(sorted(GENERIC)) + "'))"
 ENGLISH: Any = literal_column("'english'")  # the text search configuration of the tsv column
 # The weight of a hit's kind, as SQL over {kind}.
 _KIND_WEIGHT = ("CASE {kind} " + " ".join(f"WHEN '{k}' THEN {w}" for k, w in KIND_WEIGHT.items())
@@ -246,20 +286,27 @@ def _words_sql(size: str) -> str:
     # statistics must not make one user's only note unfindable because others use its words).
     decides = f"({size} <= :budget OR (f <= :common AND cum * {size} <= :budget))"
     return f"""
-    q AS (SELECT lq, mq, w, f, row_number() OVER (ORDER BY f, lex) AS rk, sum(f) OVER (ORDER BY f, lex) AS cum FROM (
-          SELECT l.lex, {_LEXEME} AS lq, {_USER_LEXEME} AS mq, -ln(greatest(coalesce(c.freq, :floor), 1e-6)) AS w,
-                 coalesce(c.freq, :floor) AS f
-          FROM (SELECT lex FROM unnest(tsvector_to_array(to_tsvector('english', :query))) lex LIMIT {MAX_TERMS}) l
+    q AS (SELECT lq, mq, w, f, own, row_number() OVER (ORDER BY NOT own, generic, f, lex) AS rk,
+                 sum(f) OVER (ORDER BY NOT own, generic, f, lex) AS cum FROM (
+          SELECT l.lex, {_LEXEME} AS lq, {_USER_LEXEME} AS mq, l.own, l.generic, coalesce(c.freq, :floor) AS f,
+                 -ln(greatest(coalesce(c.freq, :floor), 1e-6))
+                     * CASE WHEN l.own AND NOT l.generic THEN 1 ELSE {GENERIC_WEIGHT} END AS w
+          FROM (SELECT lex, own, lex = ANY({_GENERIC}) AS generic FROM (
+                  (SELECT lex, true AS own FROM unnest(tsvector_to_array(to_tsvector('english', :query))) lex
+                   LIMIT {MAX_TERMS})
+                  UNION ALL
+                  (SELECT lex, false FROM unnest(tsvector_to_array(to_tsvector('english', :related))) lex
+                   WHERE lex <> ALL(tsvector_to_array(to_tsvector('english', :query))) LIMIT {MAX_TERMS})) a) l
           LEFT JOIN unnest(CAST(:clex AS text[]), CAST(:cfreq AS float8[])) AS c(elem, freq) ON c.elem = l.lex) x),
     tq AS (SELECT CAST(CASE WHEN bool_or({decides})
                             THEN string_agg(mq::text, ' | ') FILTER (WHERE {decides})
                             ELSE string_agg(mq::text, ' & ') END AS tsquery) AS m
-           FROM q WHERE rk <= {MAX_DECIDERS} HAVING count(*) > 0)"""
+           FROM q WHERE own AND rk <= {MAX_DECIDERS} HAVING count(*) > 0)"""
 
 
 @functools.lru_cache(maxsize=64)
 def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tuple[int, int] | None,
-                every_kind: bool = True) -> str:
+                every_kind: bool = True, shapes: bool = False) -> str:
     """The whole hybrid search as one statement (one round trip).
 
     Vector leg — exact (a user with up to EXACT_LIMIT vectors): a scan of the user's own rows
@@ -291,10 +338,13 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tup
         SELECT id, kind, text, created_at, {distance} AS d FROM memory_items
         WHERE user_id = :uid AND embedding_model = :model{of_kind}{ann}
         ORDER BY d LIMIT {n}) v)"""
+    # a value of the kind asked for ("email" → an address in the note) adds :shape_w per kind found
+    shape = (" + :shape_w * (SELECT count(*) FROM unnest(CAST(:shapes AS text[])) p WHERE mi.text ~* p)"
+             if shapes else "")
     if with_words:
         txt = f""",
     txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r FROM (
-        SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq) AS s
+        SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq){shape} AS s
         FROM tq JOIN memory_items mi ON mi.user_tsv @@ tq.m
         WHERE mi.user_id = :uid{mi_of_kind}
         ORDER BY s DESC, mi.created_at DESC LIMIT {n}) t)"""
@@ -632,9 +682,13 @@ class Memory:
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
             stats = await self._statistics(session)
-            clex = candidate_lexemes(query[:MAX_TEXT_QUERY], stats.words, stats.stems)
-            params.update(query=query[:MAX_TEXT_QUERY], clex=clex, cfreq=[stats.words[w] for w in clex],
-                          common=COMMON, floor=stats.floor, budget=WORD_BUDGET)
+            related = related_words(query[:MAX_TEXT_QUERY])
+            clex = candidate_lexemes(f"{query[:MAX_TEXT_QUERY]} {related}", stats.words, stats.stems)
+            shapes = value_shapes(query[:MAX_TEXT_QUERY])
+            if shapes:
+                params.update(shapes=shapes, shape_w=-GENERIC_WEIGHT * math.log(max(stats.floor, 1e-6)))
+            params.update(query=query[:MAX_TEXT_QUERY], related=related, clex=clex,
+                          cfreq=[stats.words[w] for w in clex], common=COMMON, floor=stats.floor, budget=WORD_BUDGET)
             if not meta:  # a big user's count is only known to exceed EXACT_LIMIT: then count every memory
                 params["size"] = float(size if size <= EXACT_LIMIT else max(stats.total, size))
         dim = len(vector)
@@ -655,7 +709,8 @@ class Memory:
             if self._ef_default < EF_SEARCH:
                 await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(EF_SEARCH)})
         every = set(kinds) >= set(KINDS)
-        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta, limits, every), params)
+        shaped = "shapes" in params
+        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta, limits, every, shaped), params)
         if meta:
             [counts] = [r for r in rows if r[0] is None]
             rows = [r for r in rows if r[0] is not None]
@@ -664,12 +719,14 @@ class Memory:
                 done, clean = await self.catch_up(session, user_id)
                 size += done
                 if done:  # the backlog has vectors now: search again with them
-                    again = await _fetch(session, _search_sql(True, dim, with_words, True, (n, k), every), params)
+                    again = await _fetch(session, _search_sql(True, dim, with_words, True, (n, k), every, shaped),
+                                         params)
                     rows = [r for r in again if r[0] is not None]
             self._state[user_id] = (size, now + SIZE_TTL, now + CLEAN_TTL if clean else 0.0)
         elif not exact and (not rows or rows[0][5] < min(n, size)):
             # The approximate index gave fewer candidates than this user has: do it exactly.
-            rows = await _fetch(session, _search_sql(True, dim, with_words, False, (max(CANDIDATES, k), k), every),
+            rows = await _fetch(session, _search_sql(True, dim, with_words, False, (max(CANDIDATES, k), k), every,
+                                                 shaped),
                                 params)
         return [Hit(str(item_id), kind, body, float(score), at) for item_id, kind, body, at, score, _ in rows]
 
