@@ -59,10 +59,14 @@ GENERIC = frozenset("""number numbers no address addresses email emails mail nam
 time times phone mobile contact details detail info id ref reference link url website site""".split())
 GENERIC_WEIGHT = 0.5  # of a word's own weight; also what a related word or a value of the asked kind adds
 # Words about one everyday thing, any of which a note may use for it ("charging" for Orion → "pricing").
-# A related word only adds weight to rows that other words of the query match; it never decides.
+# A related word weighs GENERIC_WEIGHT and decides a match after the query's own words.
 RELATED = tuple(frozenset(g.split()) for g in (
     "price prices pricing priced cost costs costing charge charges charging charged fee fees rate rates pay pays "
     "paying paid payment spend spent budget",
+    "doctor doctors dr gp physician pediatrician paediatrician",
+    "children child kids kid",
+    "home house flat apartment",
+    "car cars vehicle",
 ))
 # What a value of the asked kind looks like in a note, for the words that ask for it: a note holding
 # "sven.larsen@nordlicht.example" says Sven's email even though no word of it is "email".
@@ -273,8 +277,11 @@ def _words_sql(size: str) -> str:
     """CTEs q (the query's weighted lexemes) and tq (the tsquery that decides whether a row matches at all).
 
     Words: the query's lexemes (Postgres' English stemming) each weigh their inverse frequency,
-    taken from Postgres' own statistics of the tsv column (passed in as :clex/:cfreq). A row must
-    contain one of the query's MAX_DECIDERS rarest words; the others only add weight. A word in
+    taken from Postgres' own statistics of the tsv column (passed in as :clex/:cfreq); a GENERIC
+    word and a word related to the query's (:related, see RELATED) weigh GENERIC_WEIGHT of that.
+    A row must contain one of the query's MAX_DECIDERS rarest words — topic words before generic
+    ones, so equally rare words do not decide by the alphabet — or a related word; the others only
+    add weight. A word in
     more than :common of all memories says too little to decide a match on its own, and the
     deciders together may be expected in at most :budget of the user's `size` memories (rows:
     scoring every match is what makes full text slow on big memories). When even the rarest word
@@ -298,10 +305,10 @@ def _words_sql(size: str) -> str:
                   (SELECT lex, false FROM unnest(tsvector_to_array(to_tsvector('english', :related))) lex
                    WHERE lex <> ALL(tsvector_to_array(to_tsvector('english', :query))) LIMIT {MAX_TERMS})) a) l
           LEFT JOIN unnest(CAST(:clex AS text[]), CAST(:cfreq AS float8[])) AS c(elem, freq) ON c.elem = l.lex) x),
-    tq AS (SELECT CAST(CASE WHEN bool_or({decides})
+    tq AS (SELECT CAST(CASE WHEN bool_or({decides}) FILTER (WHERE own)
                             THEN string_agg(mq::text, ' | ') FILTER (WHERE {decides})
-                            ELSE string_agg(mq::text, ' & ') END AS tsquery) AS m
-           FROM q WHERE own AND rk <= {MAX_DECIDERS} HAVING count(*) > 0)"""
+                            ELSE string_agg(mq::text, ' & ') FILTER (WHERE own) END AS tsquery) AS m
+           FROM q WHERE rk <= {MAX_DECIDERS} OR NOT own HAVING count(*) FILTER (WHERE own) > 0)"""
 
 
 @functools.lru_cache(maxsize=64)
@@ -343,18 +350,19 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tup
              if shapes else "")
     if with_words:
         txt = f""",
-    txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r FROM (
+    txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r,
+                   s / nullif(max(s) OVER (), 0) AS part FROM (
         SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq){shape} AS s
         FROM tq JOIN memory_items mi ON mi.user_tsv @@ tq.m
         WHERE mi.user_id = :uid{mi_of_kind}
         ORDER BY s DESC, mi.created_at DESC LIMIT {n}) t)"""
     else:
         txt = (",\n    txt AS (SELECT NULL::uuid AS id, NULL::text AS kind, NULL::text AS text, "
-               "NULL::timestamptz AS created_at, 0::bigint AS r WHERE false)")
+               "NULL::timestamptz AS created_at, 0::bigint AS r, 0::float8 AS part WHERE false)")
     # Both legs already read each candidate's row: carry kind, text and time along, no second fetch.
     found = f"""(SELECT coalesce(vec.id, txt.id) AS id, coalesce(vec.kind, txt.kind) AS kind,
            coalesce(vec.text, txt.text), coalesce(vec.created_at, txt.created_at) AS at,
-           (coalesce(1.0 / ({RRF_K} + vec.r), 0) + coalesce(1.0 / ({RRF_K} + txt.r), 0))
+           (coalesce(1.0 / ({RRF_K} + vec.r), 0) + coalesce(txt.part / ({RRF_K} + txt.r), 0))
                * {_KIND_WEIGHT.format(kind="coalesce(vec.kind, txt.kind)")} AS score,
            {"0" if exact else "(SELECT count(*) FROM vec)"} AS candidates
     FROM vec FULL JOIN txt ON txt.id = vec.id WHERE txt.r IS NOT NULL OR vec.sim >= :minsim
