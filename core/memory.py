@@ -35,6 +35,11 @@ KINDS = ("note", "task", "event", "message")
 # Explicit notes and what tasks and events say outrank a passing remark that matches as well.
 KIND_WEIGHT = {"note": 1.0, "task": 1.0, "event": 1.0, "message": 0.8}
 RRF_K = 60
+# A word-leg hit adds its reciprocal rank times (PART_FLOOR + the rest × the share of the best match's
+# word weight it has): a row saying half of what the best one says counts 3/4, so a note that shares one
+# vague word with the question but is close in vector does not outrank the note with the name asked about
+# and the kind of value asked for.
+PART_FLOOR = 0.5
 CANDIDATES = 50  # per leg (vector, words) before fusion
 ANN_CANDIDATES = 20  # per leg for a big user (HNSW): a beam of EF_SEARCH yields these at the index's own cost
 EXACT_LIMIT = 20_000  # up to this many vectors a user's exact scan is quick (≈7 ms) and always complete
@@ -362,7 +367,8 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tup
     # Both legs already read each candidate's row: carry kind, text and time along, no second fetch.
     found = f"""(SELECT coalesce(vec.id, txt.id) AS id, coalesce(vec.kind, txt.kind) AS kind,
            coalesce(vec.text, txt.text), coalesce(vec.created_at, txt.created_at) AS at,
-           (coalesce(1.0 / ({RRF_K} + vec.r), 0) + coalesce(txt.part / ({RRF_K} + txt.r), 0))
+           (coalesce(1.0 / ({RRF_K} + vec.r), 0)
+            + coalesce(({PART_FLOOR} + {1 - PART_FLOOR} * txt.part) / ({RRF_K} + txt.r), 0))
                * {_KIND_WEIGHT.format(kind="coalesce(vec.kind, txt.kind)")} AS score,
            {"0" if exact else "(SELECT count(*) FROM vec)"} AS candidates
     FROM vec FULL JOIN txt ON txt.id = vec.id WHERE txt.r IS NOT NULL OR vec.sim >= :minsim
@@ -667,6 +673,7 @@ class Memory:
         size, size_until, clean_until = self._state.get(user_id, (0, 0.0, 0.0))
         meta = size_until <= now or clean_until <= now
         rels = relation_words(query)
+        said = query  # what the word leg looks for
         if rels:  # "my son" is Felix in this user's notes: look for Felix too
             notes = await session.scalars(select(MemoryItem.text).where(
                 MemoryItem.user_id == user_id, MemoryItem.kind == "note",
@@ -674,13 +681,16 @@ class Memory:
                     "(" + " & ".join(words(r)) + ")" for r in sorted(rels))))).limit(50))
             names = relation_names(rels, notes)
             if names:
+                # the relation is that name now: "son" would count Felix twice in "my son Felix's coach"
+                said = f"{_REL_IN_QUERY.sub(' ', query)} ({', '.join(names)})"
                 query = f"{query} ({', '.join(names)})"
         try:
             [vector] = await self.embed_texts(session, [query])
         except Exception:  # no vector for the query: the words still find things
             log.warning("could not embed a search query; using words only", exc_info=True)
             vector = []
-        with_words = any(w not in STOP for w in words(query))
+        said = said[:MAX_TEXT_QUERY]
+        with_words = any(w not in STOP for w in words(said))
         if not vector and not with_words:
             return []
         params: dict[str, Any] = {"uid": user_id, "model": self.embedder.name if vector else "",
@@ -690,12 +700,12 @@ class Memory:
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
             stats = await self._statistics(session)
-            related = related_words(query[:MAX_TEXT_QUERY])
-            clex = candidate_lexemes(f"{query[:MAX_TEXT_QUERY]} {related}", stats.words, stats.stems)
-            shapes = value_shapes(query[:MAX_TEXT_QUERY])
+            related = related_words(said)
+            clex = candidate_lexemes(f"{said} {related}", stats.words, stats.stems)
+            shapes = value_shapes(said)
             if shapes:
                 params.update(shapes=shapes, shape_w=-GENERIC_WEIGHT * math.log(max(stats.floor, 1e-6)))
-            params.update(query=query[:MAX_TEXT_QUERY], related=related, clex=clex,
+            params.update(query=said, related=related, clex=clex,
                           cfreq=[stats.words[w] for w in clex], common=COMMON, floor=stats.floor, budget=WORD_BUDGET)
             if not meta:  # a big user's count is only known to exceed EXACT_LIMIT: then count every memory
                 params["size"] = float(size if size <= EXACT_LIMIT else max(stats.total, size))
