@@ -80,7 +80,7 @@ _DATE = (r"\m(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\
          r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)|\m\d{1,2}[./]\d{1,2}([./]\d{2,4})?\M"
          r"|\m(mon|tues|wednes|thurs|fri|satur|sun)day")
 SHAPES = {
-    **dict.fromkeys(("email", "emails", "mail", "e-mail"), r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
+    **dict.fromkeys(("email", "emails", "mail", "e-mail"), r"@[\w-]+\.[a-z]"),
     **dict.fromkeys(("link", "url", "website", "site", "web"),
                     r"https?://|\mwww\.|\m[\w-]+\.(com|org|net|io|de|eu|co|app|dev)\M"),
     **dict.fromkeys(("number", "numbers", "phone", "mobile", "code", "pin", "id", "ref", "reference"), r"\d"),
@@ -350,17 +350,19 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tup
         SELECT id, kind, text, created_at, {distance} AS d FROM memory_items
         WHERE user_id = :uid AND embedding_model = :model{of_kind}{ann}
         ORDER BY d LIMIT {n}) v)"""
-    # a value of the kind asked for ("email" → an address in the note) adds :shape_w per kind found
-    shape = (" + :shape_w * (SELECT count(*) FROM unnest(CAST(:shapes AS text[])) p WHERE mi.text ~* p)"
+    # A value of the kind asked for ("email" → an address in the note) adds :shape_w per kind found; only
+    # the leg's candidates are looked at (a pattern on every matching row is what would cost).
+    shape = (" + :shape_w * (SELECT count(*) FROM unnest(CAST(:shapes AS text[])) p WHERE t.text ~* p)"
              if shapes else "")
     if with_words:
         txt = f""",
     txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r,
                    s / nullif(max(s) OVER (), 0) AS part FROM (
-        SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq){shape} AS s
-        FROM tq JOIN memory_items mi ON mi.user_tsv @@ tq.m
-        WHERE mi.user_id = :uid{mi_of_kind}
-        ORDER BY s DESC, mi.created_at DESC LIMIT {n}) t)"""
+        SELECT t.id, t.kind, t.text, t.created_at, t.s{shape} AS s FROM (
+            SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq) AS s
+            FROM tq JOIN memory_items mi ON mi.user_tsv @@ tq.m
+            WHERE mi.user_id = :uid{mi_of_kind}
+            ORDER BY s DESC, mi.created_at DESC LIMIT {n}) t) u)"""
     else:
         txt = (",\n    txt AS (SELECT NULL::uuid AS id, NULL::text AS kind, NULL::text AS text, "
                "NULL::timestamptz AS created_at, 0::bigint AS r, 0::float8 AS part WHERE false)")
