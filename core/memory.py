@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import math
 import re
 import time
 import uuid
@@ -34,6 +35,11 @@ KINDS = ("note", "task", "event", "message")
 # Explicit notes and what tasks and events say outrank a passing remark that matches as well.
 KIND_WEIGHT = {"note": 1.0, "task": 1.0, "event": 1.0, "message": 0.8}
 RRF_K = 60
+# A word-leg hit adds its reciprocal rank times (PART_FLOOR + the rest × the share of the best match's
+# word weight it has): a row saying half of what the best one says counts 3/4, so a note that shares one
+# vague word with the question but is close in vector does not outrank the note with the name asked about
+# and the kind of value asked for.
+PART_FLOOR = 0.5
 CANDIDATES = 50  # per leg (vector, words) before fusion
 ANN_CANDIDATES = 20  # per leg for a big user (HNSW): a beam of EF_SEARCH yields these at the index's own cost
 EXACT_LIMIT = 20_000  # up to this many vectors a user's exact scan is quick (≈7 ms) and always complete
@@ -52,6 +58,36 @@ MAX_TERMS = 12  # query words weighed in the full-text leg
 MAX_DECIDERS = 3  # of which the rarest few decide which rows match at all (the rest only add weight)
 MAX_TEXT_QUERY = 2000
 FREQ_TTL = 3600.0
+# Words that name what kind of value is asked for ("Sven's email address", "flight number"), not what it is
+# about: they weigh less than the topic words they qualify, and decide a match only after those.
+GENERIC = frozenset("""number numbers no address addresses email emails mail name names date dates day days code codes
+time times phone mobile contact details detail info id ref reference link url website site""".split())
+GENERIC_WEIGHT = 0.5  # of a word's own weight; also what a related word or a value of the asked kind adds
+# Words about one everyday thing, any of which a note may use for it ("charging" for Orion → "pricing").
+# A related word weighs GENERIC_WEIGHT and decides a match after the query's own words.
+RELATED = tuple(frozenset(g.split()) for g in (
+    "price prices pricing priced cost costs costing charge charges charging charged fee fees rate rates pay pays "
+    "paying paid payment spend spent budget",
+    "doctor doctors dr gp physician pediatrician paediatrician",
+    "children child kids kid",
+    "home house flat apartment",
+    "car cars vehicle",
+))
+# What a value of the asked kind looks like in a note, for the words that ask for it: a note holding
+# "sven.larsen@nordlicht.example" says Sven's email even though no word of it is "email".
+_MONEY = r"[£$€¥]\s*\d|\d\s*(k|m)?\s*(euros?|eur|dollars?|usd|pounds?|gbp|quid|bucks|francs?|chf)\M|\d\s*[£$€]"
+_DATE = (r"\m(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d|\d(st|nd|rd|th)?\s+(of\s+)?"
+         r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)|\m\d{1,2}[./]\d{1,2}([./]\d{2,4})?\M"
+         r"|\m(mon|tues|wednes|thurs|fri|satur|sun)day")
+SHAPES = {
+    **dict.fromkeys(("email", "emails", "mail", "e-mail"), r"@[\w-]+\.[a-z]"),
+    **dict.fromkeys(("link", "url", "website", "site", "web"),
+                    r"https?://|\mwww\.|\m[\w-]+\.(com|org|net|io|de|eu|co|app|dev)\M"),
+    **dict.fromkeys(("number", "numbers", "phone", "mobile", "code", "pin", "id", "ref", "reference"), r"\d"),
+    **dict.fromkeys(("much", "price", "pricing", "cost", "costs", "charge", "charging", "charged", "fee", "fees",
+                     "pay", "paid", "paying", "rent", "salary", "budget", "spend", "spent"), _MONEY),
+    **dict.fromkeys(("date", "dates", "day", "birthday", "bday", "anniversary"), _DATE),
+}
 # Below this cosine similarity a vector-only candidate is noise, not a memory (per embedder family).
 MIN_SIMILARITY = {"hash": 0.12, "all-MiniLM": 0.2}
 
@@ -195,6 +231,17 @@ def candidate_lexemes(query: str, table: dict[str, float], memo: dict[str, tuple
     return list(found)
 
 
+def related_words(query: str) -> str:
+    """Words related to the query's everyday words that the query does not say itself (see RELATED)."""
+    asked = set(words(query))
+    return " ".join(sorted({w for group in RELATED if asked & group for w in group} - asked))
+
+
+def value_shapes(query: str) -> list[str]:
+    """Patterns (Postgres regular expressions) of the kinds of value the query asks for (see SHAPES)."""
+    return list(dict.fromkeys(SHAPES[w] for w in words(query) if w in SHAPES))
+
+
 def min_similarity(model: str) -> float:
     """The similarity floor for vector-only candidates of an embedder (0: none known)."""
     return next((v for prefix, v in MIN_SIMILARITY.items() if model.startswith(prefix)), 0.0)
@@ -218,6 +265,8 @@ _LEXEME = f"CAST('''' || {_QUOTED} AS tsquery)"
 # The same lexeme as the user_tsv column holds it: the owner's prefix, made as pixie_user_tsv makes it
 # (migration 0007), then the lexeme.
 _USER_LEXEME = f"CAST('''' || left(CAST(CAST(:uid AS uuid) AS text), 8) || {_QUOTED} AS tsquery)"
+# The GENERIC words as Postgres stems them (a constant: folded when the statement is planned).
+_GENERIC = "tsvector_to_array(to_tsvector('english', '" + " ".join(sorted(GENERIC)) + "'))"
 ENGLISH: Any = literal_column("'english'")  # the text search configuration of the tsv column
 # The weight of a hit's kind, as SQL over {kind}.
 _KIND_WEIGHT = ("CASE {kind} " + " ".join(f"WHEN '{k}' THEN {w}" for k, w in KIND_WEIGHT.items())
@@ -233,8 +282,11 @@ def _words_sql(size: str) -> str:
     """CTEs q (the query's weighted lexemes) and tq (the tsquery that decides whether a row matches at all).
 
     Words: the query's lexemes (Postgres' English stemming) each weigh their inverse frequency,
-    taken from Postgres' own statistics of the tsv column (passed in as :clex/:cfreq). A row must
-    contain one of the query's MAX_DECIDERS rarest words; the others only add weight. A word in
+    taken from Postgres' own statistics of the tsv column (passed in as :clex/:cfreq); a GENERIC
+    word and a word related to the query's (:related, see RELATED) weigh GENERIC_WEIGHT of that.
+    A row must contain one of the query's MAX_DECIDERS rarest words — topic words before generic
+    ones, so equally rare words do not decide by the alphabet — or a related word; the others only
+    add weight. A word in
     more than :common of all memories says too little to decide a match on its own, and the
     deciders together may be expected in at most :budget of the user's `size` memories (rows:
     scoring every match is what makes full text slow on big memories). When even the rarest word
@@ -246,20 +298,27 @@ def _words_sql(size: str) -> str:
     # statistics must not make one user's only note unfindable because others use its words).
     decides = f"({size} <= :budget OR (f <= :common AND cum * {size} <= :budget))"
     return f"""
-    q AS (SELECT lq, mq, w, f, row_number() OVER (ORDER BY f, lex) AS rk, sum(f) OVER (ORDER BY f, lex) AS cum FROM (
-          SELECT l.lex, {_LEXEME} AS lq, {_USER_LEXEME} AS mq, -ln(greatest(coalesce(c.freq, :floor), 1e-6)) AS w,
-                 coalesce(c.freq, :floor) AS f
-          FROM (SELECT lex FROM unnest(tsvector_to_array(to_tsvector('english', :query))) lex LIMIT {MAX_TERMS}) l
+    q AS (SELECT lq, mq, w, f, own, row_number() OVER (ORDER BY NOT own, generic, f, lex) AS rk,
+                 sum(f) OVER (ORDER BY NOT own, generic, f, lex) AS cum FROM (
+          SELECT l.lex, {_LEXEME} AS lq, {_USER_LEXEME} AS mq, l.own, l.generic, coalesce(c.freq, :floor) AS f,
+                 -ln(greatest(coalesce(c.freq, :floor), 1e-6))
+                     * CASE WHEN l.own AND NOT l.generic THEN 1 ELSE {GENERIC_WEIGHT} END AS w
+          FROM (SELECT lex, own, lex = ANY({_GENERIC}) AS generic FROM (
+                  (SELECT lex, true AS own FROM unnest(tsvector_to_array(to_tsvector('english', :query))) lex
+                   LIMIT {MAX_TERMS})
+                  UNION ALL
+                  (SELECT lex, false FROM unnest(tsvector_to_array(to_tsvector('english', :related))) lex
+                   WHERE lex <> ALL(tsvector_to_array(to_tsvector('english', :query))) LIMIT {MAX_TERMS})) a) l
           LEFT JOIN unnest(CAST(:clex AS text[]), CAST(:cfreq AS float8[])) AS c(elem, freq) ON c.elem = l.lex) x),
-    tq AS (SELECT CAST(CASE WHEN bool_or({decides})
+    tq AS (SELECT CAST(CASE WHEN bool_or({decides}) FILTER (WHERE own)
                             THEN string_agg(mq::text, ' | ') FILTER (WHERE {decides})
-                            ELSE string_agg(mq::text, ' & ') END AS tsquery) AS m
-           FROM q WHERE rk <= {MAX_DECIDERS} HAVING count(*) > 0)"""
+                            ELSE string_agg(mq::text, ' & ') FILTER (WHERE own) END AS tsquery) AS m
+           FROM q WHERE rk <= {MAX_DECIDERS} OR NOT own HAVING count(*) FILTER (WHERE own) > 0)"""
 
 
 @functools.lru_cache(maxsize=64)
 def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tuple[int, int] | None,
-                every_kind: bool = True) -> str:
+                every_kind: bool = True, shapes: bool = False) -> str:
     """The whole hybrid search as one statement (one round trip).
 
     Vector leg — exact (a user with up to EXACT_LIMIT vectors): a scan of the user's own rows
@@ -291,20 +350,27 @@ def _search_sql(exact: bool, dim: int, with_words: bool, meta: bool, limits: tup
         SELECT id, kind, text, created_at, {distance} AS d FROM memory_items
         WHERE user_id = :uid AND embedding_model = :model{of_kind}{ann}
         ORDER BY d LIMIT {n}) v)"""
+    # A value of the kind asked for ("email" → an address in the note) adds :shape_w per kind found; only
+    # the leg's candidates are looked at (a pattern on every matching row is what would cost).
+    shape = (" + :shape_w * (SELECT count(*) FROM unnest(CAST(:shapes AS text[])) p WHERE t.text ~* p)"
+             if shapes else "")
     if with_words:
         txt = f""",
-    txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r FROM (
-        SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq) AS s
-        FROM tq JOIN memory_items mi ON mi.user_tsv @@ tq.m
-        WHERE mi.user_id = :uid{mi_of_kind}
-        ORDER BY s DESC, mi.created_at DESC LIMIT {n}) t)"""
+    txt AS (SELECT id, kind, text, created_at, row_number() OVER (ORDER BY s DESC, created_at DESC) AS r,
+                   s / nullif(max(s) OVER (), 0) AS part FROM (
+        SELECT t.id, t.kind, t.text, t.created_at, t.s{shape} AS s FROM (
+            SELECT mi.id, mi.kind, mi.text, mi.created_at, (SELECT sum(q.w) FROM q WHERE mi.tsv @@ q.lq) AS s
+            FROM tq JOIN memory_items mi ON mi.user_tsv @@ tq.m
+            WHERE mi.user_id = :uid{mi_of_kind}
+            ORDER BY s DESC, mi.created_at DESC LIMIT {n}) t) u)"""
     else:
         txt = (",\n    txt AS (SELECT NULL::uuid AS id, NULL::text AS kind, NULL::text AS text, "
-               "NULL::timestamptz AS created_at, 0::bigint AS r WHERE false)")
+               "NULL::timestamptz AS created_at, 0::bigint AS r, 0::float8 AS part WHERE false)")
     # Both legs already read each candidate's row: carry kind, text and time along, no second fetch.
     found = f"""(SELECT coalesce(vec.id, txt.id) AS id, coalesce(vec.kind, txt.kind) AS kind,
            coalesce(vec.text, txt.text), coalesce(vec.created_at, txt.created_at) AS at,
-           (coalesce(1.0 / ({RRF_K} + vec.r), 0) + coalesce(1.0 / ({RRF_K} + txt.r), 0))
+           (coalesce(1.0 / ({RRF_K} + vec.r), 0)
+            + coalesce(({PART_FLOOR} + {1 - PART_FLOOR} * txt.part) / ({RRF_K} + txt.r), 0))
                * {_KIND_WEIGHT.format(kind="coalesce(vec.kind, txt.kind)")} AS score,
            {"0" if exact else "(SELECT count(*) FROM vec)"} AS candidates
     FROM vec FULL JOIN txt ON txt.id = vec.id WHERE txt.r IS NOT NULL OR vec.sim >= :minsim
@@ -609,6 +675,7 @@ class Memory:
         size, size_until, clean_until = self._state.get(user_id, (0, 0.0, 0.0))
         meta = size_until <= now or clean_until <= now
         rels = relation_words(query)
+        said = query  # what the word leg looks for
         if rels:  # "my son" is Felix in this user's notes: look for Felix too
             notes = await session.scalars(select(MemoryItem.text).where(
                 MemoryItem.user_id == user_id, MemoryItem.kind == "note",
@@ -616,13 +683,16 @@ class Memory:
                     "(" + " & ".join(words(r)) + ")" for r in sorted(rels))))).limit(50))
             names = relation_names(rels, notes)
             if names:
+                # the relation is that name now: "son" would count Felix twice in "my son Felix's coach"
+                said = f"{_REL_IN_QUERY.sub(' ', query)} ({', '.join(names)})"
                 query = f"{query} ({', '.join(names)})"
         try:
             [vector] = await self.embed_texts(session, [query])
         except Exception:  # no vector for the query: the words still find things
             log.warning("could not embed a search query; using words only", exc_info=True)
             vector = []
-        with_words = any(w not in STOP for w in words(query))
+        said = said[:MAX_TEXT_QUERY]
+        with_words = any(w not in STOP for w in words(said))
         if not vector and not with_words:
             return []
         params: dict[str, Any] = {"uid": user_id, "model": self.embedder.name if vector else "",
@@ -632,9 +702,13 @@ class Memory:
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
             stats = await self._statistics(session)
-            clex = candidate_lexemes(query[:MAX_TEXT_QUERY], stats.words, stats.stems)
-            params.update(query=query[:MAX_TEXT_QUERY], clex=clex, cfreq=[stats.words[w] for w in clex],
-                          common=COMMON, floor=stats.floor, budget=WORD_BUDGET)
+            related = related_words(said)
+            clex = candidate_lexemes(f"{said} {related}", stats.words, stats.stems)
+            shapes = value_shapes(said)
+            if shapes:
+                params.update(shapes=shapes, shape_w=-GENERIC_WEIGHT * math.log(max(stats.floor, 1e-6)))
+            params.update(query=said, related=related, clex=clex,
+                          cfreq=[stats.words[w] for w in clex], common=COMMON, floor=stats.floor, budget=WORD_BUDGET)
             if not meta:  # a big user's count is only known to exceed EXACT_LIMIT: then count every memory
                 params["size"] = float(size if size <= EXACT_LIMIT else max(stats.total, size))
         dim = len(vector)
@@ -655,7 +729,8 @@ class Memory:
             if self._ef_default < EF_SEARCH:
                 await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(EF_SEARCH)})
         every = set(kinds) >= set(KINDS)
-        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta, limits, every), params)
+        shaped = "shapes" in params
+        rows = await _fetch(session, _search_sql(exact, dim, with_words, meta, limits, every, shaped), params)
         if meta:
             [counts] = [r for r in rows if r[0] is None]
             rows = [r for r in rows if r[0] is not None]
@@ -664,12 +739,14 @@ class Memory:
                 done, clean = await self.catch_up(session, user_id)
                 size += done
                 if done:  # the backlog has vectors now: search again with them
-                    again = await _fetch(session, _search_sql(True, dim, with_words, True, (n, k), every), params)
+                    again = await _fetch(session, _search_sql(True, dim, with_words, True, (n, k), every, shaped),
+                                         params)
                     rows = [r for r in again if r[0] is not None]
             self._state[user_id] = (size, now + SIZE_TTL, now + CLEAN_TTL if clean else 0.0)
         elif not exact and (not rows or rows[0][5] < min(n, size)):
             # The approximate index gave fewer candidates than this user has: do it exactly.
-            rows = await _fetch(session, _search_sql(True, dim, with_words, False, (max(CANDIDATES, k), k), every),
+            rows = await _fetch(session, _search_sql(True, dim, with_words, False, (max(CANDIDATES, k), k), every,
+                                                 shaped),
                                 params)
         return [Hit(str(item_id), kind, body, float(score), at) for item_id, kind, body, at, score, _ in rows]
 

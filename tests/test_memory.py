@@ -477,3 +477,27 @@ async def test_the_memory_commands_take_several_words_without_quotes(rt: Runtime
     gone = await pixie("memory", "forget", "locker", "code", "--user", "ada")
     assert gone.exit_code == 0, gone.output
     assert [m.text for m in await items(rt, kind="note")] == ["the office wifi is kaffeebohne77"]
+
+
+async def test_a_question_for_a_kind_of_value_finds_the_note_that_holds_one_about_its_topic(rt: Runtime) -> None:
+    # the hashing embedder knows no meaning: the words alone must find these
+    ada = await user(rt, "ada")
+    for t in ("the new office address is Torstraße 118, 10119 Berlin",
+              "Tomasz prefers Slack over email for urgent things",
+              "my member number is K882051736", "the school office number is 030 2290 6613",
+              "my Miles & More number is 992 0017 6358", "I prefer aisle seats on flights",
+              "Nordlicht account manager is Sven Larsen, sven.larsen@nordlicht.example",
+              "my flight to Lisbon on March 18 is TP 569", "Orion was planned to launch on March 31",
+              "Orion's Slack channel is #orion-war-room", "the Orion design review moved to the Tegel room",
+              "Orion pricing is settled at 12 euros per seat per month", "Felix's birthday is February 27"):
+        await call(rt, ada, "remember", {"text": t})
+
+    async def top(query: str) -> list[str]:
+        return texts(await call(rt, ada, "search_memory", {"query": query, "k": 2}))
+
+    # the name decides, not "email" or "address"; the note holding an email address says it is one
+    assert (await top("what's Sven's email address?"))[0].startswith("Nordlicht account manager")
+    # of the flight notes, the one holding a number
+    assert (await top("what's my flight number?"))[0].startswith("my flight to Lisbon")
+    # "charging" finds "pricing", and an amount answers "how much"
+    assert (await top("how much are we charging for Orion?"))[0].startswith("Orion pricing")
