@@ -89,6 +89,28 @@ def parse_command(text: str) -> tuple[str, str] | None:
     return (m.group(1).lower(), (m.group(2) or "").strip()) if m else None
 
 
+# Everyday ways of asking for what a command does ("how do I connect my google calendar?", "what's my
+# forwarding address?"): answered by the command itself, as if it had been typed.
+_LEAD = r"(?:(?:hey|hi|ok|so|please|pls|pixie|can\s+you|could\s+you|can\s+i|how\s+(?:do|can|could|should)\s+i|" \
+        r"i\s+(?:want|would\s+like|'?d\s+like)\s+to|help\s+me|let'?s)[\s,]+)*"
+_END = r"(?:[\s,]+(?:please|pls|thanks|thank\s+you))?[\s?.!]*$"
+_ASKED_AS = (
+    (re.compile(_LEAD + r"(?:connect|link|sync|hook\s+up|set\s+up|add)\s+(?:up\s+)?(?:my\s+|a\s+|the\s+)?"
+                r"(?:google\s+calendar|gcal|google|calendar)(?:\s+(?:to|with)\s+(?:you|pixie))?" + _END, re.I),
+     "/connect google"),
+    (re.compile(_LEAD + r"(?:(?:forward|send)\s+(?:you\s+)?(?:my\s+)?(?:e-?mails?|mails?)(?:\s+to\s+(?:you|pixie))?|"
+                r"(?:what'?s|what\s+is|where'?s|where\s+is|give\s+me|show\s+me|tell\s+me)\s+(?:my|the|your)\s+"
+                r"(?:(?:e-?mail|mail)\s+)?forwarding\s+(?:e-?mail\s+)?address)" + _END, re.I),
+     "/email"),
+)
+
+
+def asked_as_command(text: str) -> str | None:
+    """The command an everyday question asks for ("/connect google", "/email"); None for anything else."""
+    said = text.strip()
+    return next((command for pattern, command in _ASKED_AS if pattern.match(said)), None)
+
+
 def platform_name(platform: str) -> str:
     """How a platform is called in a sentence; core knows no platform, so its id, capitalised."""
     return "the terminal" if platform == "terminal" else platform.capitalize()

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import clock, safety
-from core.access import TRUSTED_PLATFORMS, Access, parse_command
+from core.access import TRUSTED_PLATFORMS, Access, asked_as_command, parse_command
 from core.brain import Brain, BrainInput, Thought, ToolCall
 from core.calendar_chat import CalendarChat, Linking, mask_pasted
 from core.context import ContextPack, gather_context
@@ -273,10 +273,11 @@ class Assistant:
             ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="chat")
             await run_tool(ctx, "set_timezone", {"zone": tz})
         zone = clock.zone(user.tz)
-        shortcut = welcome or await self.access.command(session, user, msg, text, now,
+        command = asked_as_command(text) or text  # "how do I connect my google calendar?" is /connect google
+        shortcut = welcome or await self.access.command(session, user, msg, command, now,
                                                         now.astimezone(zone).date())
         if shortcut is None:  # /connect, /calendars, /disconnect, a pasted consent, "put new events on Work"
-            calendar = await self.calendars.command(session, user, text, now)
+            calendar = await self.calendars.command(session, user, command, now)
             if isinstance(calendar, Linking):  # stored with its code masked: the code never rests in clear
                 stored = await self._store(session, user, msg, mask_pasted(text), now, uuid.uuid4())
                 return calendar if stored else Reply("", duplicate=True)
@@ -288,7 +289,7 @@ class Assistant:
                 return Reply("", duplicate=True)
             session.add(Message(user_id=user.id, platform=msg.platform, role="assistant",
                                 text=await self.access.mask_codes(session, shortcut), created_at=now))
-            cmd = parse_command(text)
+            cmd = parse_command(command)
             return await _kept(session, keep, placed(msg, Reply(shortcut),
                                                      shareable=bool(cmd and cmd[0] in SHAREABLE_COMMANDS)))
         # A one-time code Pixie issued reaches no brain, tool or row ("give Dan the code …" would store it

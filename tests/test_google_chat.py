@@ -244,7 +244,7 @@ async def test_an_address_pasted_in_slack_form_connects_and_is_kept_masked(
         rt: Runtime, google: FakeGoogleCalendar, app: GoogleApp, tmp_path: Path) -> None:
     wire_calendars(rt.assistant, rt.sessions, rt.settings, app, Vault(None, tmp_path))
     google.add_account(ADA_MAIL)
-    link = consent_link(await chat(rt, "/connect google"))
+    link = consent_link(await chat(rt, "how do I connect my google calendar?"))  # in words, as /connect google
     code = google.issue_auth_code(ADA_MAIL)
     # Slack wraps a pasted link in <…|…> and sends & as &amp;
     pasted = f"<http://127.0.0.1:8976/?state={link['state']}&amp;code={code}&amp;scope=x|127.0.0.1:8976/?state=…>"

@@ -188,6 +188,8 @@ async def test_email_in_chat_shows_the_forwarding_address_and_a_new_one_retires_
     shown = await say("/email")
     [old] = re.findall(r"pixie\+([a-z2-7]{16})@example\.test", shown)
     assert await say("/email") == shown  # the same address until asked for a new one
+    assert await say("what's my forwarding address?") == shown  # asked in words: the same answer
+    assert await say("how do I forward emails to you?") == shown
     [new] = re.findall(r"pixie\+([a-z2-7]{16})@example\.test", await say("/email new"))
     assert new != old
     dovecot.append(mail(sender="carol@example.net", top=(to_token(old),)),
