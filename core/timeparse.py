@@ -535,6 +535,28 @@ def _this_next(m: re.Match[str], c: _Ctx) -> Mention:
               window=(first_day, dt.date(t.year + ahead + 1, 1, 1)))
 
 
+_MONTH_WORDS = "|".join(sorted(MONTH, key=len, reverse=True))
+
+
+@_rule(r"\b(?P<lead>(?:the\s+)?(?:end|beginning|start)\s+of|in|by|before|during|until|till|through)\s+"
+       rf"(?:the\s+month\s+of\s+)?(?P<mon>{_MONTH_WORDS})\.?(?:\s+(?P<y>\d{{4}}))?\b(?!\s*\d|\s*(?:st|nd|rd|th)\b)")
+def _named_month(m: re.Match[str], c: _Ctx) -> Mention:
+    """A month said by name without a day ("before june", "by the end of january", "in march"): its next
+    occurrence (this month counts); the day a deadline falls on: the end of the month, its first day for
+    "by" and "the beginning of", the day before it for "before"."""
+    t, month = c.today, MONTH[m["mon"]]
+    year = int(m["y"]) if m["y"] else t.year + (1 if month < t.month else 0)
+    first = dt.date(year, month, 1)
+    lead = re.sub(r"\s+", " ", m["lead"]).removeprefix("the ")
+    if lead in ("by", "beginning of", "start of"):
+        day = first
+    elif lead == "before":
+        day = first - dt.timedelta(days=1)
+    else:
+        day = _month_end(first)
+    return _m(m, "window", day=max(day, t), window=(max(first, t), _month_end(first) + dt.timedelta(days=1)))
+
+
 @_rule(rf"\b(?:the\s+)?(?:next|coming|following)\s+(?:{NUM}|(?P<few>few|couple(?:\s+of)?)\s+)days\b")
 def _next_days(m: re.Match[str], c: _Ctx) -> Mention:
     n = 3 if m["few"] and "few" in m["few"] else 2 if m["few"] else int(amount(m["n"], m["nw"]))

@@ -67,7 +67,18 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     if _REFUSED.match(m.low, m.b):  # "no need to remind me…", "don't add…": nothing to write, whatever is named
         return Understanding(Intent(None, reply_kind="left_alone"), 1.0, "chat", said)
     reading = chosen.read(m.text, said)
-    return _not_in_the_past(_everyday(m, decide(m, ruled, said, reading)), now)
+    return _not_in_the_past(_on_a_day(m, _everyday(m, decide(m, ruled, said, reading))), now)
+
+
+def _on_a_day(m: _Msg, found: Understanding) -> Understanding:
+    """An event said only within a stretch ("dinner with sam next week", "a party in may") has no day yet:
+    the day Pixie would pick is a guess, so it asks instead of writing it."""
+    if found.intent.tool != "create_event" or found.confidence < CONFIDENT:
+        return found
+    kinds = set().union(*(w.kinds for w in m.whens)) if m.whens else set()
+    if "window" in kinds and not kinds & {"date", "moment"}:
+        return replace(found, confidence=PAST)
+    return found
 
 
 # How sure a new task or event is when its time has already passed: below CONFIDENT, so Pixie asks.

@@ -294,3 +294,24 @@ async def test_an_unsure_move_of_an_event_named_as_a_task_asks_about_the_event_a
     assert await titles(rt) == []
     async with rt.sessions() as s:
         assert [e.status for e in await s.scalars(select(Event))] == ["cancelled"]
+
+
+@pytest.mark.parametrize("text, title, due", [
+    ("I need to renew my passport before june", "Renew my passport", "2026-05-31"),
+    ("file the taxes by the end of april", "File the taxes", "2026-04-30"),
+])
+async def test_a_month_said_by_name_is_a_deadline_not_part_of_the_title(rt: Runtime, text: str, title: str,
+                                                                        due: str) -> None:
+    reply = await say(rt, text)
+    assert [a.tool for a in reply.actions if a.ok] == ["create_task"], reply.text
+    async with rt.sessions() as s:
+        [task] = list(await s.scalars(select(Task)))
+    assert (task.title, str(task.due_date)) == (title, due)
+
+
+@pytest.mark.parametrize("text", ["dinner with sam next week", "a party in may"])
+async def test_an_event_said_only_within_a_stretch_is_asked_about_not_put_on_a_guessed_day(rt: Runtime,
+                                                                                         text: str) -> None:
+    reply = await say(rt, text)
+    assert not [a for a in reply.actions if a.ok] and "?" in reply.text, reply.text
+    assert await count(rt, Event) == 0
