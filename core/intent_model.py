@@ -56,11 +56,19 @@ def rule_label(intent: Intent) -> str:
     return {"greeting": "chat", "thanks": "chat", "ack": "chat"}.get(kind, kind if kind in LABELS else "unknown")
 
 
-def features(vectors: np.ndarray, rule_labels: list[str], rule_scale: float) -> np.ndarray:
-    """The classifier's input rows: sentence vector, then the rules' reading one-hot (scaled)."""
-    onehot = np.zeros((len(rule_labels), len(LABELS)), dtype=np.float32)
-    for row, label in enumerate(rule_labels):
+# Said to be done on the user's behalf ("… for me", "get me a …", "book us …"): two words a sentence vector
+# hardly weighs, which alone part "buy a present for Jo for me" (an errand) from "buy a present for Jo" (a task).
+_ERRAND = re.compile(r"\b(?:for\s+(?:me|us)\b(?!\s+to\b)|on\s+(?:my|our)\s+behalf|(?:get|book|order|find|buy|fetch|grab"
+                     r"|reserve)\s+(?:me|us)\b)")
+
+
+def features(vectors: np.ndarray, rule_labels: list[str], rule_scale: float, texts: list[str]) -> np.ndarray:
+    """The classifier's input rows: sentence vector, the rules' reading one-hot, then whether an errand is said
+    (both scaled)."""
+    onehot = np.zeros((len(rule_labels), len(LABELS) + 1), dtype=np.float32)
+    for row, (label, text) in enumerate(zip(rule_labels, texts, strict=True)):
         onehot[row, LABELS.index(label)] = rule_scale
+        onehot[row, -1] = rule_scale if _ERRAND.search(view(text)) else 0.0
     return np.concatenate([vectors.astype(np.float32), onehot], axis=1)
 
 
@@ -114,7 +122,7 @@ class IntentModel:
 
     def read(self, text: str, rules: str) -> Reading:
         """How likely each label is for `text`, given what the rules read (`rules`, a label)."""
-        x = features(self.vectors([text]), [rules], self.rule_scale)
+        x = features(self.vectors([text]), [rules], self.rule_scale, [text])
         probs = softmax(x @ self.weights + self.bias)[0]
         order = np.argsort(-probs)
         return Reading(tuple((LABELS[i], float(probs[i])) for i in order))
@@ -141,7 +149,11 @@ def _load() -> IntentModel | None:
         if tuple(str(x) for x in data["labels"]) != LABELS:
             log.warning("%s was built for other labels: rebuild it (scripts/build_intent_model.py)", WEIGHTS)
             return None
-        return IntentModel(shared_encoder(), data["weights"], data["bias"], int(data["layers"]),
+        encoder = shared_encoder()
+        if data["weights"].shape[0] != encoder.dim + len(LABELS) + 1:
+            log.warning("%s was built for other features: rebuild it (scripts/build_intent_model.py)", WEIGHTS)
+            return None
+        return IntentModel(encoder, data["weights"], data["bias"], int(data["layers"]),
                            float(data["rule_scale"]))
     except Exception:  # a broken install must not stop the rules from answering
         log.exception("the intent classifier could not load: the offline rules decide alone")

@@ -41,4 +41,4 @@ def rule_labels(sentences: list[str]) -> list[str]:
 def matrix(encoder, sentences: list[str], layers: int, rule_scale: float) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The feature rows for sentences, as core.intent_model computes them at run time."""
     vectors = encoder.encode([view(normalise(s)) for s in sentences], layers=layers)
-    return features(vectors, rule_labels(sentences), rule_scale)
+    return features(vectors, rule_labels(sentences), rule_scale, [normalise(s) for s in sentences])
