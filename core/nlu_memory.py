@@ -92,8 +92,9 @@ _FORGET_LEAD = re.compile(
     r"^(?:(?:please|pls|just|now|also|and)\s+)*(?P<verb>forget|unremember|stop\s+remembering|"
     r"(?:don'?t|do\s+not|no\s+longer)\s+(?:need\s+to\s+)?remember|"
     # a word that could delete a task forgets only when it names a note or what the user said
-    r"(?:delete|remove|erase|wipe|clear|drop|discard|scrap|get\s+rid\s+of|throw\s+away|never\s*mind)"
-    rf"(?=\s+(?:(?:the|that|this|those|these|my|your|all|any|every|of)\s+)*(?:[\w'-]+\s+){{0,3}}?(?:{_MEMORY_NOUN}\b"
+    r"(?:delete|remove|erase|wipe|clear|drop|discard|scrap|scrub|purge|get\s+rid\s+of|throw\s+away|never\s*mind)"
+    r"(?=\s+[^.!?]*\bfrom\s+(?:your|the)\s+memory\b"  # "wipe the gate code from your memory"
+    rf"|\s+(?:(?:the|that|this|those|these|my|your|all|any|every|of)\s+)*(?:[\w'-]+\s+){{0,3}}?(?:{_MEMORY_NOUN}\b"
     r"(?!\s+(?:tasks?|todos?|to-dos?|reminders?|items?)\b)|what\s+(?:i|we)\b|everything\b|anything\b)))\s+")
 # the words between the verb and what to forget ("about", "the note about", "what I told you about")
 _FORGET_INTRO = re.compile(
