@@ -260,6 +260,10 @@ def _noun_question(m: _Msg) -> Intent | None:
     return Intent("search_memory", {"query": query}) if query else None
 
 
+_EDIT_TAIL = re.compile(r"\b(?:update|change|amend|fix|adjust|correct|move)\s+(?:it|that|this|the\s+calendar"
+                        r"|my\s+(?:calendar|diary))(?:\s+(?:please|pls|accordingly))?[\s.!]*$")
+
+
 def _fact(m: _Msg) -> Intent | None:
     """A standing fact told with no verb of remembering, as a note; None for anything that asks or plans."""
     body = m.body.strip()
@@ -267,6 +271,8 @@ def _fact(m: _Msg) -> Intent | None:
         return None  # "Lorenzo's address": asks
     if "?" in body or _QWORD.match(body) or _ASKS.search(body) or _chore(_lead_word(body)):
         return None
+    if _EDIT_TAIL.search(body):
+        return None  # "the vet is at 4 now, update it": a change to make, not a fact to keep
     if _SELF_STATE.match(body) or (_SELF_HABIT.match(body) and (_HABITUAL.search(body) or any(
             w.rrule for w in m.whens)) and not any(w.day is not None and w.rrule is None for w in m.whens)):
         verb_end = m.b  # "I do yoga on Sunday evenings", "I don't take meetings after 4 on Fridays": a habit, a rule

@@ -26,7 +26,7 @@ from core.nlu_memory import _forget, _query, _remember
 from core.nlu_occurrence import occurrence_intent
 from core.nlu_questions import _availability, _list_events, _list_tasks
 from core.nlu_tasks import _manage, _ref
-from core.nlu_text import _cap, _Msg
+from core.nlu_text import _cap, _iso, _Msg
 from core.nlu_zone import _timezone
 from core.safety import CONFIDENT
 
@@ -189,11 +189,30 @@ def _edit(label: str):  # type: ignore[no-untyped-def]
             return Intent(label, {key: ref}) if ref else None
         if label == "update_event" and got is not None and got.tool == "update_task":
             return _as_event_move(got)
-        if label in ("update_task", "update_event"):
+        if label == "update_event":
+            return _restated(m)  # a change needs its new value: "the vet is now at 4", or nothing to do
+        if label == "update_task":
             return None  # a change needs its new value, which the rules could not read
         ref = _ref(_without_times(m, _LEAD_VERB.sub("", m.text[m.b:], count=1)))
         return Intent(label, {key: ref}) if len(ref) > 1 else None
     return run
+
+
+# an event's new time told as news: "the vet is now at 4", "the assembly has moved to 10am, update it"
+_RESTATED = re.compile(r"(?P<ref>[^,;.!?]+?)\s+(?:is\s+now|'s\s+now|now\s+starts|has\s+(?:been\s+)?moved|been\s+moved"
+                       r"|got\s+moved|moved|is\s+moving)\b", re.I)
+
+
+def _restated(m: _Msg) -> Intent | None:
+    """update_event for an event's new day or time said as news, or None."""
+    hit = _RESTATED.match(m.text, m.b)
+    if hit is None:
+        return None
+    when = next((w for w in m.whens if w.start >= hit.end() and not w.rrule and (w.has_time or w.has_day)), None)
+    ref = _ref(hit["ref"])
+    if when is None or len(ref) < 2:
+        return None
+    return Intent("update_event", {"event_ref": ref, "start" if when.has_time else "new_date": _iso(when.point())})
 
 
 def _as_event_move(task: Intent) -> Intent | None:
