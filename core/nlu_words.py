@@ -151,7 +151,9 @@ _NOT_DONE_VERBS = set((
     "loved hated wondered missed moved pushed changed rescheduled postponed delayed shifted planned scheduled "
     "used feed speed seed weed bed red shed wed bred breed bleed proceed exceed succeed embed hundred sacred "
     "naked wicked ragged rugged crooked aged beloved learned was were had said saw felt meant put read set let "
-    "left went knew sat stood kept hit cut shut lit quit gone expected hoped wished agreed promised").split())
+    "left went knew sat stood kept hit cut shut lit quit gone expected hoped wished agreed promised "
+    # how something turned out or was lived, not a chore done: news ("we won the quiz", "met Jo for lunch")
+    "won lost enjoyed celebrated watched visited arrived landed survived passed failed met loved").split())
 _DET = r"(?:the|a|an|my|our|that|this|those|these|his|her|their|your)"
 _PRONOUN_REF = {"it", "that", "this", "them", "those", "these", "that one", "this one", "it all"}
 
