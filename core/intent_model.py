@@ -62,13 +62,22 @@ _ERRAND = re.compile(r"\b(?:for\s+(?:me|us)\b(?!\s+to\b)|on\s+(?:my|our)\s+behal
                      r"|reserve)\s+(?:me|us)\b)")
 
 
+# Said to be kept for the user to do ("add …", "put … on my list", "note to self", "remind me"): the other side.
+_MINE = re.compile(r"^(?:(?:please|pls|can\s+you|could\s+you)\s+)?(?:add|put|stick|chuck|pop|jot)\b"
+                   r"|\bon\s+(?:my|the)\s+(?:list|to-?do|todos?|to-do\s+list)\b|\bnote\s+to\s+self\b|\bremind\s+me\b"
+                   r"|\bdon'?t\s+let\s+me\s+forget\b")
+CUES = 2  # the columns after the rules' one-hot: an errand said, a chore kept said
+
+
 def features(vectors: np.ndarray, rule_labels: list[str], rule_scale: float, texts: list[str]) -> np.ndarray:
     """The classifier's input rows: sentence vector, the rules' reading one-hot, then whether an errand is said
-    (both scaled)."""
-    onehot = np.zeros((len(rule_labels), len(LABELS) + 1), dtype=np.float32)
+    and whether a chore to keep is said (all scaled)."""
+    onehot = np.zeros((len(rule_labels), len(LABELS) + CUES), dtype=np.float32)
     for row, (label, text) in enumerate(zip(rule_labels, texts, strict=True)):
+        seen = view(text)
         onehot[row, LABELS.index(label)] = rule_scale
-        onehot[row, -1] = rule_scale if _ERRAND.search(view(text)) else 0.0
+        onehot[row, -2] = rule_scale if _ERRAND.search(seen) else 0.0
+        onehot[row, -1] = rule_scale if _MINE.search(seen) else 0.0
     return np.concatenate([vectors.astype(np.float32), onehot], axis=1)
 
 
@@ -150,7 +159,7 @@ def _load() -> IntentModel | None:
             log.warning("%s was built for other labels: rebuild it (scripts/build_intent_model.py)", WEIGHTS)
             return None
         encoder = shared_encoder()
-        if data["weights"].shape[0] != encoder.dim + len(LABELS) + 1:
+        if data["weights"].shape[0] != encoder.dim + len(LABELS) + CUES:
             log.warning("%s was built for other features: rebuild it (scripts/build_intent_model.py)", WEIGHTS)
             return None
         return IntentModel(encoder, data["weights"], data["bias"], int(data["layers"]),
