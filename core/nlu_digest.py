@@ -10,8 +10,9 @@ from core.nlu_text import _Msg
 
 DEFAULT_TIME = "07:30"  # DESIGN.md: the digest goes out at 07:30 unless the user chose another time
 
-_DIGEST = re.compile(r"\b(?:digests?|(?:daily|morning|evening|nightly|day'?s)\s+(?:summary|summaries|briefings?|brief"
-                     r"|recaps?|round-?ups?|overviews?|rundowns?|updates?|digest))\b")
+_DIGEST = re.compile(r"\b(?:digests?|my\s+(?:summary|briefing|recap)|(?:daily|morning|evening|nightly|day'?s)\s+"
+                     r"(?:summary|summaries|briefings?|brief|recaps?|round-?ups?|overviews?|rundowns?|updates?|digest)"
+                     r"|(?:summary|briefing|recap|round-?up|rundown)\s+(?:every|each)\s+(?:morning|evening|day|night))\b")
 # a digest being written or read is a task ("review the weekly digest draft"), not a setting
 _NOT_SETTING = re.compile(r"\b(?:remind|remember|forget|task|todo|to-do|calendar|write|draft|prepare|read|review|finish"
                           r"|edit|proofread|publish|compile|print|forward|reply|newsletter)\b")
@@ -21,6 +22,9 @@ _OFF = re.compile(r"\b(?:turn|switch|shut)\s+(?:[\w']+\s+){0,4}?off\b|\boff\b|\b
                   r"|\b(?:don'?t|do\s+not|never)\s+(?:send|want|need|give)\b")
 _ON = re.compile(r"\b(?:turn|switch)\s+(?:[\w']+\s+){0,4}?(?:back\s+)?on\b|\bback\s+on\b|\b(?:enable|re-?enable"
                  r"|resume|restart|restore|unpause|reactivate|start)\b|\bbring\s+(?:[\w']+\s+){0,3}?back\b|\bagain\b")
+# switched on or off: a setting even when it is "the daily summary" ("switch the daily summary back on")
+_SWITCH = re.compile(r"\b(?:turn|switch)\s+(?:[\w']+\s+){0,4}?(?:back\s+)?(?:on|off)\b|\bback\s+on\b|^(?:please\s+)?"
+                     r"(?:stop|pause|resume|restart|disable|enable|mute|unpause)\b")
 _PLATFORM = re.compile(r"\b(slack|telegram|discord)\b")
 _CHANNEL = re.compile(r"(?<![\w#])(#[\w-]+)")
 # a recipient that is no platform: "send the daily summary to the team" is a chore
@@ -72,7 +76,7 @@ def _digest(m: _Msg) -> Intent | None:
     if not _DIGEST.search(body) or _NOT_SETTING.search(body) or _QUESTION.match(body) or _STORE_LEAD.match(body):
         return None
     named = re.search(r"\bdigests?\b", body) is not None
-    if not named and not re.search(r"\b(?:my|me|your)\b", body):
+    if not named and not re.search(r"\b(?:my|me|your)\b", body) and not _SWITCH.search(body):
         return None  # "send the daily summary …" without "my" is someone's report
     if _RECIPIENT.search(body):
         return None

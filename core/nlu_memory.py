@@ -92,8 +92,9 @@ _FORGET_LEAD = re.compile(
     r"^(?:(?:please|pls|just|now|also|and)\s+)*(?P<verb>forget|unremember|stop\s+remembering|"
     r"(?:don'?t|do\s+not|no\s+longer)\s+(?:need\s+to\s+)?remember|"
     # a word that could delete a task forgets only when it names a note or what the user said
-    r"(?:delete|remove|erase|wipe|clear|drop|discard|scrap|get\s+rid\s+of|throw\s+away|never\s*mind)"
-    rf"(?=\s+(?:(?:the|that|this|those|these|my|your|all|any|every|of)\s+)*(?:[\w'-]+\s+){{0,3}}?(?:{_MEMORY_NOUN}\b"
+    r"(?:delete|remove|erase|wipe|clear|drop|discard|scrap|scrub|purge|get\s+rid\s+of|throw\s+away|never\s*mind)"
+    r"(?=\s+[^.!?]*\bfrom\s+(?:your|the)\s+memory\b"  # "wipe the gate code from your memory"
+    rf"|\s+(?:(?:the|that|this|those|these|my|your|all|any|every|of)\s+)*(?:[\w'-]+\s+){{0,3}}?(?:{_MEMORY_NOUN}\b"
     r"(?!\s+(?:tasks?|todos?|to-dos?|reminders?|items?)\b)|what\s+(?:i|we)\b|everything\b|anything\b)))\s+")
 # the words between the verb and what to forget ("about", "the note about", "what I told you about")
 _FORGET_INTRO = re.compile(
@@ -259,6 +260,10 @@ def _noun_question(m: _Msg) -> Intent | None:
     return Intent("search_memory", {"query": query}) if query else None
 
 
+_EDIT_TAIL = re.compile(r"\b(?:update|change|amend|fix|adjust|correct|move)\s+(?:it|that|this|the\s+calendar"
+                        r"|my\s+(?:calendar|diary))(?:\s+(?:please|pls|accordingly))?[\s.!]*$")
+
+
 def _fact(m: _Msg) -> Intent | None:
     """A standing fact told with no verb of remembering, as a note; None for anything that asks or plans."""
     body = m.body.strip()
@@ -266,6 +271,8 @@ def _fact(m: _Msg) -> Intent | None:
         return None  # "Lorenzo's address": asks
     if "?" in body or _QWORD.match(body) or _ASKS.search(body) or _chore(_lead_word(body)):
         return None
+    if _EDIT_TAIL.search(body):
+        return None  # "the vet is at 4 now, update it": a change to make, not a fact to keep
     if _SELF_STATE.match(body) or (_SELF_HABIT.match(body) and (_HABITUAL.search(body) or any(
             w.rrule for w in m.whens)) and not any(w.day is not None and w.rrule is None for w in m.whens)):
         verb_end = m.b  # "I do yoga on Sunday evenings", "I don't take meetings after 4 on Fridays": a habit, a rule

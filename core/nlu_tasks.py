@@ -123,7 +123,9 @@ def _manage(m: _Msg) -> Intent | None:
         if not ref or ref.lower() in _PRONOUN_REF:
             return Intent(None, reply_kind="ack") if verb.startswith(("never", "forget")) else None
         raw = hit["ref"].lower()
-        future = any((w.day or m.now.date()) > m.now.date() for w in m.whens)
+        # a day said as a possessive names the item ("nix saturday's football"), it is no date to do it by
+        future = any((w.day or m.now.date()) > m.now.date() for w in m.whens
+                     if not re.match(r"'s\b", m.text[w.end:w.end + 3]))
         if future and not _EVENT_REF.search(raw):
             return None  # "cancel the gym membership on April 1" is a thing to do
         if _EVENT_REF.search(raw) and (verb in ("cancel", "call off") or "calendar" in raw) \

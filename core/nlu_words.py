@@ -73,7 +73,9 @@ _LEAD_RE = re.compile(
     r"[\s,:;!.\-—–]*)+")
 _ASK_RE = re.compile(r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+|kindly\s+|also\s+|just\s+|quickly\s+)*"
                      r"|(?:i'?d\s+like\s+you\s+to|i\s+want\s+you\s+to|i\s+need\s+you\s+to|i\s+would\s+like\s+you\s+to"
-                     r"|would\s+you\s+mind|please|pls)\s+)")
+                     r"|would\s+you\s+mind|please|pls)\s+"
+                     # "can we move the vet to 3?" asks for the move ("can we meet at 3?" is left as said)
+                     r"|(?:can|could)\s+we\s+(?=(?:move|push|shift|bring|reschedule|postpone|delay|cancel|change)\b))")
 _HELP_RE = re.compile(r"(?:help|help\s+me|\?+|what\s+can\s+you\s+do(?:\s+for\s+me)?|what\s+do\s+you\s+do"
                       r"|how\s+do(?:es)?\s+(?:this|you|it|pixie)\s+work|what\s+are\s+you|who\s+are\s+you"
                       r"|what\s+are\s+your\s+(?:features|commands|abilities|skills)|commands|menu|options"
@@ -149,7 +151,9 @@ _NOT_DONE_VERBS = set((
     "loved hated wondered missed moved pushed changed rescheduled postponed delayed shifted planned scheduled "
     "used feed speed seed weed bed red shed wed bred breed bleed proceed exceed succeed embed hundred sacred "
     "naked wicked ragged rugged crooked aged beloved learned was were had said saw felt meant put read set let "
-    "left went knew sat stood kept hit cut shut lit quit gone expected hoped wished agreed promised").split())
+    "left went knew sat stood kept hit cut shut lit quit gone expected hoped wished agreed promised "
+    # how something turned out or was lived, not a chore done: news ("we won the quiz", "met Jo for lunch")
+    "won lost enjoyed celebrated watched visited arrived landed survived passed failed met loved").split())
 _DET = r"(?:the|a|an|my|our|that|this|those|these|his|her|their|your)"
 _PRONOUN_REF = {"it", "that", "this", "them", "those", "these", "that one", "this one", "it all"}
 

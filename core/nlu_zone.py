@@ -21,17 +21,32 @@ _IMPLICIT = (
     re.compile(r"(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:now\s+|currently\s+)?(?:in|on|using)\s+(?P<z>.+?)\s+"
                rf"(?:time|{_ZONE_WORD})(?:\s+now)?"),
     re.compile(r"(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:now|currently)\s+(?:in|based\s+in|living\s+in)\s+(?P<z>.+)"),
-    re.compile(r"(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:in|based\s+in|living\s+in)\s+(?P<z>.+?)\s+now"),
+    re.compile(r"(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:(?:over\s+|out\s+)?in|based\s+in|living\s+in)\s+(?P<z>.+?)\s+now"),
     re.compile(r"(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:now\s+)?(?:based|living|located)\s+in\s+(?P<z>.+)"),
-    re.compile(r"(?:i|we)\s+(?:have\s+|just\s+)?(?:moved|relocated)\s+to\s+(?P<z>.+)"),
+    re.compile(r"(?:i|we)(?:'ve|\s+have)?\s+(?:just\s+)?(?:moved|relocated)\s+to\s+(?P<z>.+)"),
     re.compile(r"(?:i|we)\s+(?:now\s+)?live\s+in\s+(?P<z>.+)"),
 )
+# "…, switch my timezone" after where they are: the wish said in a tail, then only "I'm in Oslo" is left.
+_ASKED = re.compile(r"\b(?:so\s+|and\s+)?(?:please\s+|pls\s+|can\s+you\s+|could\s+you\s+)?"
+                    rf"(?:switch|change|update|set|fix|adjust)\s+(?:my\s+|the\s+)?{_ZONE_WORD}"
+                    r"(?:\s+(?:please|pls|accordingly|to\s+match))?$")
+# how long they stay, from now: "this week", "for a few days", "for now" ("in London next week" is a trip)
+_STAY = re.compile(r"\s+(?:this\s+(?:week|month|weekend)|for\s+(?:now|a\s+while|the\s+(?:week|month|weekend)"
+                   r"|(?:the\s+next\s+|a\s+few\s+|a\s+couple\s+of\s+|\d+\s+|a\s+|two\s+|three\s+)(?:days?|weeks?|months?))"
+                   r"|at\s+the\s+moment|right\s+now)$")
+# where they are, once a stay or the wish was said ("I'm in a meeting" alone is no move)
+_HERE = re.compile(r"(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:now\s+)?(?:over\s+|out\s+|staying\s+)?in\s+(?P<z>.+)")
 
 
 def _timezone(m: _Msg) -> Intent | None:
     """set_timezone for a user telling where they are now, or None."""
     body = re.sub(r"[\s.!?]+$", "", m.body.strip())
-    for pattern, explicit in [(p, True) for p in _EXPLICIT] + [(p, False) for p in _IMPLICIT]:
+    tails = [hit for hit in (_ASKED.search(body),) if hit]
+    body = body[:tails[0].start()].rstrip(" ,;.!-") if tails else body
+    stay = _STAY.search(body)
+    body = body[:stay.start()] if stay else body
+    here = [_HERE] if tails or stay else []
+    for pattern, explicit in [(p, True) for p in _EXPLICIT] + [(p, False) for p in [*_IMPLICIT, *here]]:
         hit = pattern.fullmatch(body)
         if hit is None:
             continue

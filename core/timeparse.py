@@ -637,11 +637,18 @@ def _colon_time(m: re.Match[str], c: _Ctx) -> Mention | None:
     return _m(m, "time", time=got[0], flex=got[1]) if got else None
 
 
+# a move whose new value is a bare hour: "push the 1:1 to 3" is 3 o'clock
+_MOVED_TO = re.compile(r"\b(?:move|moved|push|pushed|shift|shifted|bring|brought|reschedule|rescheduled|postpone"
+                       r"|postponed|delay|delayed)\b[^.!?]*?\bto\s+$", re.I)
+
+
 @_rule(r"\b(?P<h>\d{1,2})\b(?![:.,]?\d|\s*(?:%|st\b|nd\b|rd\b|th\b|people|persons|guests|items|of\b|x\b|-|/|days?\b"
        r"|weeks?\b|months?\b|years?\b|hours?\b|hrs?\b|mins?\b|minutes?\b|h\b|times\b|euros?|dollars?|pounds?|bucks))")
 def _bare_hour(m: re.Match[str], c: _Ctx) -> Mention | None:
     prep = _prep_before(c.text, m.start())
-    if not prep or prep["p"] not in ("at", "@", "around", "about", "by", "before", "after", "until", "till", "from"):
+    moved = _MOVED_TO.search(c.text, max(0, m.start() - 80), m.start())  # "move drinks with Jo to 7"
+    if not moved and (not prep or prep["p"] not in ("at", "@", "around", "about", "by", "before", "after", "until",
+                                                    "till", "from")):
         return None
     got = _clock(m["h"], None, None, c.evening)
     return _m(m, "time", time=got[0], flex=got[1]) if got else None

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from core.intent_model import LABELS, features, rule_label
+from core.intent_model import LABELS, features, rule_label, view
 from core.nlu import parse_message
 from core.nlu_words import normalise
 
@@ -40,5 +40,5 @@ def rule_labels(sentences: list[str]) -> list[str]:
 
 def matrix(encoder, sentences: list[str], layers: int, rule_scale: float) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The feature rows for sentences, as core.intent_model computes them at run time."""
-    vectors = encoder.encode([normalise(s).lower() for s in sentences], layers=layers)
-    return features(vectors, rule_labels(sentences), rule_scale)
+    vectors = encoder.encode([view(normalise(s)) for s in sentences], layers=layers)
+    return features(vectors, rule_labels(sentences), rule_scale, [normalise(s) for s in sentences])
