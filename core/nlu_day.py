@@ -88,11 +88,19 @@ def _hour(w: tp.When) -> dt.time | None:
 _NOT = re.compile(r"(?:\bnot|\binstead\s+of|\brather\s+than|\bfrom)\s*$", re.I)
 
 
+_BARE_HOUR = re.compile(r"\b(?:make|change|move|switch|put)\s+(?:it|that|this)\s+(?:to\s+|at\s+)?(?P<h>\d{1,2})"
+                        r"(?::(?P<min>[0-5]\d))?(?!\s*(?:am|pm|a\.m|p\.m|st|nd|rd|th|%|min|hour|day|week|people|x)\b)"
+                        r"(?![\d:.])")
+
+
 def correction(m: _Msg) -> Intent | None:
     """ "no wait, 5pm not 4": the new day and/or time for what was just made (the one not negated)."""
     said = [w for w in m.whens if not _NOT.search(m.text[max(0, w.start - 14):w.start])]
     if not said:
-        return None
+        bare = _BARE_HOUR.search(m.body)  # "actually make it 2": the hour nearest the old time, 2am or 2pm
+        if bare is None or not 1 <= int(bare["h"]) <= 12:
+            return None
+        return Intent("correct_last", {"time": f"{int(bare['h']) % 12:02d}:{bare['min'] or '00'}", "either_half": True})
     w = said[0]
     args: dict[str, Any] = {}
     day = w.day or (w.window[0] if w.window else None)

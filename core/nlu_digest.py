@@ -25,6 +25,8 @@ _ON = re.compile(r"\b(?:turn|switch)\s+(?:[\w']+\s+){0,4}?(?:back\s+)?on\b|\bbac
 # switched on or off: a setting even when it is "the daily summary" ("switch the daily summary back on")
 _SWITCH = re.compile(r"\b(?:turn|switch)\s+(?:[\w']+\s+){0,4}?(?:back\s+)?(?:on|off)\b|\bback\s+on\b|^(?:please\s+)?"
                      r"(?:stop|pause|resume|restart|disable|enable|mute|unpause)\b")
+# moved to another time: a setting even when it is "the morning summary" ("change the morning summary to 8am")
+_RESET = re.compile(r"^(?:(?:please|pls|can\s+you|could\s+you)\s+)*(?:change|move|set|reschedule|shift|push)\b")
 _PLATFORM = re.compile(r"\b(slack|telegram|discord)\b")
 _CHANNEL = re.compile(r"(?<![\w#])(#[\w-]+)")
 # a recipient that is no platform: "send the daily summary to the team" is a chore
@@ -76,7 +78,8 @@ def _digest(m: _Msg) -> Intent | None:
     if not _DIGEST.search(body) or _NOT_SETTING.search(body) or _QUESTION.match(body) or _STORE_LEAD.match(body):
         return None
     named = re.search(r"\bdigests?\b", body) is not None
-    if not named and not re.search(r"\b(?:my|me|your)\b", body) and not _SWITCH.search(body):
+    if not named and not re.search(r"\b(?:my|me|your)\b", body) and not _SWITCH.search(body) \
+            and not _RESET.match(body):
         return None  # "send the daily summary …" without "my" is someone's report
     if _RECIPIENT.search(body):
         return None

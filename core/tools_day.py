@@ -99,6 +99,8 @@ def _say_cancel_events(speaker: Speaker, args: dict[str, Any], r: dict[str, Any]
 class Correction(Args):
     date: str | None = Field(default=None, max_length=20)  # the new day, YYYY-MM-DD (keeps the time)
     time: str | None = Field(default=None, max_length=10)  # the new time of day, HH:MM (keeps the day)
+    # The time was a bare hour ("make it 2"): that hour or twelve hours later, whichever is nearer the old time.
+    either_half: bool = False
 
 
 EDITS = ("create_task", "update_task", "create_event", "update_event", "correct_last")
@@ -128,6 +130,10 @@ def _changed(current: dt.datetime | dt.date | None, a: Correction, tz: Any) -> d
     at = dt.time.fromisoformat(a.time) if a.time else None
     if isinstance(current, dt.datetime):
         local = current.astimezone(tz)
+        if at is not None and a.either_half and at.hour < 12:  # 2 → 14:00 beside a 13:00 lunch, 02:00 beside 01:00
+            later = at.replace(hour=at.hour + 12)
+            minutes = [abs(t.hour * 60 + t.minute - (local.hour * 60 + local.minute)) for t in (at, later)]
+            at = later if minutes[1] < minutes[0] else at
         return clock.localize(dt.datetime.combine(day or local.date(), at or local.time().replace(tzinfo=None)), tz)
     base = day or current or dt.datetime.now(tz).date()
     return clock.localize(dt.datetime.combine(base, at), tz) if at else base

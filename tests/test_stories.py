@@ -302,3 +302,10 @@ async def test_these_write_nothing_without_a_yes(rt: Runtime, text: str) -> None
     reply = await say(rt, text)
     assert not wrote(reply), reply.text
     assert (await events(rt), [(t.title, t.status, t.remind_at) for t in await tasks(rt)]) == before
+
+
+async def test_a_bare_hour_in_a_correction_is_the_one_nearest_what_was_said(rt: Runtime) -> None:
+    await say(rt, "lunch with Tom on friday at 1")
+    reply = await say(rt, "actually make it 2")
+    assert wrote(reply) == ["correct_last"], reply.text
+    assert local((await events(rt))["Lunch with Tom"][1]) == "Fri 16 14:00"  # 2pm beside a 1pm lunch, not 2am

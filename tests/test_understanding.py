@@ -315,3 +315,15 @@ async def test_an_event_said_only_within_a_stretch_is_asked_about_not_put_on_a_g
     reply = await say(rt, text)
     assert not [a for a in reply.actions if a.ok] and "?" in reply.text, reply.text
     assert await count(rt, Event) == 0
+
+
+@pytest.mark.parametrize("text, at", [("change the morning summary to 8am", "08:00"),
+                                      ("move the daily briefing to 6:45", "06:45")])
+async def test_the_digest_called_by_another_name_moves_to_the_time_said(rt: Runtime, text: str, at: str) -> None:
+    from db.models import User
+
+    reply = await say(rt, text)
+    assert [a.tool for a in reply.actions if a.ok] == ["set_digest"], reply.text
+    async with rt.sessions() as s:
+        [user] = list(await s.scalars(select(User)))
+    assert user.digest_time is not None and user.digest_time.strftime("%H:%M") == at
