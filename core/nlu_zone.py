@@ -15,6 +15,10 @@ _EXPLICIT = (
                r"\s+(?:to|as|=)\s+(?P<z>.+)"),
     re.compile(rf"(?:my\s+)?{_ZONE_WORD}\s+(?:is|=|should\s+be|is\s+now)\s+(?P<z>.+)"),
     re.compile(rf"use\s+(?P<z>.+?)\s+(?:time|{_ZONE_WORD})"),
+    # "switch me to new york time", also after what they said first ("flying to NYC, switch me to NY time")
+    re.compile(r"(?:[^,;]*[,;]\s*(?:so\s+|and\s+)?)?(?:please\s+|pls\s+|can\s+you\s+|could\s+you\s+)?"
+               r"(?:switch|change|set|move|put)\s+(?:me|us)\s+(?:over\s+)?(?:to|onto|on)\s+"
+               rf"(?P<z>.+?)\s+(?:time|{_ZONE_WORD})(?:\s+(?:please|pls))?"),
 )
 # Said in passing: only when the place really is a time zone ("I'm in a meeting now" is not).
 _IMPLICIT = (

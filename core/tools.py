@@ -1228,6 +1228,9 @@ async def run_tool(ctx: ToolContext, name: str, raw_args: dict[str, Any]) -> Act
             shown[key] = result[key]
     if "shift" in shown and "task" in result:  # a relative move: show the due date it came to
         shown["due"] = result["task"]["due"]
+    moved = ("new_date", "new_time", "shift_minutes")
+    if any(k in shown for k in moved) and "start" not in shown and isinstance(result.get("event"), dict):
+        shown["start"] = result["event"]["start"]  # an event moved to a day or time of day: where it came to
     return Action(name, shown, True, result)
 
 

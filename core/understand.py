@@ -72,7 +72,22 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     if _REFUSED.match(m.low, m.b):  # "no need to remind me…", "don't add…": nothing to write, whatever is named
         return Understanding(Intent(None, reply_kind="left_alone"), 1.0, "chat", said)
     reading = chosen.read(m.text, said)
-    return _not_in_the_past(_on_a_day(m, _doubted(_everyday(m, decide(m, ruled, said, reading)), reading)), now)
+    found = _doubted(_everyday(m, decide(m, ruled, said, reading)), reading)
+    return _not_in_the_past(_on_a_day(m, _keeps_its_day(m, found)), now)
+
+
+def _keeps_its_day(m: _Msg, found: Understanding) -> Understanding:
+    """An event moved to a time with no day said ("push the dentist to 4") stays on its own day: the new
+    time of day, not today at that time."""
+    intent = found.intent
+    start = intent.args.get("start")
+    if intent.tool != "update_event" or not isinstance(start, str) or "T" not in start:
+        return found
+    if any(w.has_day or w.window for w in m.whens):
+        return found
+    args = {k: v for k, v in intent.args.items() if k != "start"}
+    args["new_time"] = start[11:16]
+    return replace(found, intent=Intent("update_event", args))
 
 
 def _on_a_day(m: _Msg, found: Understanding) -> Understanding:

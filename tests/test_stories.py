@@ -309,3 +309,11 @@ async def test_a_bare_hour_in_a_correction_is_the_one_nearest_what_was_said(rt: 
     reply = await say(rt, "actually make it 2")
     assert wrote(reply) == ["correct_last"], reply.text
     assert local((await events(rt))["Lunch with Tom"][1]) == "Fri 16 14:00"  # 2pm beside a 1pm lunch, not 2am
+
+
+async def test_an_event_moved_to_a_time_alone_stays_on_its_day(rt: Runtime) -> None:
+    await say(rt, "dentist on friday at 3pm")
+    reply = await say(rt, "push the dentist to 4")
+    assert wrote(reply) == ["update_event"], reply.text
+    assert local((await events(rt))["Dentist"][1]) == "Fri 16 16:00"  # Friday still, not today at 4
+    assert reply.actions[0].args["start"].startswith("2026-01-16T16:00")  # the action says where it came to

@@ -327,3 +327,15 @@ async def test_the_digest_called_by_another_name_moves_to_the_time_said(rt: Runt
     async with rt.sessions() as s:
         [user] = list(await s.scalars(select(User)))
     assert user.digest_time is not None and user.digest_time.strftime("%H:%M") == at
+
+
+@pytest.mark.parametrize("text, zone", [("i'm flying to NYC next week, switch me to new york time", "new york"),
+                                        ("can you put me on tokyo time please", "tokyo")])
+def test_being_switched_to_a_places_time_sets_the_time_zone(text: str, zone: str) -> None:
+    found = understand(text, NOW)
+    assert (found.intent.tool, found.intent.args.get("zone")) == ("set_timezone", zone)
+
+
+@pytest.mark.parametrize("text", ["when's standup tomorrow?", "when is yoga on thursday?"])
+def test_when_an_event_is_on_a_day_is_read_from_the_calendar(text: str) -> None:
+    assert understand(text, NOW).intent.tool == "list_events"
