@@ -72,8 +72,27 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     if _REFUSED.match(m.low, m.b):  # "no need to remind me…", "don't add…": nothing to write, whatever is named
         return Understanding(Intent(None, reply_kind="left_alone"), 1.0, "chat", said)
     reading = chosen.read(m.text, said)
-    found = _doubted(_everyday(m, decide(m, ruled, said, reading)), reading)
+    found = _own_call(m, ruled, _doubted(_everyday(m, decide(m, ruled, said, reading)), reading))
     return _not_in_the_past(_on_a_day(m, _keeps_its_day(m, found)), now)
+
+
+# A call the user makes themselves: "call mom on sunday", "ring the bank" (not "… for me"; a text to send now,
+# "text Grace that I'm late", is an errand Pixie cannot run).
+_OWN_CALL = re.compile(r"(?:(?:urgent|asap|important|todo|to-?do)\s*[:\-]\s*)?(?:call|ring|phone)\s+"
+                       r"(?!(?:me|us|a\s+taxi|a\s+cab|an?\s+uber|an\s+ambulance)\b)"
+                       r"(?!.*\b(?:for\s+(?:me|us)|on\s+(?:my|our)\s+behalf)\b)")
+
+
+def _own_call(m: _Msg, ruled: Intent, found: Understanding) -> Understanding:
+    """A bare "call X" is the user's own to-do, as "remind me to call X" would be: a task, however errand-like the
+    classifier finds it (Pixie makes no calls, and the user did not ask it to)."""
+    if ruled.tool != "create_task" or found.intent.tool not in ("create_task", None) or found.confidence >= CONFIDENT:
+        return found
+    if found.label not in ("create_task", "cannot_do") or not _OWN_CALL.match(m.low, m.b):
+        return found
+    if re.search(r"\byou\b", m.low[:m.b]):  # "could you call my brother": asked of Pixie, an errand
+        return found
+    return Understanding(ruled, CONFIDENT, "create_task", found.rules)
 
 
 def _keeps_its_day(m: _Msg, found: Understanding) -> Understanding:

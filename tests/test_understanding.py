@@ -339,3 +339,15 @@ def test_being_switched_to_a_places_time_sets_the_time_zone(text: str, zone: str
 @pytest.mark.parametrize("text", ["when's standup tomorrow?", "when is yoga on thursday?"])
 def test_when_an_event_is_on_a_day_is_read_from_the_calendar(text: str) -> None:
     assert understand(text, NOW).intent.tool == "list_events"
+
+
+@pytest.mark.parametrize("text, title", [("call mom", "Call mom"), ("ring my boss", "Ring my boss"),
+                                         ("phone the bank on friday", "Phone the bank")])
+async def test_a_call_the_user_makes_is_a_task_and_one_asked_of_pixie_is_an_errand_it_asks_about(
+        rt: Runtime, text: str, title: str) -> None:
+    reply = await say(rt, text)
+    assert [a.tool for a in reply.actions if a.ok] == ["create_task"], reply.text
+    assert await titles(rt) == [title]
+    asked = await say(rt, "could you call my brother for me")
+    assert not [a for a in asked.actions if a.ok] and "?" in asked.text
+    assert await titles(rt) == [title]
