@@ -72,8 +72,17 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     if _REFUSED.match(m.low, m.b):  # "no need to remind me…", "don't add…": nothing to write, whatever is named
         return Understanding(Intent(None, reply_kind="left_alone"), 1.0, "chat", said)
     reading = chosen.read(m.text, said)
-    found = _own_call(m, ruled, _doubted(_everyday(m, decide(m, ruled, said, reading)), reading))
+    found = _own_call(m, ruled, _doubted(_everyday(m, _news_of_a_move(m, decide(m, ruled, said, reading))), reading))
     return _not_in_the_past(_on_a_day(m, _keeps_its_day(m, found)), now)
+
+
+def _news_of_a_move(m: _Msg, found: Understanding) -> Understanding:
+    """ "the vet is now at 4", "my dentist got moved to friday": an event that exists, moved — never a new one
+    called "Vet is now" (the move fails and says so when there is no such event)."""
+    if found.intent.tool not in ("create_event", "create_task"):
+        return found
+    moved = _restated(m)
+    return found if moved is None else replace(found, intent=moved, label="update_event")
 
 
 # A call the user makes themselves: "call mom on sunday", "ring the bank" (not "… for me"; a text to send now,

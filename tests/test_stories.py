@@ -317,3 +317,11 @@ async def test_an_event_moved_to_a_time_alone_stays_on_its_day(rt: Runtime) -> N
     assert wrote(reply) == ["update_event"], reply.text
     assert local((await events(rt))["Dentist"][1]) == "Fri 16 16:00"  # Friday still, not today at 4
     assert reply.actions[0].args["start"].startswith("2026-01-16T16:00")  # the action says where it came to
+
+
+async def test_news_that_an_event_moved_moves_it_and_makes_nothing_new(rt: Runtime) -> None:
+    await say(rt, "vet on friday at 3pm")
+    reply = await say(rt, "the vet is now at 4")
+    assert wrote(reply) == ["update_event"], reply.text
+    found = await events(rt)
+    assert list(found) == ["Vet"] and local(found["Vet"][1]) == "Fri 16 16:00"
