@@ -29,6 +29,15 @@ async def say(rt: Runtime, text: str, who: str = "ada", now: dt.datetime = NOW) 
     return await pixie.handle(IncomingMessage("terminal", who, text, ts=now, display_name=who))
 
 
+async def made_task(rt: Runtime, text: str) -> Task:
+    """Say `text`; it must make one task and nothing else: that task."""
+    reply = await say(rt, text)
+    assert [a.tool for a in reply.actions if a.ok] == ["create_task"], reply.text
+    async with rt.sessions() as s:
+        [task] = list(await s.scalars(select(Task)))
+    return task
+
+
 async def titles(rt: Runtime) -> list[str]:
     async with rt.sessions() as s:
         return sorted(t.title for t in await s.scalars(select(Task)))
@@ -263,10 +272,7 @@ def test_a_weekday_part_said_in_the_plural_recurs() -> None:
 ])
 async def test_remind_me_at_a_time_on_a_day_is_a_reminder_not_an_event(rt: Runtime, text: str, title: str,
                                                                         when: str) -> None:
-    reply = await say(rt, text)
-    assert [a.tool for a in reply.actions if a.ok] == ["create_task"], reply.text
-    async with rt.sessions() as s:
-        [task] = list(await s.scalars(select(Task)))
+    task = await made_task(rt, text)
     assert await count(rt, Event) == 0
     assert task.title == title and task.remind_at is not None
     assert task.remind_at.astimezone(ZoneInfo("Europe/Berlin")).isoformat()[:16] == when
@@ -302,10 +308,7 @@ async def test_an_unsure_move_of_an_event_named_as_a_task_asks_about_the_event_a
 ])
 async def test_a_month_said_by_name_is_a_deadline_not_part_of_the_title(rt: Runtime, text: str, title: str,
                                                                         due: str) -> None:
-    reply = await say(rt, text)
-    assert [a.tool for a in reply.actions if a.ok] == ["create_task"], reply.text
-    async with rt.sessions() as s:
-        [task] = list(await s.scalars(select(Task)))
+    task = await made_task(rt, text)
     assert (task.title, str(task.due_date)) == (title, due)
 
 
