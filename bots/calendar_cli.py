@@ -237,14 +237,12 @@ def sync(user: UserOpt = None) -> None:
 def disconnect(account: Annotated[str, typer.Argument(help="The account's address (or id, from `list --json`).")],
                user: UserOpt = None) -> None:
     """Forget an account: its tokens (revoked at Google too) and every event synced from it."""
-    from sqlalchemy import select
-
-    import core.synced  # noqa: F401  (registers the sync's tools, prune_remote_events among them)
+    import core.calendar_chat  # noqa: F401  (registers disconnect_calendar: the one way to disconnect)
     from connectors.google.auth import GoogleApp, Grant, revoke
     from core import accounts
     from core.tools import ToolContext, run_tool
     from core.vault import Vault
-    from db.models import Calendar, User
+    from db.models import User
 
     async def go(rt: Any) -> tuple[str | None, int]:
         u = await _user(rt, user)
@@ -255,19 +253,16 @@ def disconnect(account: Annotated[str, typer.Argument(help="The account's addres
         if not mine:
             return None, 0
         found, vault = mine[0], Vault.from_settings(rt.settings)
-        removed = 0
         async with rt.sessions() as session, session.begin():
             secret = await accounts.read_secret(session, vault, found.id)
             me = await session.get(User, u.id)
-            ctx = ToolContext(session, me, dt.datetime.now(clock.UTC), clock.zone(u.tz), rt.memory,
-                              source=found.provider)
-            for cal in await session.scalars(select(Calendar).where(Calendar.account_id == found.id)):
-                action = await run_tool(ctx, "prune_remote_events", {"calendar_id": str(cal.id), "keep": []})
-                removed += int(action.result.get("removed", 0)) if action.ok else 0
-            await accounts.disconnect(session, found.id)
-        if secret and found.provider == "google":
+            ctx = ToolContext(session, me, dt.datetime.now(clock.UTC), clock.zone(u.tz), rt.memory, source="cli")
+            action = await run_tool(ctx, "disconnect_calendar", {"account_id": str(found.id)})
+            if not action.ok:
+                raise _fail(str(action.result.get("error")))
+        if secret and found.provider == "google":  # after the commit: no network inside a transaction
             await asyncio.to_thread(revoke, GoogleApp.from_settings(rt.settings), Grant.from_secret(secret))
-        return found.remote_id, removed
+        return found.remote_id, int(action.result.get("removed", 0))
 
     gone, removed = _run(go)
     if gone is None:
