@@ -53,7 +53,8 @@ def rule_label(intent: Intent) -> str:
     if intent.tool is not None:
         return intent.tool if intent.tool in TOOL_LABELS else "unknown"
     kind = intent.reply_kind or "unknown"
-    return {"greeting": "chat", "thanks": "chat", "ack": "chat"}.get(kind, kind if kind in LABELS else "unknown")
+    talk = {"greeting": "chat", "thanks": "chat", "bye": "chat", "ack": "chat"}
+    return talk.get(kind, kind if kind in LABELS else "unknown")
 
 
 # Said to be done on the user's behalf ("… for me", "get me a …", "book us …"): two words a sentence vector

@@ -19,7 +19,7 @@ from core.nlu_memory import _fact, _forget, _news, _remember
 from core.nlu_questions import _question
 from core.nlu_tasks import _manage
 from core.nlu_text import _Msg
-from core.nlu_words import _ACK, _ASK_RE, _GREET, _HELP_RE, _LEAD_RE, _SOCIAL_RE, _THANKS, normalise
+from core.nlu_words import _ACK, _ASK_RE, _BYE, _GREET, _HELP_RE, _LEAD_RE, _SOCIAL_RE, _THANKS, normalise
 from core.nlu_zone import _timezone
 
 # ---------------------------------------------------------------- social talk
@@ -31,9 +31,9 @@ def _social(m: _Msg) -> Intent | None:
     if not _SOCIAL_RE.fullmatch(low):
         return None
     kinds: set[str] = set()
-    for g, t, a in re.findall(rf"\b(?:({_GREET})|({_THANKS})|({_ACK}))\b", low):
-        kinds.update(k for k, v in (("g", g), ("t", t), ("a", a)) if v)
-    kind = "thanks" if "t" in kinds else "greeting" if "g" in kinds else "ack"
+    for g, t, b, a in re.findall(rf"\b(?:({_GREET})|({_THANKS})|({_BYE})|({_ACK}))\b", low):
+        kinds.update(k for k, v in (("g", g), ("t", t), ("b", b), ("a", a)) if v)
+    kind = "thanks" if "t" in kinds else "bye" if "b" in kinds else "greeting" if "g" in kinds else "ack"
     return Intent(None, reply_kind=kind)  # type: ignore[arg-type]
 
 

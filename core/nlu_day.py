@@ -19,7 +19,7 @@ _N = r"(?P<n>\d+|an?|one|two|three|four|five|six|seven|ten|fifteen|twenty|thirty
 _UNIT = r"(?P<unit>min(?:ute)?s?|hours?|hrs?|days?|weeks?)"
 _BEFORE = re.compile(
     rf"\b(?:{_N}\s*{_UNIT}|the\s+(?P<part>day|night|evening|morning|week))\s+before\s+"
-    r"(?:the\s+|my\s+|our\s+|his\s+|her\s+)?(?P<ev>[\w'’&-]+(?:\s+(?!to\b|and\b|so\b|for\b)[\w'’&-]+){0,3}?)"
+    r"(?:the\s+|my\s+|our\s+|his\s+|her\s+)?(?!(?:it|that|this|then)\s*(?:[,.!?]|$))(?P<ev>[\w'’&-]+(?:\s+(?!to\b|and\b|so\b|for\b)[\w'’&-]+){0,3}?)"
     r"(?=\s+(?:to|and|so|for)\b|\s*[,.!?]|\s*$|\s+remind)", re.I)
 _WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10,
           "fifteen": 15, "twenty": 20, "thirty": 30}
@@ -33,6 +33,16 @@ def _amount(n: str | None) -> float:
     if n.startswith("half"):
         return 0.5
     return float(n) if n.isdigit() else _WORDS.get(n, 1)
+
+
+# "remind me an hour before" with nothing after "before": before what is not said
+_BEFORE_WHAT = re.compile(rf"\b(?:{_N}\s*{_UNIT}|the\s+(?P<part>day|night|evening|morning|week))\s+before"
+                          r"(?:\s+(?:it|that|this|then|hand))?\s*[.!?]*\s*$", re.I)
+
+
+def before_what(m: _Msg) -> bool:
+    """Whether the message asks for a reminder some time before something it does not name."""
+    return _BEFORE_WHAT.search(m.text, m.b) is not None and _BEFORE.search(m.text, m.b) is None
 
 
 def relative_reminder(m: _Msg, task: Intent | None) -> Intent | None:

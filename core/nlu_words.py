@@ -50,7 +50,7 @@ def normalise(text: str) -> str:
 
 
 
-_GREET = (r"(?:hi+|hello+|hey+|heya|hiya|howdy|yo|hallo|greetings|good\s+(?:morning|afternoon|evening|day|night)"
+_GREET = (r"(?:hi+|hello+|hey+|heya|hiya|howdy|yo|hallo|greetings|good\s+(?:morning|afternoon|evening|day)"
           r"|how\s+are\s+(?:you|u|things)(?:\s+doing)?(?:\s+today)?|how'?s\s+it\s+going|how\s+is\s+it\s+going"
           r"|what'?s\s+new|how\s+have\s+you\s+been|how\s+do\s+you\s+do|nice\s+to\s+meet\s+you"
           r"|morning|evening|afternoon|gm|sup|what'?s\s+up|wassup|hey\s+there|hi\s+there)")
@@ -58,12 +58,14 @@ _THANKS = (r"(?:thanks?(?:\s+(?:you|so\s+much|a\s+lot|a\s+bunch|again|loads|heap
            r"|much\s+appreciated|appreciate\s+(?:it|that|you|this)|thank\s+u|you'?re\s+(?:a\s+|the\s+)?"
            r"(?:lifesaver|life\s+saver|best|awesome|amazing|great|star|gem|legend|hero)|(?:you\s+)?rock"
            r"|lifesaver|legend|great\s+job|good\s+job|nice\s+one|well\s+done|ty)")
+_BYE = (r"(?:bye+|bye\s+bye|goodbye|see\s+(?:you|ya)(?:\s+(?:later|tomorrow|soon))?|later|ttyl|good\s*night|night|gn"
+        r"|nighty\s+night)")
 _ACK = (r"(?:ok(?:ay)?|k+|kk|cool|great|nice|good|fine|alright|all\s+right|sure|got\s+it|sounds\s+good|perfect"
         r"|awesome|yes|yeah|yep|yup|no|nope|nah|right|understood|noted|will\s+do|lol|haha+|hmm+|ah+|oh+|wow"
         r"|sweet|excellent|np|no\s+problem|no\s+worries|never\s*mind|nvm|bye|goodbye|see\s+you|later|ttyl"
         r"|good\s+night|night|gn)")
 _NAME = r"(?:pixie|bot|there|buddy|friend|mate|again)"
-_SOCIAL_WORD = rf"(?:{_GREET}|{_THANKS}|{_ACK})(?:\s+{_NAME})*"
+_SOCIAL_WORD = rf"(?:{_GREET}|{_THANKS}|{_BYE}|{_ACK})(?:\s+{_NAME})*"
 _SOCIAL_SEP = r"[\s!.,;:?~)(\-]"
 # social words only, each piece apart from the next (so "kkkk" cannot be split many ways)
 _SOCIAL_RE = re.compile(rf"{_SOCIAL_SEP}*{_SOCIAL_WORD}(?:{_SOCIAL_SEP}+{_SOCIAL_WORD})*{_SOCIAL_SEP}*")

@@ -15,6 +15,7 @@ CANNED = {
     "ack": "👍",
     "left_alone": "OK — I've left everything as it is.",
     "thanks": "You're welcome!",
+    "bye": "Talk soon! 👋 I'll keep everything safe till then.",
     "help": "I can add tasks (“fix the auth bug by Friday”), put events in your calendar "
             "(“lunch with Priya Friday 12:30–1:30”), check if you're free, remind you, "
             "and remember things for you (“remember that Sarah's birthday is May 3”).",

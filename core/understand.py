@@ -73,7 +73,23 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
         return Understanding(Intent(None, reply_kind="left_alone"), 1.0, "chat", said)
     reading = chosen.read(m.text, said)
     found = _own_call(m, ruled, _doubted(_everyday(m, _news_of_a_move(m, decide(m, ruled, said, reading))), reading))
-    return _not_in_the_past(_on_a_day(m, _keeps_its_day(m, found)), now)
+    return _hedged(m, _not_in_the_past(_on_a_day(m, _keeps_its_day(m, found)), now))
+
+
+# A plan said with a hedge: "I might go to yoga on thursday", "perhaps lunch with tom friday", "thinking of …".
+_HEDGE = re.compile(r"(?:(?:so|well|hmm+|ok|oh)[\s,]+)*(?:i\s+might|i\s+may(?!\s+need)|we\s+might|we\s+may|maybe"
+                    r"|perhaps|possibly|probably|i'?m\s+thinking\s+(?:of|about)|thinking\s+(?:of|about)|i\s+could|we\s+could"
+                    r"|might)\b")
+
+
+def _hedged(m: _Msg, found: Understanding) -> Understanding:
+    """A write heard in a hedged plan is a guess: asked about, never written unasked."""
+    from core.tools import TOOLS
+
+    tool = found.intent.tool
+    if tool is None or tool not in TOOLS or not TOOLS[tool].changes or found.confidence < CONFIDENT:
+        return found
+    return replace(found, confidence=PAST) if _HEDGE.match(m.low, m.b) else found
 
 
 def _news_of_a_move(m: _Msg, found: Understanding) -> Understanding:
@@ -188,6 +204,9 @@ def _everyday(m: _Msg, found: Understanding) -> Understanding:
     """The everyday details the rules' slot code does not read: an event-relative or repeating reminder,
     what was done in a window, and an event named by its time."""
     intent = found.intent
+    if intent.tool == "create_task" and nlu_day.before_what(m):  # "remind me an hour before": of what?
+        return replace(found, intent=Intent(None), say="Before what? Say, for example, “remind me an hour before "
+                                                       "the dentist”.")
     if intent.tool == "create_task":
         intent = nlu_day.relative_reminder(m, intent) or nlu_day.recurring(m, intent)
     elif intent.tool == "list_tasks":
@@ -245,7 +264,7 @@ def _talk(m: _Msg, ruled: Intent) -> str:
     """The reply to talk that asks for nothing: the rules' greeting or thanks, else a nod (or "left it")."""
     if ruled.tool is not None or _NOT.search(m.body):
         return "left_alone"  # the rules would have written, or the user said not to: say nothing was changed
-    return ruled.reply_kind if ruled.reply_kind in ("greeting", "thanks", "ack") else "ack"
+    return ruled.reply_kind if ruled.reply_kind in ("greeting", "thanks", "bye", "ack") else "ack"
 
 
 def _fresh(m: _Msg, label: str) -> Intent | None:
@@ -301,9 +320,14 @@ _RESTATED = re.compile(r"(?P<ref>[^,;.!?]+?)\s+(?:is\s+now|'s\s+now|now\s+starts
                        r"|got\s+moved|moved|is\s+moving)\b", re.I)
 
 
+# a correction of what was just said: "actually yoga is at 7", "sorry, the call's on friday"
+_CORRECTED = re.compile(r"\W*(?:actually|oh|oops|wait|sorry|correction|no)\b[\s,:!-]+(?:it'?s\s+)?(?P<ref>[^,;.!?]+?)"
+                        r"\s+(?:is|'s|are)\s+(?:actually\s+|really\s+)?(?=(?:at|on|from)\s)", re.I)
+
+
 def _restated(m: _Msg) -> Intent | None:
     """update_event for an event's new day or time said as news, or None."""
-    hit = _RESTATED.match(m.text, m.b)
+    hit = _RESTATED.match(m.text, m.b) or _CORRECTED.match(m.text)
     if hit is None:
         return None
     when = next((w for w in m.whens if w.start >= hit.end() and not w.rrule and (w.has_time or w.has_day)), None)

@@ -354,3 +354,22 @@ async def test_a_call_the_user_makes_is_a_task_and_one_asked_of_pixie_is_an_erra
     asked = await say(rt, "could you call my brother for me")
     assert not [a for a in asked.actions if a.ok] and "?" in asked.text
     assert await titles(rt) == [title]
+
+
+@pytest.mark.parametrize("text", ["I might go to yoga on thursday", "perhaps lunch with tom on friday"])
+async def test_a_hedged_plan_is_asked_about_not_written(rt: Runtime, text: str) -> None:
+    reply = await say(rt, text)
+    assert not [a for a in reply.actions if a.ok] and "?" in reply.text, reply.text
+    assert await count(rt, Event) == 0
+
+
+async def test_remind_me_an_hour_before_nothing_asks_before_what(rt: Runtime) -> None:
+    await say(rt, "dentist next tuesday 10am")
+    reply = await say(rt, "remind me an hour before")
+    assert not [a for a in reply.actions if a.ok] and "Before what?" in reply.text, reply.text
+    assert await titles(rt) == []
+
+
+async def test_good_night_is_a_goodbye_not_a_greeting(rt: Runtime) -> None:
+    reply = await say(rt, "good night pixie")
+    assert "Talk soon" in reply.text and not reply.actions
