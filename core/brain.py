@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core import clock
+
 if TYPE_CHECKING:
     from core.context import ContextPack
     from core.usage import UsageEvent
@@ -75,8 +77,10 @@ class OfflineBrain:
         found = understand(request.text, request.now)
         intent = found.intent
         if intent.reply_kind == "time_now":
-            now = request.now
-            return Thought(text=f"It's {now:%H:%M} on {now:%A} {now.day} {now:%B %Y} ({request.tz or now.tzname()}).")
+            zone = intent.args.get("zone")  # "… in tokyo": that zone's clock, else the user's
+            now = request.now.astimezone(clock.zone(zone)) if zone else request.now
+            return Thought(text=f"It's {now:%H:%M} on {now:%A} {now.day} {now:%B %Y} "
+                                f"({zone or request.tz or now.tzname()}).")
         if intent.tool is None:
             return Thought(text=found.say, reply_kind=intent.reply_kind or "unknown", confidence=found.confidence)
         return Thought(calls=[ToolCall(intent.tool, dict(intent.args))], text=found.say, confidence=found.confidence)

@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, replace
 
-from core import nlu_day
+from core import clock, nlu_day
 from core.brain import ToolCall
 from core.intent_model import TALK_LABELS, IntentModel, Reading, intent_model, rule_label
 from core.intents import Intent
@@ -62,6 +62,9 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     occurrence = occurrence_intent(m.text[m.b:], now)  # "cancel next tuesday's standup": that one, not the series
     if occurrence is not None:
         return Understanding(occurrence, 1.0, str(occurrence.tool), str(occurrence.tool))
+    elsewhere = _time_in(m)
+    if elsewhere is not None:  # "what time is it in tokyo?": the clock there, nothing looked up
+        return Understanding(elsewhere, 1.0, "time_now", "time_now")
     ruled = read_rules(m)
     said = rule_label(ruled)
     chosen = intent_model() if model is True else model or None
@@ -74,6 +77,18 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     reading = chosen.read(m.text, said)
     found = _own_call(m, ruled, _doubted(_everyday(m, _news_of_a_move(m, decide(m, ruled, said, reading))), reading))
     return _hedged(m, _not_in_the_past(_on_a_day(m, _keeps_its_day(m, found)), now))
+
+
+_TIME_IN = re.compile(r"(?:(?:what'?s|what\s+is)\s+the\s+time|what\s+time\s+is\s+it|(?:the\s+)?(?:current\s+)?time)"
+                      r"(?:\s+(?:now|right\s+now))?\s+(?:in|over\s+in)\s+(?P<z>[^?!.]+?)(?:\s+(?:now|right\s+now))?"
+                      r"\s*[?!.]*$")
+
+
+def _time_in(m: _Msg) -> Intent | None:
+    """The time somewhere named ("what time is it in tokyo?"), when the place is a time zone Pixie knows."""
+    hit = _TIME_IN.match(m.low, m.b)
+    zone = clock.find_zone(hit["z"]) if hit else None
+    return Intent(None, {"zone": zone}, reply_kind="time_now") if zone else None
 
 
 # A plan said with a hedge: "I might go to yoga on thursday", "perhaps lunch with tom friday", "thinking of …".

@@ -373,3 +373,8 @@ async def test_remind_me_an_hour_before_nothing_asks_before_what(rt: Runtime) ->
 async def test_good_night_is_a_goodbye_not_a_greeting(rt: Runtime) -> None:
     reply = await say(rt, "good night pixie")
     assert "Talk soon" in reply.text and not reply.actions
+
+
+async def test_the_time_somewhere_else_is_read_from_that_zones_clock(rt: Runtime) -> None:
+    reply = await say(rt, "what time is it in tokyo?")  # NOW is 09:00 in Berlin: 17:00 in Tokyo
+    assert reply.text.startswith("It's 17:00 on Tuesday 13 January 2026") and "Asia/Tokyo" in reply.text, reply.text
