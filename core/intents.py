@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ReplyKind = Literal["greeting", "thanks", "bye", "time_now", "help", "out_of_scope", "unknown", "ack", "date_range", "left_alone"]
+ReplyKind = Literal["greeting", "thanks", "bye", "time_now", "help", "out_of_scope", "unknown", "ack", "date_range",
+                    "left_alone"]
 
 
 @dataclass(frozen=True)

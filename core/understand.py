@@ -97,14 +97,24 @@ _HEDGE = re.compile(r"(?:(?:so|well|hmm+|ok|oh)[\s,]+)*(?:i\s+might|i\s+may(?!\s
                     r"|might)\b")
 
 
+# Something that happened, told in the past tense: "we went to the cinema on friday at 8", "my boss cancelled
+# the 3pm". A completion ("I finished the report") is a request to tick it off and is not among these.
+_TOLD = re.compile(r"(?:(?:so|well|oh|btw|fyi)[\s,]+)*(?:i|we|they|he|she|my\s+[\w'-]+|our\s+[\w'-]+|the\s+[\w'-]+)"
+                   r"\s+(?:went|had|was|were|did|met|saw|visited|attended|cancell?ed|postponed|moved|rescheduled"
+                   r"|called\s+off)\b")
+_REPORTABLE = ("create_event", "create_task", "cancel_event", "update_event", "cancel_events")
+
+
 def _hedged(m: _Msg, found: Understanding) -> Understanding:
-    """A write heard in a hedged plan is a guess: asked about, never written unasked."""
+    """A write heard in a hedged plan, or in news of what happened, is a guess: asked about, never written unasked."""
     from core.tools import TOOLS
 
     tool = found.intent.tool
     if tool is None or tool not in TOOLS or not TOOLS[tool].changes or found.confidence < CONFIDENT:
         return found
-    return replace(found, confidence=PAST) if _HEDGE.match(m.low, m.b) else found
+    if _HEDGE.match(m.low, m.b) or (tool in _REPORTABLE and _TOLD.match(m.low, m.b)):
+        return replace(found, confidence=PAST)
+    return found
 
 
 def _news_of_a_move(m: _Msg, found: Understanding) -> Understanding:

@@ -378,3 +378,12 @@ async def test_good_night_is_a_goodbye_not_a_greeting(rt: Runtime) -> None:
 async def test_the_time_somewhere_else_is_read_from_that_zones_clock(rt: Runtime) -> None:
     reply = await say(rt, "what time is it in tokyo?")  # NOW is 09:00 in Berlin: 17:00 in Tokyo
     assert reply.text.startswith("It's 17:00 on Tuesday 13 January 2026") and "Asia/Tokyo" in reply.text, reply.text
+
+
+@pytest.mark.parametrize("text", ["we went to the cinema on friday at 8", "my boss cancelled the 3pm"])
+async def test_news_of_what_happened_is_asked_about_not_acted_on(rt: Runtime, text: str) -> None:
+    await say(rt, "team meeting today at 3pm")
+    reply = await say(rt, text)
+    assert not [a for a in reply.actions if a.ok], reply.text
+    async with rt.sessions() as s:
+        assert [(e.title, e.status) for e in await s.scalars(select(Event))] == [("Team meeting", "confirmed")]
