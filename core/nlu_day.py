@@ -17,8 +17,10 @@ from core.nlu_text import _cap, _iso, _Msg
 
 _N = r"(?P<n>\d+|an?|one|two|three|four|five|six|seven|ten|fifteen|twenty|thirty|half\s+an?)"
 _UNIT = r"(?P<unit>min(?:ute)?s?|hours?|hrs?|days?|weeks?)"
+# how long before: "2 days before", "an hour before", "the day before"
+_AHEAD = rf"\b(?:{_N}\s*{_UNIT}|the\s+(?P<part>day|night|evening|morning|week))\s+before"
 _BEFORE = re.compile(
-    rf"\b(?:{_N}\s*{_UNIT}|the\s+(?P<part>day|night|evening|morning|week))\s+before\s+"
+    _AHEAD + r"\s+"
     r"(?:the\s+|my\s+|our\s+|his\s+|her\s+)?(?!(?:it|that|this|then)\s*(?:[,.!?]|$))(?P<ev>[\w'’&-]+(?:\s+(?!to\b|and\b|so\b|for\b)[\w'’&-]+){0,3}?)"
     r"(?=\s+(?:to|and|so|for)\b|\s*[,.!?]|\s*$|\s+remind)", re.I)
 _WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10,
@@ -36,8 +38,7 @@ def _amount(n: str | None) -> float:
 
 
 # "remind me an hour before" with nothing after "before": before what is not said
-_BEFORE_WHAT = re.compile(rf"\b(?:{_N}\s*{_UNIT}|the\s+(?P<part>day|night|evening|morning|week))\s+before"
-                          r"(?:\s+(?:it|that|this|then|hand))?\s*[.!?]*\s*$", re.I)
+_BEFORE_WHAT = re.compile(_AHEAD + r"(?:\s+(?:it|that|this|then|hand))?\s*[.!?]*\s*$", re.I)
 
 
 def before_what(m: _Msg) -> bool:

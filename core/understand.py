@@ -75,8 +75,9 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     if _REFUSED.match(m.low, m.b):  # "no need to remind me…", "don't add…": nothing to write, whatever is named
         return Understanding(Intent(None, reply_kind="left_alone"), 1.0, "chat", said)
     reading = chosen.read(m.text, said)
-    found = _own_call(m, ruled, _doubted(_everyday(m, _news_of_a_move(m, decide(m, ruled, said, reading))), reading))
-    return _hedged(m, _not_in_the_past(_on_a_day(m, _keeps_its_day(m, found)), now))
+    found = _news_of_a_move(m, decide(m, ruled, said, reading))
+    found = _own_call(m, ruled, _doubted(_everyday(m, found), reading))
+    return _asked_first(m, _keeps_its_day(m, found), now)
 
 
 _TIME_IN = re.compile(r"(?:(?:what'?s|what\s+is)\s+the\s+time|what\s+time\s+is\s+it|(?:the\s+)?(?:current\s+)?time)"
@@ -105,16 +106,23 @@ _TOLD = re.compile(r"(?:(?:so|well|oh|btw|fyi)[\s,]+)*(?:i|we|they|he|she|my\s+[
 _REPORTABLE = ("create_event", "create_task", "cancel_event", "update_event", "cancel_events")
 
 
-def _hedged(m: _Msg, found: Understanding) -> Understanding:
-    """A write heard in a hedged plan, or in news of what happened, is a guess: asked about, never written unasked."""
+# How sure a write is that is a guess after all (below CONFIDENT, so Pixie asks first).
+PAST = 0.3
+
+
+def _asked_first(m: _Msg, found: Understanding, now: dt.datetime) -> Understanding:
+    """A write the brain is sure of that is still a guess — said with a hedge, news of what happened, an event
+    with no day, a new item whose time has passed — asked about first, never written unasked."""
     from core.tools import TOOLS
 
-    tool = found.intent.tool
+    intent = found.intent
+    tool = intent.tool
     if tool is None or tool not in TOOLS or not TOOLS[tool].changes or found.confidence < CONFIDENT:
         return found
-    if _HEDGE.match(m.low, m.b) or (tool in _REPORTABLE and _TOLD.match(m.low, m.b)):
-        return replace(found, confidence=PAST)
-    return found
+    guess = (_HEDGE.match(m.low, m.b) is not None or (tool in _REPORTABLE and _TOLD.match(m.low, m.b) is not None)
+             or (tool == "create_event" and _no_day(m)) or (tool in ("create_task", "create_event")
+                                                             and _passed(intent, now)))
+    return replace(found, confidence=PAST) if guess else found
 
 
 def _news_of_a_move(m: _Msg, found: Understanding) -> Understanding:
@@ -159,39 +167,23 @@ def _keeps_its_day(m: _Msg, found: Understanding) -> Understanding:
     return replace(found, intent=Intent("update_event", args))
 
 
-def _on_a_day(m: _Msg, found: Understanding) -> Understanding:
-    """An event said only within a stretch ("dinner with sam next week", "a party in may") has no day yet:
-    the day Pixie would pick is a guess, so it asks instead of writing it."""
-    if found.intent.tool != "create_event" or found.confidence < CONFIDENT:
-        return found
+def _no_day(m: _Msg) -> bool:
+    """Whether the message names only a stretch ("dinner with sam next week", "a party in may"), no day."""
     kinds = set().union(*(w.kinds for w in m.whens)) if m.whens else set()
-    if "window" in kinds and not kinds & {"date", "moment"}:
-        return replace(found, confidence=PAST)
-    return found
+    return "window" in kinds and not kinds & {"date", "moment"}
 
 
-# How sure a new task or event is when its time has already passed: below CONFIDENT, so Pixie asks.
-PAST = 0.3
-
-
-def _not_in_the_past(found: Understanding, now: dt.datetime) -> Understanding:
-    """A new task due, or an event starting, before now is news of the past more often than a request
-    ("I forgot to call mum at 9 yesterday", "lunch at noon went great"): asked about, never written unasked."""
-    intent = found.intent
-    if intent.tool not in ("create_task", "create_event") or found.confidence < CONFIDENT:
-        return found
+def _passed(intent: Intent, now: dt.datetime) -> bool:
+    """Whether a new item is due or starts before now: news of the past more often than a request ("I forgot
+    to call mum at 9 yesterday"); a date alone is past once its whole day is over."""
     when = intent.args.get("start") or intent.args.get("remind_at") or intent.args.get("due")
     if not isinstance(when, str):
-        return found
+        return False
     try:
         moment = dt.datetime.fromisoformat(when)
     except ValueError:
-        return found
-    if moment.tzinfo is None:  # a date alone: past once its whole day is over
-        past = moment.date() < now.date()
-    else:
-        past = moment < now - dt.timedelta(minutes=1)
-    return replace(found, confidence=PAST) if past else found
+        return False
+    return moment.date() < now.date() if moment.tzinfo is None else moment < now - dt.timedelta(minutes=1)
 
 
 def changes_nothing(found: Understanding) -> bool:
