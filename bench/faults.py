@@ -194,6 +194,7 @@ class Result:
     reminders: int = 0
     reminders_lost: int = 0
     reminders_doubled: int = 0
+    reminders_doubled_at_kill: int = 0  # … of which the first copy was sent within 2 s before a kill of `pixie run`
     reminder_max_late: float = 0.0
     recovery: list[float] = field(default_factory=list)
     tracebacks: int = 0
@@ -369,7 +370,9 @@ class Scenario:
         r.reminders = len(self.reminders)
         for due, sent in self.reminders.values():
             r.reminders_lost += not sent
-            r.reminders_doubled += len(sent) > 1
+            if len(sent) > 1:
+                r.reminders_doubled += 1
+                r.reminders_doubled_at_kill += any(0 <= k - sent[0] <= 2 for k in self.kills)
             if sent:
                 r.reminder_max_late = max(r.reminder_max_late, sent[0] - due)
         for back in self.restarts:
@@ -447,7 +450,8 @@ def line(r: Result) -> str:
             f"{r.lost} lost, {r.duplicated} duplicated ({r.duplicated_at_kill} sent just before a kill; "
             f"{r.stored_twice} stored twice), "
             f"max time to answer {r.max_wait:.1f} s, told of delays >10 s: {told}, "
-            f"reminders {r.reminders} ({r.reminders_lost} lost, {r.reminders_doubled} doubled, "
+            f"reminders {r.reminders} ({r.reminders_lost} lost, {r.reminders_doubled} doubled "
+            f"({r.reminders_doubled_at_kill} sent just before a kill), "
             f"latest {r.reminder_max_late:.1f} s after due), recovery max {r.max_recovery:.1f} s, "
             f"tracebacks in logs {r.tracebacks} (+{r.arq_tracebacks} of arq's own)"
             + "".join(f"\n    {sample}" for sample in r.traceback_samples))

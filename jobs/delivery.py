@@ -34,7 +34,7 @@ from arq import Retry
 from sqlalchemy import select, update
 
 from core.notify import pick_identity
-from core.outage import classify
+from core.outage import Backoff, classify
 from core.scheduler import outgoing
 from core.types import DeliveryCheck, OutgoingNotification, PlatformUnavailable, Undeliverable
 from db.models import Identity, Notification, User
@@ -212,7 +212,24 @@ async def attempt(jc: JobContext, c: Claim) -> Outcome:
 
 
 async def record(jc: JobContext, outcomes: Sequence[tuple[Claim, Outcome]]) -> None:
-    """Write how the attempts ended (only rows still "sending": a sweep may have moved on)."""
+    """Write how the attempts ended (only rows still "sending": a sweep may have moved on).
+
+    A database away right after a send is waited out while the claim lasts: given up, the row would
+    look in doubt after its lease and be sent again, twice on a platform without an idempotency key.
+    """
+    until = asyncio.get_running_loop().time() + jc.lease.total_seconds() * 0.8
+    wait = Backoff()
+    while True:
+        try:
+            return await _record(jc, outcomes)
+        except Exception as exc:
+            if classify(exc) is None or asyncio.get_running_loop().time() >= until:
+                raise
+            log.warning("could not record %d delivery outcome(s) (%s); trying again", len(outcomes), classify(exc))
+            await wait.wait()
+
+
+async def _record(jc: JobContext, outcomes: Sequence[tuple[Claim, Outcome]]) -> None:
     now = jc.now()
     sent = [uuid.UUID(c.note.id) for c, o in outcomes if o.kind == "sent"]
     async with jc.sessions() as session, session.begin():
@@ -258,18 +275,21 @@ async def deliver(ctx: dict[str, Any], notification_id: str) -> str:
 
 
 async def deliver_many(ctx: dict[str, Any], notification_ids: list[str]) -> dict[str, int]:
-    """Send a batch (what one scheduler step queued): one claim, sends in parallel, one write-back."""
+    """Send a batch (what one scheduler step queued): one claim, sends in parallel, each written back as it ends."""
     jc = job_context(ctx)
     if jc.notifier is None:
         raise Retry(defer=dt.timedelta(seconds=1))
     claims = await claim(jc, [uuid.UUID(i) for i in notification_ids[:MAX_BATCH]], ctx.get("redis"))
 
     async def one(c: Claim) -> tuple[Claim, Outcome]:
-        return c, await attempt(jc, c)
+        outcome = await attempt(jc, c)
+        # Written the moment it is known, not after the slowest send of the batch: a crash in between
+        # leaves the row in doubt, and a platform without an idempotency key (Telegram) would get it twice.
+        await record(jc, [(c, outcome)])
+        return c, outcome
 
     # All at once: a send that waited its turn could outlive its lease and be claimed twice.
     outcomes = await asyncio.gather(*(one(c) for c in claims))
-    await record(jc, outcomes)
     for c, o in outcomes:  # each retry continues as a single delivery, with arq Retry from then on
         if o.kind == "retry":
             await ctx["redis"].enqueue_job("deliver", c.note.id, _job_id=job_id(c.note.id, c.attempts),

@@ -22,10 +22,14 @@ from core.brain import OfflineBrain
 from core.embeddings import HashEmbedder
 from core.memory import Memory
 from core.outage import UNREACHABLE
+from core.types import OutgoingNotification
 from db.engine import make_engine, make_sessionmaker
-from db.models import Identity, Inbound, Task, User
+from db.models import Identity, Inbound, Notification, Task, User
+from jobs.context import JobContext
 from tests.chat_support import admit, count
-from tests.jobs_support import call
+from tests.fakes.chat_platform import FakeChatPlatform, HttpNotifier
+from tests.jobs_support import call, platform_user, wait_until
+from tests.jobs_support import running as working
 from tests.test_telegram import running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,3 +277,44 @@ async def test_pixie_worker_started_while_a_dependency_is_down_waits_and_then_de
     said = [line for line in out.splitlines() if "WARNING" in line or "ERROR" in line]
     assert len(said) == 2 and ("cannot reach" in said[0] or "the worker stopped" in said[0]), out
     assert "Traceback" not in out, out
+
+
+class CutAfterSend(HttpNotifier):
+    """Sends for real, then the database goes away for `down` seconds: the worker cannot write "sent"."""
+
+    def __init__(self, url: str, cable: Cable, down: float) -> None:
+        super().__init__(url)
+        self.cable, self.down = cable, down
+
+    async def send(self, user_id: str, note: OutgoingNotification) -> None:
+        await super().send(user_id, note)
+        self.cable.cut()
+        asyncio.get_running_loop().call_later(self.down, setattr, self.cable, "up", True)
+
+
+async def test_a_reminder_sent_just_before_the_database_went_away_is_not_sent_again(
+        rt: Runtime, engine: AsyncEngine, redis: RedisSettings, fake: FakeChatPlatform) -> None:
+    fake.dedupe = False  # a platform without an idempotency key (Telegram): a second send would show
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    user = await platform_user(rt, "ada", "Europe/Berlin", now - dt.timedelta(hours=1), digest=False)
+    await call(rt, user, "create_task", {"title": "Feed the cat", "remind_at": (now - dt.timedelta(seconds=5))
+                                         .isoformat()}, now - dt.timedelta(hours=1))
+    host = engine.url.query["host"]
+    cable = await Cable(f"{host}/.s.PGSQL.5432").start()
+    far = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{cable.port}/postgres")
+    # A 4 s lease: a worker that gave up writing "sent" would see the row in doubt after 4 s and send again.
+    jc = JobContext(make_sessionmaker(far), rt.memory, CutAfterSend(fake.url, cable, down=1.5),
+                    lease=dt.timedelta(seconds=4), backoff_base=0.05, send_timeout=1.5)
+
+    async def sent() -> bool:
+        async with rt.sessions() as s:
+            return list(await s.scalars(select(Notification.status))) == ["sent"]
+
+    try:
+        async with working(jc, redis):
+            await wait_until(sent, within=20)
+            await asyncio.sleep(6)  # past the lease: a resend would have happened by now
+    finally:
+        await cable.stop()
+        await far.dispose()
+    assert fake.texts() == ["⏰ Reminder: Feed the cat"]
