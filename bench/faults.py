@@ -194,7 +194,7 @@ class Result:
     reminders: int = 0
     reminders_lost: int = 0
     reminders_doubled: int = 0
-    reminders_doubled_at_kill: int = 0  # … of which the first copy was sent within 2 s before a kill of `pixie run`
+    reminders_doubled_at_kill: int = 0  # … of which the first copy was sent within 2 s before a kill of the sender
     reminder_max_late: float = 0.0
     recovery: list[float] = field(default_factory=list)
     tracebacks: int = 0
