@@ -186,7 +186,7 @@ class Result:
     answered: int = 0
     lost: int = 0
     duplicated: int = 0
-    duplicated_at_kill: int = 0  # … of which the first copy was sent within 2 s before a kill of `pixie run`
+    duplicated_at_kill: int = 0  # … of which Telegram took the first copy but Pixie had not recorded it at a kill
     stored_twice: int = 0
     max_wait: float = 0.0
     slow: int = 0  # answers that took over 10 s
@@ -194,12 +194,13 @@ class Result:
     reminders: int = 0
     reminders_lost: int = 0
     reminders_doubled: int = 0
-    reminders_doubled_at_kill: int = 0  # … of which the first copy was sent within 2 s before a kill of the sender
+    reminders_doubled_at_kill: int = 0  # … the same for reminders (their sender: the worker)
     reminder_max_late: float = 0.0
     recovery: list[float] = field(default_factory=list)
     tracebacks: int = 0
     arq_tracebacks: int = 0
     traceback_samples: list[str] = field(default_factory=list)  # the first few of Pixie's, to read in a failure
+    duplicate_samples: list[str] = field(default_factory=list)  # when the copies of a doubled answer went out
 
     @property
     def max_recovery(self) -> float:
@@ -220,6 +221,9 @@ class Scenario:
         self.reminders: dict[str, tuple[float, list[float]]] = {}
         self.restarts: list[float] = []
         self.kills: list[float] = []
+        # What a killed sender had handed Telegram or was about to, unrecorded: reply tokens and reminder
+        # titles, each with the kill's time (see `unrecorded`).
+        self.unrecorded: dict[str, list[float]] = defaultdict(list)
         self.fake = FakeTelegram()
         self.fake.listeners.append(self.on_sent)
         self.sending = True
@@ -310,6 +314,7 @@ class Scenario:
                 await asyncio.sleep(self.rng.uniform(1.5, 4.0))  # a random point under the burst
                 target.kill()
                 self.kills.append(time.monotonic())
+                await self.remember_unrecorded()
                 result.faults += 1
                 await asyncio.sleep(self.rng.uniform(0.2, 2.0))  # down for a while
                 self.restarts.append(time.monotonic())
@@ -348,6 +353,31 @@ class Scenario:
     def settled(self) -> bool:
         return all(m.answered for m in self.messages.values()) and all(sent for _, sent in self.reminders.values())
 
+    async def remember_unrecorded(self) -> None:
+        """Right after a kill of a sender (its process is dead, so this is final): the replies and reminders
+        it had not recorded as sent. One of them that Telegram took before the kill is sent again after the
+        restart — Telegram has no idempotency key — and is counted apart from any other double."""
+        replies = "SELECT payload->'item'->>'text' FROM inbound WHERE handled_at IS NULL AND reply IS NOT NULL"
+        reminders = "SELECT text FROM notifications WHERE status = 'sending'"
+        queries = {"run": [replies, reminders], "worker": [reminders]}.get(self.name, [])
+        for sql in queries:
+            for (text,) in await psql(self.pg.port, sql, self.db):
+                text = text or ""
+                m = TOKEN_RE.search(text) if sql is replies else None
+                key = m.group(0).lower() if m else text.removeprefix("⏰ Reminder: ").strip().lower()
+                self.unrecorded[key].append(self.kills[-1])
+
+    def taken_at_kill(self, key: str, first: float) -> bool:
+        """Whether the first copy reached Telegram before a kill that found it unrecorded."""
+        return any(first <= k + 0.5 for k in self.unrecorded.get(key, []))  # + the fake's own lag in taking it
+
+    def story(self, m: Message) -> str:
+        """A doubled answer's times, from when it was said: the copies, and the kills and restarts around them."""
+        def rel(ts: list[float]) -> str:
+            return ",".join(f"{t - m.sent_at:+.2f}" for t in ts if -5 <= t - m.sent_at <= 60) or "-"
+        return (f"{m.token}: said 0, answered {rel(m.answered)}; kills {rel(self.kills)}; "
+                f"restarts {rel(self.restarts)}")
+
     async def tally(self, r: Result) -> Result:
         r.sent = len(self.messages)
         for m in self.messages.values():
@@ -357,7 +387,10 @@ class Scenario:
             r.answered += 1
             if len(m.answered) > 1:
                 r.duplicated += 1
-                r.duplicated_at_kill += any(0 <= k - m.answered[0] <= 2 for k in self.kills)
+                at_kill = self.taken_at_kill(m.token, m.answered[0])
+                r.duplicated_at_kill += at_kill
+                if not at_kill and len(r.duplicate_samples) < 3:
+                    r.duplicate_samples.append(self.story(m))
             wait = m.answered[0] - m.sent_at
             r.max_wait = max(r.max_wait, wait)
             if wait > 10:
@@ -368,11 +401,11 @@ class Scenario:
         titles = Counter(t.lower() for (t,) in await psql(self.pg.port, "SELECT title FROM tasks", self.db))
         r.stored_twice = sum(1 for token in self.messages if titles[token] > 1)
         r.reminders = len(self.reminders)
-        for due, sent in self.reminders.values():
+        for title, (due, sent) in self.reminders.items():
             r.reminders_lost += not sent
             if len(sent) > 1:
                 r.reminders_doubled += 1
-                r.reminders_doubled_at_kill += any(0 <= k - sent[0] <= 2 for k in self.kills)
+                r.reminders_doubled_at_kill += self.taken_at_kill(title, sent[0])
             if sent:
                 r.reminder_max_late = max(r.reminder_max_late, sent[0] - due)
         for back in self.restarts:
@@ -447,14 +480,14 @@ async def main(points: int = 20, seed: int = 13, users: int = 12, only: tuple[st
 def line(r: Result) -> str:
     told = f"{r.slow_told}/{r.slow}" if r.slow else "none over 10 s"
     return (f"kill -9 {r.scenario:8s}: {r.faults} faults, {r.sent} messages sent, {r.answered} answered, "
-            f"{r.lost} lost, {r.duplicated} duplicated ({r.duplicated_at_kill} sent just before a kill; "
+            f"{r.lost} lost, {r.duplicated} duplicated ({r.duplicated_at_kill} taken but unrecorded at a kill; "
             f"{r.stored_twice} stored twice), "
             f"max time to answer {r.max_wait:.1f} s, told of delays >10 s: {told}, "
             f"reminders {r.reminders} ({r.reminders_lost} lost, {r.reminders_doubled} doubled "
-            f"({r.reminders_doubled_at_kill} sent just before a kill), "
+            f"({r.reminders_doubled_at_kill} taken but unrecorded at a kill), "
             f"latest {r.reminder_max_late:.1f} s after due), recovery max {r.max_recovery:.1f} s, "
             f"tracebacks in logs {r.tracebacks} (+{r.arq_tracebacks} of arq's own)"
-            + "".join(f"\n    {sample}" for sample in r.traceback_samples))
+            + "".join(f"\n    {sample}" for sample in r.traceback_samples + r.duplicate_samples))
 
 
 if __name__ == "__main__":
