@@ -238,8 +238,10 @@ def disconnect(account: Annotated[str, typer.Argument(help="The account's addres
                user: UserOpt = None) -> None:
     """Forget an account: its tokens (revoked at Google too) and every event synced from it."""
     import core.calendar_chat  # noqa: F401  (registers disconnect_calendar: the one way to disconnect)
-    from connectors.google.auth import GoogleApp, Grant, revoke
+    from connectors.google.auth import GoogleApp
+    from connectors.google.link import GoogleLink
     from core import accounts
+    from core.calendar_chat import CalendarChat
     from core.tools import ToolContext, run_tool
     from core.vault import Vault
     from db.models import User
@@ -252,16 +254,16 @@ def disconnect(account: Annotated[str, typer.Argument(help="The account's addres
             mine = [a for a in await accounts.accounts_of(session, u.id) if account in (a.remote_id, str(a.id))]
         if not mine:
             return None, 0
-        found, vault = mine[0], Vault.from_settings(rt.settings)
+        found = mine[0]
         async with rt.sessions() as session, session.begin():
-            secret = await accounts.read_secret(session, vault, found.id)
             me = await session.get(User, u.id)
             ctx = ToolContext(session, me, dt.datetime.now(clock.UTC), clock.zone(u.tz), rt.memory, source="cli")
             action = await run_tool(ctx, "disconnect_calendar", {"account_id": str(found.id)})
             if not action.ok:
                 raise _fail(str(action.result.get("error")))
-        if secret and found.provider == "google":  # after the commit: no network inside a transaction
-            await asyncio.to_thread(revoke, GoogleApp.from_settings(rt.settings), Grant.from_secret(secret))
+        # After the commit (no network inside a transaction), as chat does: Google forgets the grant too.
+        link = GoogleLink(rt.sessions, Vault.from_settings(rt.settings), GoogleApp.from_settings(rt.settings))
+        await CalendarChat({"google": link}).revoke(ctx.forgotten)
         return found.remote_id, int(action.result.get("removed", 0))
 
     gone, removed = _run(go)

@@ -114,11 +114,14 @@ async def save_cursor(session: AsyncSession, account_id: uuid.UUID, cursor: dict
     await session.execute(update(AccountRow).where(AccountRow.id == account_id).values(cursor=cursor))
 
 
-async def disconnect(session: AsyncSession, account_id: uuid.UUID) -> bool:
-    """Forget the account, its secret, its calendars and the events synced from them."""
-    result = await session.execute(delete(AccountRow).where(AccountRow.id == account_id)
-                                   .returning(AccountRow.id))
-    return result.first() is not None
+async def disconnect(session: AsyncSession, account_id: uuid.UUID) -> tuple[bool, bytes | None]:
+    """Forget the account, its secret, its calendars and the events synced from them.
+
+    Returns whether it existed and its secret, still sealed, for revoking the grant after the commit.
+    """
+    row = (await session.execute(delete(AccountRow).where(AccountRow.id == account_id)
+                                 .returning(AccountRow.id, AccountRow.secret))).first()
+    return (row is not None, row.secret if row is not None else None)
 
 
 async def due(session: AsyncSession, kind: str, providers: Sequence[str], now: dt.datetime,

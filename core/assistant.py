@@ -168,10 +168,12 @@ class Assistant:
 
         A database that is away (or full) raises `DatabaseUnavailable`: the caller waits and retries.
         """
-        reply, linked = await self._handle(msg, tz, keep)
+        forgotten: list[tuple[str, bytes]] = []  # grants of accounts this turn disconnected
+        reply, linked = await self._handle(msg, tz, keep, forgotten)
         owed = {str(a.result["push_account"]) for a in reply.actions if a.ok and a.result.get("push_account")}
         owed |= {linked} if linked else set()  # a newly connected account: its first sync starts now
         await self._push(owed)
+        await self.calendars.revoke(forgotten)  # committed: now the provider forgets them too
         return reply
 
     async def _push(self, owed: set[str]) -> None:
@@ -185,7 +187,8 @@ class Assistant:
                 log.warning("could not ask for a push of account %s; the next sync does it", account_id,
                             exc_info=True)
 
-    async def _handle(self, msg: IncomingMessage, tz: str | None, keep: Keep | None) -> tuple[Reply, str | None]:
+    async def _handle(self, msg: IncomingMessage, tz: str | None, keep: Keep | None,
+                      forgotten: list[tuple[str, bytes]]) -> tuple[Reply, str | None]:
         now = msg.ts or dt.datetime.now(clock.UTC)
         text = clean_text(msg.text or "")
         try:
@@ -204,7 +207,7 @@ class Assistant:
                         # Nothing to wait for (a command, an answer to a question, the offline rules): the
                         # brain is a quick function of the text, so the turn thinks and acts right here.
                         return await self._act(session, user, turn, turn.thought or await self.brain.think(
-                            self._input(turn)), keep), None
+                            self._input(turn)), keep, forgotten), None
             if isinstance(found, Linking):  # the pasted consent is stored (masked); calling Google waits for no row
                 return await self._link(msg, found, now, keep)
             thought = await self.brain.think(self._input(turn))  # a model may take seconds: no transaction open
@@ -213,7 +216,7 @@ class Assistant:
                 again = await session.get(User, turn.user_id, with_for_update=True, populate_existing=True)
                 if again is None:  # merged into another account by /link meanwhile
                     return Reply("Your accounts were just linked — please send that again."), None
-                return await self._act(session, again, turn, thought, keep), None
+                return await self._act(session, again, turn, thought, keep, forgotten), None
         except Exception as exc:
             if (away := classify(exc)) is not None:
                 raise away from exc
@@ -290,7 +293,7 @@ class Assistant:
             session.add(Message(user_id=user.id, platform=msg.platform, role="assistant",
                                 text=await self.access.mask_codes(session, shortcut), created_at=now))
             cmd = parse_command(command)
-            return await _kept(session, keep, placed(msg, Reply(shortcut),
+            return await _kept(session, keep, placed(msg, Reply(shortcut, buttons=self._yes_no(user)),
                                                      shareable=bool(cmd and cmd[0] in SHAREABLE_COMMANDS)))
         # A one-time code Pixie issued reaches no brain, tool or row ("give Dan the code …" would store it
         # in a task title): the person has it, and the database keeps only its hash.
@@ -303,7 +306,7 @@ class Assistant:
         return Turn(user.id, user.name, user.tz, msg, text, now, thought, pending is not None, context), user
 
     async def _act(self, session: AsyncSession, user: User, turn: Turn, thought: Thought,
-                   keep: Keep | None = None) -> Reply:
+                   keep: Keep | None = None, forgotten: list[tuple[str, bytes]] | None = None) -> Reply:
         """Phase three, in the caller's write transaction: store the turn, ask or run the tools, store the reply."""
         msg, now = turn.msg, turn.now
         turn_id = uuid.uuid4()  # the stored message; its memory item points back to it
@@ -311,7 +314,8 @@ class Assistant:
             return Reply("", duplicate=True)
         if turn.had_pending:  # the question asked last time lapses with any answer
             user.pending = None
-        ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="chat")
+        ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="chat",
+                          forgotten=forgotten if forgotten is not None else [])
         if thought.calls and not thought.confirmed:
             writes = any(c.name in TOOLS and TOOLS[c.name].changes for c in thought.calls)
             touched = await items_touched(ctx, [(c.name, c.args) for c in thought.calls])
@@ -348,11 +352,18 @@ class Assistant:
                                                  shareable=not actions and thought.text is None))
 
     @staticmethod
-    def _buttons(ctx: ToolContext, actions: list[Action]) -> tuple[Button, ...]:
-        """Yes / No under a question about a write; Undo under a reply that changed something."""
-        pending = ctx.user.pending
+    def _yes_no(user: User) -> tuple[Button, ...]:
+        """Yes / No when the reply asks a question about a write (`user.pending` holds it)."""
+        pending = user.pending
         if pending and "confirm" in pending and pending.get("id"):
             return (Button("Yes", "yes", pending["id"]), Button("No", "no", pending["id"]))
+        return ()
+
+    @classmethod
+    def _buttons(cls, ctx: ToolContext, actions: list[Action]) -> tuple[Button, ...]:
+        """Yes / No under a question about a write; Undo under a reply that changed something."""
+        if asked := cls._yes_no(ctx.user):
+            return asked
         if any(a.ok and a.tool not in NOT_RECORDED and a.tool in TOOLS and TOOLS[a.tool].changes for a in actions):
             return (Button("↩ Undo", "undo", str(ctx.change)),)
         return ()
@@ -406,7 +417,17 @@ class Assistant:
 
     async def press(self, platform: str, platform_user_id: str, action: str, value: str,
                     now: dt.datetime | None = None, press_id: str | None = None, keep: Keep | None = None) -> Reply:
-        """A Done / Snooze 1h button under a notification: a tool call; pressing it twice changes nothing more."""
+        """A button: Done / Snooze 1h under a notification, Undo, or Yes / No under a question — a tool call;
+        pressing it twice changes nothing more. What it changed on a synced calendar is pushed after."""
+        forgotten: list[tuple[str, bytes]] = []
+        reply = await self._press(platform, platform_user_id, action, value, now, press_id, keep, forgotten)
+        await self._push({str(a.result["push_account"]) for a in reply.actions if a.ok
+                          and a.result.get("push_account")})
+        await self.calendars.revoke(forgotten)
+        return reply
+
+    async def _press(self, platform: str, platform_user_id: str, action: str, value: str, now: dt.datetime | None,
+                     press_id: str | None, keep: Keep | None, forgotten: list[tuple[str, bytes]]) -> Reply:
         now = now or dt.datetime.now(clock.UTC)
         call = BUTTONS.get(action)
         # What a platform sent with the press is stored and looked up: without what Postgres cannot take.
@@ -427,7 +448,8 @@ class Assistant:
                         .returning(Message.id))
                     if stored.scalar_one_or_none() is None:
                         return Reply("", duplicate=True)
-                ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="button")
+                ctx = ToolContext(session, user, now, clock.zone(user.tz), self.memory, source="button",
+                                  forgotten=forgotten)
                 if action in ANSWERS:
                     return await _kept(session, keep, await self._answered(ctx, action, value))
                 if call is None:

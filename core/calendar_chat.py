@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -22,13 +23,15 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import accounts
+from core import accounts, safety
 from core.brain import Thought, ToolCall
 from core.redact import HIDDEN
 from core.replies import Speaker
 from core.synced import delete_synced
 from core.tools import Args, Tool, ToolContext, ToolError, best_matches, register
 from db.models import Calendar, Event, User
+
+log = logging.getLogger(__name__)
 
 CONSENT_LIFETIME = dt.timedelta(minutes=30)  # Google's codes live minutes; a link older than this is stale
 NAMES = {"google": "Google Calendar"}
@@ -68,6 +71,10 @@ class CalendarLink(Protocol):
         Raises ValueError when the paste is not the address asked for, core.sources errors when the
         provider refuses or cannot be reached.
         """
+        ...
+
+    async def revoke(self, sealed: bytes) -> bool:
+        """Ask the provider to revoke a disconnected account's grant (its secret, sealed); False if it could not."""
         ...
 
 
@@ -139,6 +146,18 @@ class CalendarChat:
 
     links: dict[str, CalendarLink] = field(default_factory=dict)
 
+    async def revoke(self, forgotten: list[tuple[str, bytes]]) -> None:
+        """After the commit of a disconnect: each grant revoked at its provider (a failure is only logged:
+        Pixie has forgotten the tokens either way, and the person can revoke the access in their account)."""
+        for provider, sealed in forgotten:
+            link = self.links.get(provider)
+            try:
+                if link is None or not await link.revoke(sealed):
+                    log.warning("could not revoke a disconnected %s account's access at the provider", provider)
+            except Exception:
+                log.warning("could not revoke a disconnected %s account's access at the provider", provider,
+                            exc_info=True)
+
     async def command(self, session: AsyncSession, user: User, text: str, now: dt.datetime
                       ) -> str | Thought | Linking | None:
         """A reply, tool calls or a consent to finish for a calendar command or answer; None when it is neither."""
@@ -194,10 +213,11 @@ class CalendarChat:
         account = chosen[0]
         synced = await session.scalar(select(Event.id).join(Calendar, Calendar.id == Event.calendar_id)
                                       .where(Calendar.account_id == account.id).limit(1))
-        user.pending = {"confirm": [{"name": "disconnect_calendar", "args": {"account_id": str(account.id)}}]}
+        user.pending = safety.held([ToolCall("disconnect_calendar", {"account_id": str(account.id)})])  # Yes / No
         return (f"Disconnect {NAMES.get(account.provider, account.provider)} {account.remote_id}? Pixie forgets its "
-                "tokens" + (" and removes the events synced from it" if synced else "")
-                + "; nothing changes in Google. (yes / no)")
+                "tokens and asks Google to revoke its access" + (", and removes the events synced from it here"
+                                                                  if synced else "")
+                + "; nothing in your Google calendar changes. (yes / no)")
 
     @staticmethod
     def linked_text(linked: Linked) -> str:
@@ -268,7 +288,9 @@ async def disconnect_calendar(ctx: ToolContext, a: DisconnectAccount) -> dict[st
     gone = list(await ctx.session.scalars(select(Event.id).where(Event.user_id == ctx.user.id,
                                                                  Event.calendar_id.in_(cals))))
     await delete_synced(ctx, gone)
-    await accounts.disconnect(ctx.session, account.id)
+    _, sealed = await accounts.disconnect(ctx.session, account.id)
+    if sealed is not None:  # revoked at the provider once this is committed
+        ctx.forgotten.append((account.provider, sealed))
     return {"account": account.remote_id, "provider": account.provider, "removed": len(gone),
             "kept_local": len(kept.all())}
 

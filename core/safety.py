@@ -41,7 +41,12 @@ def ask(calls: list[ToolCall], items: int, shown: list[str] | None = None) -> tu
     """The question to ask about calls that would touch `items` things (`shown`: those things, one a line)."""
     lines = [f"That would change {items} {'item' if items == 1 else 'items'} — are you sure? (yes / no)"]
     lines += [f"• {line}" for line in shown] if shown else [f"• {_label(c)}" for c in calls]
-    return "\n".join(lines), {"confirm": [{"name": c.name, "args": c.args} for c in calls], "id": uuid.uuid4().hex}
+    return "\n".join(lines), held(calls)
+
+
+def held(calls: list[ToolCall]) -> dict[str, Any]:
+    """What `user.pending` keeps while a question about `calls` waits: the calls, and an id its buttons carry."""
+    return {"confirm": [{"name": c.name, "args": c.args} for c in calls], "id": uuid.uuid4().hex}
 
 
 def _quoted(value: object) -> str:
@@ -82,7 +87,7 @@ def confirm(calls: list[ToolCall], preface: str | None = None) -> tuple[str, dic
         "Shall I do this? (yes / no)\n" + "\n".join(f"• {o}" for o in offers)
     if preface:
         question = f"{preface}\n{question}"
-    return question, {"confirm": [{"name": c.name, "args": c.args} for c in calls], "id": uuid.uuid4().hex}
+    return question, held(calls)
 
 
 def undo_request(text: str) -> Thought | None:
@@ -101,4 +106,4 @@ def answer(pending: dict[str, Any], text: str) -> Thought | None:
     return None  # a new request: the question lapses and nothing is deleted
 
 
-__all__ = ["CONFIDENT", "answer", "ask", "confirm", "undo_request"]
+__all__ = ["CONFIDENT", "answer", "ask", "confirm", "held", "undo_request"]

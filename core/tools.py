@@ -62,6 +62,9 @@ class ToolContext:
     source: str = "chat"
     # The turn's change: what its tools write is recorded under this id so that it can be undone (core/undo.py).
     change: uuid.UUID = field(default_factory=uuid.uuid4)
+    # Grants of accounts this turn disconnected, (provider, sealed secret): the caller has each revoked at
+    # its provider once the turn is committed (no network inside a transaction). Never stored or shown.
+    forgotten: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
     def today(self) -> dt.date:

@@ -186,7 +186,7 @@ async def test_disconnecting_removes_the_synced_events_and_keeps_local_ones(rt: 
         await accounts.upsert_external(session, Event, _event_values(ada, "Standup", cals[0].id))
         session.add(Event(user_id=ada, title="Dentist", start_at=NOW, end_at=NOW, tz="UTC"))
     async with rt.sessions() as session, session.begin():
-        assert await accounts.disconnect(session, account.id)
+        assert (await accounts.disconnect(session, account.id))[0]
     async with rt.sessions() as session:
         assert list(await session.scalars(select(Event.title))) == ["Dentist"]
         assert await session.scalar(select(func.count()).select_from(Calendar)) == 0

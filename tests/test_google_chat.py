@@ -238,6 +238,48 @@ async def test_new_events_go_to_the_calendar_ada_chooses_and_disconnect_asks_fir
         left = list(await session.scalars(select(Event)))
     assert [(e.title.lower(), e.source, e.calendar_id) for e in left] == [("dinner with sam", "chat", None)]
     assert "No calendar is connected" in await chat(rt, "/calendars")
+    assert not await refreshes(google, token)  # and Google forgot the grant too
+
+
+async def refreshes(google: FakeGoogleCalendar, refresh_token: str) -> bool:
+    """Whether Google still gives an access token for this refresh token."""
+    from google.auth.exceptions import RefreshError
+    from google.auth.transport.requests import Request
+    from google.oauth2.credentials import Credentials
+
+    creds = Credentials(None, refresh_token=refresh_token, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                        token_uri=google.token_url)
+    try:
+        await asyncio.to_thread(creds.refresh, Request())
+    except RefreshError:
+        return False
+    return True
+
+
+async def test_disconnecting_with_the_yes_button_revokes_the_grant_at_google_once_committed(
+        rt: Runtime, google: FakeGoogleCalendar, app: GoogleApp, tmp_path: Path) -> None:
+    from connectors.google.auth import Grant
+    from connectors.google.sync import connect
+    from db.models import Identity
+
+    vault = Vault(None, tmp_path)
+    wire_calendars(rt.assistant, rt.sessions, rt.settings, app, vault)
+    token = google.add_account(ADA_MAIL)
+    await chat(rt, "hello")
+    async with rt.sessions() as session:
+        ada = await session.scalar(select(Identity.user_id).where(Identity.platform_user_id == "ada"))
+    assert ada is not None
+    await connect(rt.sessions, vault, app, ada, Grant(token), dt.datetime.now(dt.UTC))
+    assert await refreshes(google, token)
+
+    asked = await rt.assistant.handle(IncomingMessage("terminal", "ada", "/disconnect google", display_name="ada"))
+    assert "revoke its access" in asked.text and [b.label for b in asked.buttons] == ["Yes", "No"]
+    assert await refreshes(google, token)  # asking changes nothing, here or at Google
+    done = await rt.assistant.press("terminal", "ada", "yes", asked.buttons[0].value)
+    assert f"Disconnected Google Calendar {ADA_MAIL}" in done.text
+    async with rt.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Account)) == 0
+    assert not await refreshes(google, token)
 
 
 async def test_an_address_pasted_in_slack_form_connects_and_is_kept_masked(

@@ -53,3 +53,10 @@ class GoogleLink:
         grant = await asyncio.to_thread(exchange_code, self.app, consent, code)
         account, calendars = await connect(self.sessions, self.vault, self.app, user_id, grant, now)
         return Linked(account.id, account.remote_id, [(c.name, c.selected, c.is_default) for c in calendars])
+
+    async def revoke(self, sealed: bytes) -> bool:
+        """Tell Google to forget a disconnected account's grant; False when Google could not be reached."""
+        from connectors.google.auth import Grant, revoke
+
+        grant = Grant.from_secret(self.vault.decrypt(sealed))
+        return await asyncio.to_thread(revoke, self.app, grant)
