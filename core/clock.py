@@ -115,6 +115,19 @@ def iso_local(value: dt.datetime, tz: ZoneInfo) -> str:
     return value.astimezone(tz).replace(microsecond=0).isoformat()
 
 
+def nearer_half(at: dt.time, beside: dt.time) -> dt.time:
+    """A clock time said without am/pm, read as whichever half of the day lies nearer `beside`:
+    "2" beside a 13:00 lunch is 14:00, "11:30" beside a 13:00 haircut is 11:30 (not 23:30)."""
+    early = at.replace(hour=at.hour % 12)
+    late = early.replace(hour=early.hour + 12)
+    mark = beside.hour * 60 + beside.minute
+
+    def gap(t: dt.time) -> int:
+        d = abs(t.hour * 60 + t.minute - mark)
+        return min(d, 24 * 60 - d)
+    return late if gap(late) < gap(early) else early
+
+
 def fmt_day(day: dt.date, today: dt.date | None = None) -> str:
     """'Fri 16 Jan' (with the year when it is not this year's)."""
     text = f"{day:%a} {day.day} {day:%b}"

@@ -191,8 +191,9 @@ def event_by_time(m: _Msg, label: str) -> Intent | None:
     new = next((w for w in m.whens[1:] if w.start >= ref.end), None)
     bare = re.search(r"\b(?:to|at|for)\s+(\d{1,2})(?:[:.](\d{2}))?\s*$", m.text[ref.end:].rstrip(" ?!."), re.I)
     if new is None and bare and int(bare[1]) < 24 and int(bare[2] or 0) < 60:  # "move tomorrow's standup to 10"
-        hour = int(bare[1]) + (12 if int(bare[1]) < 8 else 0)
-        args["new_time"] = f"{hour:02d}:{int(bare[2] or 0):02d}"
+        args["new_time"] = f"{int(bare[1]):02d}:{int(bare[2] or 0):02d}"
+        if _twelve_hour(bare[1]):  # "to 9": 9:00 or 21:00, whichever is nearer the event's own time
+            either_half(args)
         return Intent("update_event", args)
     if new is None:
         return None
@@ -201,7 +202,22 @@ def event_by_time(m: _Msg, label: str) -> Intent | None:
         args["new_date"] = new.day.isoformat()
     if nt is not None:
         args["new_time"] = nt.strftime("%H:%M")
+        if new.flex and not new.period:
+            either_half(args)
     return Intent("update_event", args) if len(args) > 1 + ("event_ref" in args) else None
+
+
+def either_half(args: dict[str, Any]) -> None:
+    """Mark an event's new time of day as said without am/pm: the tool takes the half of the day nearer the
+    event's own time (the clock's reading of "11:30" said at 8pm, 23:30, is no guide to the event's)."""
+    hour, rest = str(args["new_time"]).split(":", 1)
+    args["new_time"] = f"{int(hour) % 12:02d}:{rest}"
+    args["either_half"] = True
+
+
+def _twelve_hour(hour: str) -> bool:
+    """Whether an hour said alone could be either half of the day ("9", not "09" or "21")."""
+    return not hour.startswith("0") and 1 <= int(hour) <= 12
 
 
 def _past(m: _Msg) -> tuple[dt.datetime, dt.datetime] | None:

@@ -12,7 +12,7 @@ _STORE_LEAD = re.compile(
     r"^(?:(?:please|also|and|btw|oh)\s+)*(?:(?P<self>note\s+to\s+self|don'?t\s+forget(?!\s+that))"
     r"|(?:remember|memori[sz]e|note|(?:keep|bear)\s+in\s+mind|make\s+a\s+note|take\s+(?:a\s+)?note|save|store|jot\s+down|write\s+down|don'?t\s+forget|do\s+not\s+forget|log)"
     r"(?:\s+(?:of\s+)?(?:that|this))?(?:\s+for\s+(?:later|me|the\s+future))?|fyi|f\.y\.i\.?|for\s+the\s+record|"
-    r"(?:just\s+)?(?:so\s+)?you\s+know|for\s+(?:future\s+)?reference|heads\s+up)\b\s*[:,\-—–]?\s*"
+    r"(?:just\s+)?(?:so\s+)?you\s+know|for\s+(?:future\s+)?ref(?:erence|\.)?|heads\s+up)\b\s*[:,\-—–]?\s*"
     # "fyi, keep in mind that …": a second lead-in, said with "that"
     r"(?:(?:please\s+)?(?:keep|bear)\s+in\s+mind\s+that\b\s*|(?:please\s+)?(?:remember|note|don'?t\s+forget)\s+that\b\s*)?")
 _STORE_VERB = r"(?:remember|note|save|store|keep\s+in\s+mind|memori[sz]e)"
@@ -20,7 +20,7 @@ _STORE_TAIL = re.compile(
     rf"(?:(?:[,;.!\-—–]|\b(?:please|pls|so|and)\b)\s*(?:(?:please|pls|can\s+you|could\s+you)\s+)?{_STORE_VERB}"
     rf"(?:\s+(?:that|this|it))?|\b(?:(?:please|pls|can\s+you|could\s+you|and)\s+)?{_STORE_VERB}\s+(?:that|this|it))"
     r"\b(?:\s+(?:please|pls|for\s+me|for\s+later|thanks))*[\s.!]*$")
-_LATER = re.compile(r"(?:for\s+(?:later|the\s+future|future\s+reference)|for\s+me)\b\s*[:,\-—–]?\s*")
+_LATER = re.compile(r"(?:for\s+(?:later|the\s+future|future\s+ref(?:erence|\.)?)|for\s+me)\b\s*[:,\-—–]?\s*")
 
 
 def _remember(m: _Msg) -> Intent | None:

@@ -16,6 +16,9 @@ _TASKS_Q = re.compile(r"\b(?:tasks?|todos?|to-?dos?|to\s+do\s+list|overdue|past\
                       r"|reminders?|(?:have|need|got)\s+to\s+do|should\s+i\s+do|left\s+to\s+do|to\s+do\s+(?:today|"
                       r"tomorrow|this|next)|what\s+do\s+i\s+(?:still\s+)?(?:have|need)\s+to|project|what'?s\s+left"
                       r"|(?:have|did)\s+i\s+(?:finished|completed|done|finish|complete|do|ticked\s+off))\b")
+# What the user has to deal with, said of a day or a week: that stretch's agenda, which shows the tasks due
+# in it beside the events ("what's on my plate this week"); said of no time, it is the to-do list.
+_PLATE = re.compile(r"\b(?:on\s+my\s+(?:plate|radar|slate)|on\s+the\s+cards|in\s+store)\b")
 _AVAIL_Q = re.compile(r"\b(?:free|available|availability|open|clear|busy|gaps?|slots?|openings?|booked\s+up"
                       r"|do\s+i\s+have\s+time|have\s+time|any\s+time|squeeze|fit\s+(?:in|it)|conflicts?|clash|room\s+for|is\s+there\s+time|make\s+it)\b")
 _EVENTS_Q = re.compile(r"\b(?:calendar|schedule|agenda|diary|meetings|meeting|appointments?|events?|plans|planned|"
@@ -59,6 +62,8 @@ def _question(m: _Msg) -> Intent | None:
             return Intent(None, reply_kind="out_of_scope")
         query = _query(m)
         return Intent("search_memory", {"query": query}) if query else Intent(None, reply_kind="unknown")
+    if _PLATE.search(body) and _primary(m) is not None:  # "what's on my plate tomorrow": the day, tasks and events
+        return _list_events(m)
     if _TASKS_Q.search(body) and not re.search(r"\bcalendar\b", body):
         return _list_tasks(m)
     if _AVAIL_Q.search(body) and not re.search(r"\b(?:tasks?|todos?)\b", body):

@@ -54,13 +54,19 @@ _DONE_TAIL = re.compile(r"^(?P<ref>.+?)\s*(?:[,:\-—–]\s*(?:all\s+)?(?:done|f
                         r"[\s!.]*$", re.I)
 _NOW_DUE = re.compile(r"^(?P<ref>.+?)\s+(?:(?:is|are)\s+(?:now|actually|instead)\s+due"
                       r"|(?:'s\s+)?(?:deadline|due\s+date)\s+(?:is\s+(?:now|actually)|(?:has\s+)?(?:moved|changed)\s+to"
-                      r"|is\s+moving\s+to))\b", re.I)
+                      r"|is\s+moving\s+to)"
+                      # news that a deadline can slip: "the report can wait till monday", "isn't due till friday"
+                      r"|can\s+(?:wait|slip|be\s+(?:pushed|moved|put\s+off))\s+(?:to|until|till)|(?:is\s+not|isn'?t)\s+due"
+                      r"\s+(?:until|till))\b", re.I)
 _COMPLETE_CMD = re.compile(r"^(?:complete|close|resolve)\s+(?P<ref>.+?\b(?:task|todo|to-do|item|reminder)s?)\b", re.I)
-_IS_DONE = re.compile(r"^(?P<ref>.+?)\s+(?:is|are|was|were|'s|has\s+been|have\s+been)\s+(?:all\s+|now\s+|finally\s+|"
+# "the oven is clean", "water bill's paid" (not "it's done": a pronoun names no task)
+_IS_DONE = re.compile(r"^(?P<ref>.+?)(?:\s+(?:is|are|was|were|'s|has\s+been|have\s+been)"
+                      r"|(?<=\w)(?<!\bit)(?<!\bthat)(?<!\bthis)(?<!\bthere)(?<!\bwhat)(?<!\bhe)(?<!\bshe)(?<!\bwho)'s)\s+(?:all\s+|now\s+|finally\s+|"
                       r"just\s+|already\s+)?(?:done|finished|complete[d]?|sorted(?:\s+out)?|taken\s+care\s+of|"
                       r"handled|dealt\s+with|out\s+of\s+the\s+way|ticked\s+off|paid|sent(?:\s+off)?|submitted|fixed|"
                       r"renewed|filed|signed|returned|picked\s+up|mailed|posted|delivered|booked|ordered|cleaned|"
-                      r"repaired|replaced|emailed|called|bought|collected|finalized|finalised|approved)\b"
+                      r"repaired|replaced|emailed|called|bought|collected|finalized|finalised|approved|arranged|wrapped|washed|ironed|"
+                      r"mowed|organi[sz]ed|clean|tidy|spotless)\b"
                       r"(?!\s+(?:to|for|on|by))", re.I)
 _PAST_LEAD = re.compile(r"^(?:(?:i|we)\s*(?:'ve|have)?\s+)?(?:(?:just|finally|already|now|also)\s+)*"
                         r"(?P<verb>[a-z]+)\s+(?P<rest>\S.*)$", re.I)
@@ -69,6 +75,8 @@ _DELETE = re.compile(r"^(?P<verb>delete|remove|scratch|drop(?!\s+(?:off|by|in|ro
                      r"scrap|axe|get\s+rid\s+of|forget(?:\s+about)?|never\s*mind(?:\s+about)?|cross\s+out|call\s+off)"
                      r"\s+(?P<ref>.+)", re.I)
 _TAKE_OFF = re.compile(r"^(?:take|strike)\s+(?P<ref>.+?)\s+off\s+(?:my\s+|the\s+)?(?:list|to-?do|todo|tasks?)", re.I)
+_OFF_CALENDAR = re.compile(r"^(?:take|strike|get)\s+(?P<ref>.+?)\s+(?:off|out\s+of)\s+(?:my\s+|the\s+)?"
+                           r"(?:calendar|diary|schedule|agenda)\b", re.I)
 _NO_NEED = re.compile(r"^(?:i|we)\s+(?:don'?t|do\s+not|no\s+longer)\s+(?:need|have)\s+to\s+(?P<ref>.+?)"
                       r"(?:\s+any\s*more)?\W*$", re.I)
 _UPDATE = re.compile(r"^(?P<verb>move|push(?:\s+back)?|postpone|reschedule|shift|bump|delay|defer|bring(?:\s+forward)?"
@@ -104,7 +112,7 @@ def _manage(m: _Msg) -> Intent | None:
         ref = _ref(hit["ref"])
     else:
         past = _PAST_LEAD.match(body)
-        taskish = re.search(r"\b(?:remind|need|have\s+to|todo|to-do|task|should|must|will|going\s+to)\b", lowb)
+        taskish = re.search(r"\b(?:remind|need|have\s+to|got\s+to|todo|to-do|task|should|must|will|going\s+to)\b", lowb)
         ahead = any((w.day or m.now.date()) > m.now.date() or w.window for w in m.whens)
         if past and _past(past["verb"].lower()) and (done_mark or not (taskish or ahead)):
             ref = _from_statement(body)
@@ -113,6 +121,9 @@ def _manage(m: _Msg) -> Intent | None:
     if ref:
         return Intent("complete_task", {"task_ref": ref})
 
+    hit = _OFF_CALENDAR.match(body)
+    if hit:  # "take coffee with Tom off the calendar"
+        return Intent("cancel_event", {"event_ref": _ref(hit["ref"])})
     hit = _TAKE_OFF.match(body) or _NO_NEED.match(body)
     if hit:
         return Intent("delete_task", {"task_ref": _ref(hit["ref"])})
@@ -194,7 +205,8 @@ def _update(m: _Msg, body: str) -> Intent | None:
             unit, n = "minutes", n * 60
         args["shift"] = {unit: sign * int(round(n))}
         stops.append(shift.start())
-    word = re.search(r"(?:^|\s)(?:to|back|forward|out|up|until|till|by|and|due|deadline|'s\s+deadline|due\s+date|"
+    word = re.search(r"(?:^|\s)(?:can\s+(?:wait|slip|be)|is\s+not\s+due|isn'?t\s+due|"
+                     r"to|back|forward|out|up|until|till|by|and|due|deadline|'s\s+deadline|due\s+date|"
                      r"high|low|medium|priority)\b", rest, re.I)
     if word:
         stops.append(word.start())

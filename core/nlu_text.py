@@ -94,7 +94,7 @@ def _priority(m: _Msg) -> str | None:
 
 
 _PROJECT_RES = [
-    re.compile(r"(?<![\w'])(?:(?:in|for|to|under|on|into|from|of|re)\s+)?(?:the\s+)?project\s*[:\-]?\s+"
+    re.compile(r"(?<![\w'])(?:(?:in|for|to|under|on|into|from|of|re)\s+)?(?:the\s+)?[Pp]roject\s*[:\-]?\s+"
                r"(?P<name>[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*|[\w\-]+)"),
     re.compile(r"(?<![\w'])(?:(?:in|for|to|under|on|into|from|of|re)\s+)?(?:the\s+|my\s+|our\s+)?"
                r"(?P<name>[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*|[a-z][\w\-]*)\s+project\b"),

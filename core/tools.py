@@ -158,6 +158,7 @@ class UpdateEvent(EventFields, EventRef):
     shift_minutes: int | None = Field(default=None, ge=-366 * 24 * 60, le=366 * 24 * 60)  # "push back an hour"
     new_date: str | None = Field(default=None, max_length=10)  # YYYY-MM-DD: that day, at the same time
     new_time: str | None = Field(default=None, max_length=5)  # HH:MM: that time, on the same day
+    either_half: bool = False  # new_time was said without am/pm: its half of the day nearer the event's time
 
 
 class Remember(Args):
@@ -782,7 +783,7 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
     if a.attendees is not None:
         ev.attendees = a.attendees or None
     if (a.new_date or a.new_time) and not a.start:
-        a = a.model_copy(update={"start": _keeping(ctx, ev, a.new_date, a.new_time)})
+        a = a.model_copy(update={"start": _keeping(ctx, ev, a.new_date, a.new_time, a.either_half)})
     if a.start or a.end:
         length = ev.end_at - ev.start_at
         shown = event_dict(ev, ctx.tz)  # an all-day event's dates, so a new end alone keeps it all-day
@@ -813,14 +814,17 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
     return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "conflicts": conflicts, **owed}
 
 
-def _keeping(ctx: ToolContext, ev: Event, day_s: str | None, time_s: str | None) -> str:
-    """The event's start with a new day and/or time of day (the rest kept), as an ISO value."""
+def _keeping(ctx: ToolContext, ev: Event, day_s: str | None, time_s: str | None, either_half: bool = False) -> str:
+    """The event's start with a new day and/or time of day (the rest kept), as an ISO value; a time said
+    without am/pm (`either_half`) is the one nearer the event's own time."""
     try:
         day = dt.date.fromisoformat(day_s) if day_s else None
         at = dt.time.fromisoformat(time_s) if time_s else None
     except ValueError:
         raise ToolError("I couldn't read that new day or time.") from None
     local = ev.start_at.astimezone(ctx.tz)
+    if at is not None and either_half and not ev.all_day:
+        at = clock.nearer_half(at, local.time())
     if ev.all_day and at is None:
         return (day or local.date()).isoformat()
     moment = clock.localize(dt.datetime.combine(day or local.date(), at or local.time()), ctx.tz)

@@ -130,10 +130,8 @@ def _changed(current: dt.datetime | dt.date | None, a: Correction, tz: Any) -> d
     at = dt.time.fromisoformat(a.time) if a.time else None
     if isinstance(current, dt.datetime):
         local = current.astimezone(tz)
-        if at is not None and a.either_half and at.hour < 12:  # 2 → 14:00 beside a 13:00 lunch, 02:00 beside 01:00
-            later = at.replace(hour=at.hour + 12)
-            minutes = [abs(t.hour * 60 + t.minute - (local.hour * 60 + local.minute)) for t in (at, later)]
-            at = later if minutes[1] < minutes[0] else at
+        if at is not None and a.either_half:  # 2 → 14:00 beside a 13:00 lunch, 02:00 beside 01:00
+            at = clock.nearer_half(at, local.time())
         return clock.localize(dt.datetime.combine(day or local.date(), at or local.time().replace(tzinfo=None)), tz)
     base = day or current or dt.datetime.now(tz).date()
     return clock.localize(dt.datetime.combine(base, at), tz) if at else base

@@ -164,6 +164,8 @@ def _keeps_its_day(m: _Msg, found: Understanding) -> Understanding:
         return found
     args = {k: v for k, v in intent.args.items() if k != "start"}
     args["new_time"] = start[11:16]
+    if any(w.has_time and w.flex and not w.period for w in m.whens):  # "to 11:30": the half nearer its own time
+        nlu_day.either_half(args)
     return replace(found, intent=Intent("update_event", args))
 
 
@@ -204,7 +206,7 @@ _REMIND_ME = re.compile(r"(?:(?:please|pls|plz|can\s+you|could\s+you|would\s+you
 
 # A message that opens by saying not to write something ("don't forget to…" is the opposite: a request).
 _REFUSED = re.compile(
-    r"(?:no\s+need\s+(?:to|for)\b|(?:please\s+)?(?:don'?t|dont|do\s+not)\s+(?:bother\s+(?:to\s+)?)?"
+    r"(?:(?:no|nah|nope|oh)\s*[,.!-]\s*)?(?:no\s+need\s+(?:to|for)\b|(?:please\s+)?(?:don'?t|dont|do\s+not)\s+(?:bother\s+(?:to\s+)?)?"
     r"(?:add|remind|put|make|create|schedule|book|set|save|note|log|track|need)\b"
     r"|skip\s+(?:the|my|that|this)\b[^.!?]{0,60}?\breminders?\b|no\s+(?:more\s+)?reminders?\b)")
 
@@ -315,7 +317,7 @@ def _edit(label: str):  # type: ignore[no-untyped-def]
             named = nlu_day.event_by_time(m, label)
             if named is not None:
                 return named
-        got = _manage(m)
+        got = _manage(m) or _later_clause(m)
         if got is not None and got.tool == label:
             return got
         if got is not None and got.tool in REF_KEYS and label in ("delete_task", "cancel_event", "complete_task"):
@@ -323,13 +325,33 @@ def _edit(label: str):  # type: ignore[no-untyped-def]
             return Intent(label, {key: ref}) if ref else None
         if label == "update_event" and got is not None and got.tool == "update_task":
             return _as_event_move(got)
-        if label == "update_event":
-            return _restated(m)  # a change needs its new value: "the vet is now at 4", or nothing to do
+        if label == "update_event":  # a change needs its new value: "the vet is now at 4", or nothing to do
+            return _restated(m) or _swapped_hour(m)
         if label == "update_task":
             return None  # a change needs its new value, which the rules could not read
+        off = _CALLED_OFF.match(m.text, m.b)
+        if off is not None and label in ("cancel_event", "delete_task"):  # "drinks with Lou is off"
+            ref = _ref(_without_times(m, off["ref"]))
+            return Intent(label, {key: ref}) if len(ref) > 1 else None
         ref = _ref(_without_times(m, _LEAD_VERB.sub("", m.text[m.b:], count=1)))
         return Intent(label, {key: ref}) if len(ref) > 1 else None
     return run
+
+
+# news that a plan will not happen: "drinks with Lou is off", "the offsite's been called off"
+_CALLED_OFF = re.compile(r"(?P<ref>[^,;.!?]+?)(?:\s+(?:is|are|has\s+been|have\s+been)|'s)\s+(?:now\s+)?"
+                         r"(?:off|cancell?ed|called\s+off|not\s+happening|scrapped)\b", re.I)
+
+
+def _later_clause(m: _Msg) -> Intent | None:
+    """The edit a later clause asks for, after news that explains it: "Tom cancelled, take coffee off the
+    calendar" is the take-off (the rules read a message from its start)."""
+    body = m.text[m.b:]
+    cut = re.search(r"[,;.!]\s+(?=\S)", body)
+    if cut is None:
+        return None
+    rest = message(body[cut.end():], m.now)
+    return _manage(rest) if rest is not None else None
 
 
 # an event's new time told as news: "the vet is now at 4", "the assembly has moved to 10am, update it"
@@ -340,6 +362,24 @@ _RESTATED = re.compile(r"(?P<ref>[^,;.!?]+?)\s+(?:is\s+now|'s\s+now|now\s+starts
 # a correction of what was just said: "actually yoga is at 7", "sorry, the call's on friday"
 _CORRECTED = re.compile(r"\W*(?:actually|oh|oops|wait|sorry|correction|no)\b[\s,:!-]+(?:it'?s\s+)?(?P<ref>[^,;.!?]+?)"
                         r"\s+(?:is|'s|are)\s+(?:actually\s+|really\s+)?(?=(?:at|on|from)\s)", re.I)
+
+
+# a bare hour offered in place of the old one: "can we make Ahmed's call 5 instead"
+_INSTEAD = re.compile(r"(?:make|have|do|put|switch|change|move)\s+(?P<ref>[^,;.!?]+?)\s+(?:to\s+|at\s+)?"
+                      r"(?P<h>\d{1,2})(?:[:.](?P<min>[0-5]\d))?\s+(?:instead|rather)\b", re.I)
+
+
+def _swapped_hour(m: _Msg) -> Intent | None:
+    """update_event for "make X 5 instead": X's new time of day, whichever half is nearer its old time."""
+    hit = _INSTEAD.search(m.text, m.b)
+    if hit is None or not 1 <= int(hit["h"]) <= 12:
+        return None
+    ref = _ref(_without_times(m, hit["ref"]))
+    if len(ref) < 2:
+        return None
+    args: dict[str, object] = {"event_ref": ref, "new_time": f"{int(hit['h']):02d}:{hit['min'] or '00'}"}
+    nlu_day.either_half(args)
+    return Intent("update_event", args)
 
 
 def _restated(m: _Msg) -> Intent | None:

@@ -195,7 +195,8 @@ async def _events(rt: Runtime) -> list[Event]:
 
 @pytest.mark.parametrize("text", ["no need to remind me about the bins", "don't add the gym this week",
                                   "please don't bother putting the party in my calendar",
-                                  "skip the MOT reminder, i'll do it myself", "no reminders today please"])
+                                  "skip the MOT reminder, i'll do it myself", "no reminders today please",
+                                  "nah, don't put that in my calendar"])
 async def test_saying_not_to_write_something_writes_nothing(rt: Runtime, text: str) -> None:
     reply = await say(rt, text)
     assert reply.actions == [] and await titles(rt) == [] and await count(rt, Event) == 0
@@ -387,3 +388,86 @@ async def test_news_of_what_happened_is_asked_about_not_acted_on(rt: Runtime, te
     assert not [a for a in reply.actions if a.ok], reply.text
     async with rt.sessions() as s:
         assert [(e.title, e.status) for e in await s.scalars(select(Event))] == [("Team meeting", "confirmed")]
+
+
+# ---------------------------------------------------------------- everyday phrasing (nlu8)
+
+async def _starts(rt: Runtime) -> dict[str, str]:
+    async with rt.sessions() as s:
+        return {e.title: e.start_at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%a %H:%M")
+                for e in await s.scalars(select(Event).where(Event.status != "cancelled"))}
+
+
+async def test_whats_on_my_plate_for_a_day_shows_its_tasks_beside_its_events(rt: Runtime) -> None:
+    await say(rt, "pay the gas bill tomorrow")
+    await say(rt, "yoga tomorrow at 6pm")
+    await say(rt, "renew the car insurance next month")
+    reply = await say(rt, "what's on my plate tomorrow")
+    assert [a.tool for a in reply.actions] == ["list_events"], reply.text
+    assert "gas bill" in reply.text.lower() and "yoga" in reply.text.lower(), reply.text
+    assert "insurance" not in reply.text.lower()  # not due that day
+    plain = await say(rt, "what's on my plate?")  # no day said: the whole to-do list
+    assert [a.tool for a in plain.actions] == ["list_tasks"] and "insurance" in plain.text.lower(), plain.text
+
+
+async def test_an_errand_with_a_time_tomorrow_is_a_task_due_then(rt: Runtime) -> None:
+    task = await made_task(rt, "pick up the kids at 3:30 tomorrow")
+    assert "kids" in task.title.lower()
+    assert task.due_at is not None
+    assert task.due_at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%d %H:%M") == "2026-01-14 15:30"
+
+
+@pytest.mark.parametrize("text", ["water bill's paid 👍", "the water bill's sorted"])
+async def test_a_chore_said_done_in_passing_ticks_it_off_and_adds_nothing(rt: Runtime, text: str) -> None:
+    await say(rt, "pay the water bill by friday")
+    reply = await say(rt, text)
+    assert [a.tool for a in reply.actions if a.ok] == ["complete_task"], reply.text
+    async with rt.sessions() as s:
+        assert [(t.title, t.status) for t in await s.scalars(select(Task))] == [("Pay the water bill", "done")]
+
+
+async def test_gotta_do_something_is_a_new_task_not_a_completion(rt: Runtime) -> None:
+    task = await made_task(rt, "gotta pay Sam back the tenner I owe him")
+    assert task.status == "open" and "Sam" in task.title
+
+
+@pytest.mark.parametrize("text, moved", [("bring the haircut forward to 11:30", "Wed 11:30"),
+                                         ("push the haircut to 3", "Wed 15:00"),
+                                         ("can we make the haircut 2 instead", "Wed 14:00")])
+async def test_an_event_moved_to_an_hour_said_without_am_pm_keeps_to_its_own_half_of_the_day(
+        rt: Runtime, text: str, moved: str) -> None:
+    await say(rt, "haircut wednesday at 1pm")
+    evening = at("2026-01-13T20:15:00+01:00")  # "11:30" next after 8pm would be 23:30: not what is meant
+    reply = await say(rt, text, now=evening)
+    assert [a.tool for a in reply.actions if a.ok] == ["update_event"], reply.text
+    assert await _starts(rt) == {"Haircut": moved}
+
+
+@pytest.mark.parametrize("text", ["Tom cancelled, take coffee off the calendar", "coffee with Tom is off"])
+async def test_a_plan_called_off_in_passing_cancels_that_event(rt: Runtime, text: str) -> None:
+    await say(rt, "coffee with Tom tomorrow at 10am")
+    await say(rt, "dentist tomorrow at 3pm")
+    reply = await say(rt, text)
+    assert [a.tool for a in reply.actions if a.ok] == ["cancel_event"], reply.text
+    assert await _starts(rt) == {"Dentist": "Wed 15:00"}
+
+
+async def test_a_deadline_that_can_wait_moves_the_task(rt: Runtime) -> None:
+    await say(rt, "prepare the quarterly report by the 20th")
+    reply = await say(rt, "the quarterly report can wait till february 2nd")
+    assert [a.tool for a in reply.actions if a.ok] == ["update_task"], reply.text
+    async with rt.sessions() as s:
+        [task] = list(await s.scalars(select(Task)))
+    assert str(task.due_date) == "2026-02-02"
+
+
+async def test_a_capitalised_project_lead_in_is_the_project_not_the_title(rt: Runtime) -> None:
+    task = await made_task(rt, "add a todo in Project Nimbus: migrate the staging db")
+    assert (task.project, task.title) == ("Nimbus", "Migrate the staging db")
+
+
+async def test_a_fact_for_future_ref_is_a_note_not_an_event(rt: Runtime) -> None:
+    reply = await say(rt, "for future ref: the surgery opens at 8")
+    assert [a.tool for a in reply.actions if a.ok] == ["remember"], reply.text
+    assert await notes(rt) == ["the surgery opens at 8"] and await count(rt, Event) == 0
+
