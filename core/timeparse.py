@@ -269,6 +269,14 @@ def _day_month_span(m: re.Match[str], c: _Ctx) -> Mention | None:
     return _span(m, first, _last_of(first, MONTH[m["mon2"]], int(m["d2"])))
 
 
+@_rule(_SPAN_LEAD + r"(?:the\s+)?(?P<d1>\d{1,2})(?:st|nd|rd|th)" + _TO + r"(?:the\s+)?(?P<d2>\d{1,2})(?:st|nd|rd|th)\b"
+       rf"(?!\s+(?:of\s+)?(?:{MON})\b)")
+def _ordinal_span(m: re.Match[str], c: _Ctx) -> Mention | None:
+    """ "from the 14th to the 16th", "21st-23rd": the next such days of a month (this one's while ahead)."""
+    first = _day_of_month(c.today, int(m["d1"]))
+    return _span(m, first, _day_of_month(first + dt.timedelta(days=1), int(m["d2"])) if first else None)
+
+
 @_rule(_SPAN_LEAD + r"(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})" + _TO
        + r"(?P<y2>\d{4})-(?P<m2>\d{1,2})-(?P<d2>\d{1,2})\b")
 def _iso_span(m: re.Match[str], c: _Ctx) -> Mention | None:
@@ -403,17 +411,22 @@ _rule(rf"\b(?:(?:{WD}),?\s+)?(?P<mon>{MON})\.?\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:s
 def _ordinal_day(m: re.Match[str], c: _Ctx) -> Mention | None:
     if not m["the"] and not _prep_before(c.text, m.start()):
         return None
-    d = int(m["d"])
+    found = _day_of_month(c.today, int(m["d"]))
+    return _m(m, "date", day=found) if found else None
+
+
+def _day_of_month(today: dt.date, d: int) -> dt.date | None:
+    """The next date (from `today` on) that is the `d`th of its month."""
     if not 1 <= d <= 31:
         return None
-    day = c.today
+    day = today
     for _ in range(13):  # the next month that has that day, from this one
         try:
             found = day.replace(day=d)
         except ValueError:
             found = None
-        if found and found >= c.today:
-            return _m(m, "date", day=found)
+        if found and found >= today:
+            return found
         day = (day.replace(day=1) + relativedelta(months=1))
     return None
 

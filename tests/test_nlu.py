@@ -547,6 +547,11 @@ def test_where_the_user_will_be_goes_in_the_calendar(text: str, expect: dict[str
     ("ski trip Dec 28 - Jan 3", {"title": "Ski trip", "start": "2026-12-28", "end": "2027-01-03"}),
     ("conference in Berlin May 3rd through the 7th", {"start": "2026-05-03", "end": "2026-05-07"}),
     ("we're away between March 10 and March 12", {"title": "Away", "start": "2026-03-10", "end": "2026-03-12"}),
+    # days of the month with no month: the next such stretch (today is Tue 13 Jan)
+    ("Mum's visiting from the 14th to the 16th", {"start": "2026-01-14", "end": "2026-01-16"}),
+    ("I'm off 21st-23rd", {"title": "Off", "start": "2026-01-21", "end": "2026-01-23"}),
+    ("away the 30th to the 2nd", {"title": "Away", "start": "2026-01-30", "end": "2026-02-02"}),
+    ("offsite from the 5th till the 7th", {"start": "2026-02-05", "end": "2026-02-07"}),  # the 5th has passed
 ])
 def test_a_stretch_of_days_is_one_event_over_all_of_them(text: str, expect: dict[str, Any]) -> None:
     check(understand(text), "create_event", expect)
@@ -562,7 +567,8 @@ def test_hours_and_single_days_are_no_stretch(text: str, expect: dict[str, Any])
     assert "T" in said.args.get("end", "T")  # a timed end, or none: never a last day
 
 
-@pytest.mark.parametrize("text", ["May 7 to May 3", "every Monday to Friday", "dinner on March 5 and March 6"])
+@pytest.mark.parametrize("text", ["May 7 to May 3", "every Monday to Friday", "dinner on March 5 and March 6",
+                                  "call 3-5"])
 def test_what_reads_as_no_stretch_of_days(text: str) -> None:
     now = dt.datetime(2026, 1, 13, 9, tzinfo=ZoneInfo(TZ))
     assert all("days" not in w.kinds for w in tp.find(text.lower(), now)), text
