@@ -42,6 +42,7 @@ from core.tools import (
     resolve_task,
     run_tool,
     say,
+    with_new_start,
 )
 from core.types import Action, Button, IncomingMessage, OutgoingNotification, Reply, storable
 from core.understand import event_counterpart
@@ -499,7 +500,15 @@ async def _kept(session: AsyncSession, keep: Keep | None, reply: Reply) -> Reply
 
 
 async def _as_found(ctx: ToolContext, call: ToolCall) -> ToolCall:
-    """`call`, or its event counterpart when it edits a task that does not exist and the event does."""
+    """`call` as a question about it should show it: its event counterpart when it edits a task that does
+    not exist and the event does; an event's new day or time as the start it means for that event."""
+    found = await _counterpart_found(ctx, call)
+    if found.name == "update_event":
+        return ToolCall(found.name, await with_new_start(ctx, found.args))
+    return found
+
+
+async def _counterpart_found(ctx: ToolContext, call: ToolCall) -> ToolCall:
     alt = event_counterpart(call)
     if alt is None:
         return call

@@ -814,6 +814,21 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
     return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "conflicts": conflicts, **owed}
 
 
+async def with_new_start(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    """update_event's arguments with a new day or time of day said as the start it means for the one event
+    they name (so a question about the move shows, and a yes does, exactly that); as they were otherwise."""
+    if args.get("start") or args.get("occurrence") or not (args.get("new_date") or args.get("new_time")):
+        return args
+    try:
+        ev = await resolve_event(ctx, EventRef.model_validate({k: v for k, v in args.items()
+                                                                 if k in EventRef.model_fields}))
+        start = _keeping(ctx, ev, args.get("new_date"), args.get("new_time"), bool(args.get("either_half")))
+    except (ToolError, ValidationError):  # none or several: the question stays as said
+        return args
+    said = {k: v for k, v in args.items() if k not in ("new_date", "new_time", "either_half")}
+    return {**said, "event_id": str(ev.id), "start": start}
+
+
 def _keeping(ctx: ToolContext, ev: Event, day_s: str | None, time_s: str | None, either_half: bool = False) -> str:
     """The event's start with a new day and/or time of day (the rest kept), as an ISO value; a time said
     without am/pm (`either_half`) is the one nearer the event's own time."""

@@ -170,3 +170,29 @@ async def test_a_new_task_is_shown_open(rt: Runtime) -> None:
     reply = await rt.assistant.handle(IncomingMessage("terminal", "ada", "add buy stamps tomorrow", ts=NOW,
                                                       display_name="ada"))
     assert reply.actions[0].result["task"]["status"] == "open"  # `pixie chat --jsonl` showed null
+
+
+async def test_an_unsure_move_asks_with_the_time_it_would_really_set_and_yes_sets_exactly_that(
+        rt: Runtime) -> None:
+    class Unsure(OfflineBrain):  # "lunch is at 1 now, I think": a move the brain is not sure of
+        async def think(self, request: BrainInput) -> Thought:
+            if request.text.startswith("lunch"):
+                return Thought(calls=[ToolCall("update_event", {"event_ref": "team lunch", "new_time": "01:00",
+                                                                "either_half": True})], confidence=0.3)
+            return await super().think(request)
+
+    pixie = Assistant(rt.sessions, Unsure(), rt.memory, "Europe/Berlin")
+
+    async def say(text: str) -> str:
+        reply = await pixie.handle(IncomingMessage("terminal", "ada", text, ts=NOW, display_name="ada"))
+        return reply.text
+
+    await say("team lunch friday at 12:30")
+    question = await say("lunch is at 1 now, I think")
+    assert "13:00" in question and "01:00" not in question, question  # 1 beside a 12:30 lunch is 1 pm
+    assert "Updated" in await say("yes")
+    async with rt.sessions() as s:
+        from db.models import Event
+
+        ev = await s.scalar(select(Event))
+    assert ev is not None and ev.start_at == at("2026-01-16T13:00:00+01:00")
