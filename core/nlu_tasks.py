@@ -52,6 +52,12 @@ _FINISHED = re.compile(r"^(?:(?:i|we)\s*(?:'ve|have)?\s+)?(?:just\s+|finally\s+|
                        r"(?P<ref>.+)", re.I)
 _DONE_TAIL = re.compile(r"^(?P<ref>.+?)\s*(?:[,:\-—–]\s*(?:all\s+)?(?:done|finished|complete[d]?|sorted)|[✅✔☑]\S*)"
                         r"[\s!.]*$", re.I)
+# "water bill done", "insurance renewal sorted": a task's words, then the word that ticks it off (no verb
+# before them that makes it a plan: "get the report done" is a task; no time: "report done by friday" too)
+_BARE_DONE = re.compile(r"^(?!(?:get|getting|have|having|need|needs|must|should|will|gotta|got\s+to|to|let'?s|i|i'?m|im"
+                        r"|we|we'?re|you|it|it'?s|that|that'?s|this|all|almost|nearly|not|never|half|well|so|be)\b)"
+                        r"(?P<ref>(?:(?!\b(?:when|if|once|until|till|after|before|because|its|it'?s|me|you)\b)[^,;:!?])+?)"
+                        r"(?:\s*[:\-—–])?\s+(?:all\s+|now\s+)?(?:done|sorted|finished|completed)[\s!.]*$", re.I)
 _NOW_DUE = re.compile(r"^(?P<ref>.+?)\s+(?:(?:is|are)\s+(?:now|actually|instead)\s+due"
                       r"|(?:'s\s+)?(?:deadline|due\s+date)\s+(?:is\s+(?:now|actually)|(?:has\s+)?(?:moved|changed)\s+to"
                       r"|is\s+moving\s+to)"
@@ -117,6 +123,8 @@ def _manage(m: _Msg) -> Intent | None:
         if past and _past(past["verb"].lower()) and (done_mark or not (taskish or ahead)):
             ref = _from_statement(body)
         elif done_mark and (hit := _DONE_TAIL.match(body)) is not None:
+            ref = _ref(hit["ref"])
+        elif not m.whens and (hit := _BARE_DONE.match(body)) is not None:
             ref = _ref(hit["ref"])
     if ref:
         return Intent("complete_task", {"task_ref": ref})

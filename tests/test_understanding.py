@@ -137,6 +137,27 @@ async def test_a_completion_said_in_passing_ticks_the_task_off(rt: Runtime) -> N
     assert [a.tool for a in reply.actions] == ["complete_task"] and reply.actions[0].ok
 
 
+@pytest.mark.parametrize("said", ["water bill done", "water bill: sorted", "water bill - done!"])
+async def test_a_task_named_then_done_ticks_off_that_task_and_not_its_neighbour(rt: Runtime, said: str) -> None:
+    await say(rt, "pay the gas bill by friday")
+    await say(rt, "pay the water bill by friday")
+    reply = await say(rt, said)
+    assert [a.tool for a in reply.actions] == ["complete_task"] and reply.actions[0].ok, reply.text
+    async with rt.sessions() as s:
+        open_ = [t.title for t in await s.scalars(select(Task).where(Task.status == "open"))]
+    assert open_ == ["Pay the gas bill"]
+
+
+@pytest.mark.parametrize("said", ["get the report done", "report done by friday", "keep me posted when it's done",
+                                  "almost done", "well done"])
+async def test_done_in_a_plan_or_a_remark_ticks_nothing_off(rt: Runtime, said: str) -> None:
+    await say(rt, "write the report by friday")
+    reply = await say(rt, said)
+    assert not any(a.ok and a.tool == "complete_task" for a in reply.actions), reply.text
+    async with rt.sessions() as s:
+        assert [t.title for t in await s.scalars(select(Task).where(Task.status == "open"))][0] == "Write the report"
+
+
 # ---------------------------------------------------------------- every way of saying "remember"
 
 @pytest.mark.parametrize(("text", "kept"), [
