@@ -142,6 +142,8 @@ class Speaker:
 
     def update_event(self, args: dict[str, Any], r: dict[str, Any]) -> str:
         text = f"Updated: {self.event_line(r['event'], with_day=True)}."
+        if args.get("recurrence") and r["event"].get("recurrence"):  # new days for a series: say them
+            text = text[:-1] + f" (repeats: {describe_rrule(r['event']['recurrence'])})."
         if r.get("conflicts"):
             text += " Heads up: that overlaps " + ", ".join(
                 f"{c['title']} {self.span(c)}" for c in r["conflicts"][:3]) + "."

@@ -21,6 +21,7 @@ from core import clock
 from core.memory import Memory, TooMany
 from core.recurrence import normalise_rrule, occurrences, series_end
 from core.replies import Speaker
+from core.timeparse import DAY_CODES
 from core.twoway import default_calendar, instance_id, new_remote_id, snapshot
 from core.types import Action
 from core.undo import NOT_RECORDED, UNDOABLE_SOURCES
@@ -802,6 +803,8 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
         ev.start_at += dt.timedelta(minutes=a.shift_minutes)
         ev.end_at += dt.timedelta(minutes=a.shift_minutes)
     if a.recurrence is not None:
+        if a.recurrence and not (a.start or a.new_date or a.shift_minutes):  # "move yoga to tuesdays"
+            _onto_its_days(ctx, ev, a.recurrence)
         ev.recurrence = None
         _set_recurrence(ctx, ev, a.recurrence or None)
     else:
@@ -812,6 +815,24 @@ async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
     conflicts = await _conflicts(ctx, ev)
     await ctx.memory.reindex_source(ctx.session, ctx.user.id, "event", ev.id, memory_text_for_event(ev, ctx.tz))
     return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "conflicts": conflicts, **owed}
+
+
+def _onto_its_days(ctx: ToolContext, ev: Event, rule: str) -> None:
+    """A series given weekly days its start is not on ("every Saturday" for a Sunday call) starts on the
+    first of them in the week of its start (from today on), at the same time of day."""
+    days = re.search(r"(?i)\bBYDAY=([A-Z,]+)", rule)
+    if ev.all_day or not days or not re.search(r"(?i)\bFREQ=WEEKLY\b", rule):
+        return
+    wanted = {DAY_CODES.index(d[-2:].upper()) for d in days[1].split(",") if d[-2:].upper() in DAY_CODES}
+    local = ev.start_at.astimezone(ctx.tz)
+    if not wanted or local.weekday() in wanted:
+        return
+    day = max(local.date() - dt.timedelta(days=6), ctx.today)  # that week's day, never one already past
+    while day.weekday() not in wanted:
+        day += dt.timedelta(days=1)
+    length = ev.end_at - ev.start_at
+    ev.start_at = clock.localize(dt.datetime.combine(day, local.time().replace(tzinfo=None)), ctx.tz)
+    ev.end_at = ev.start_at + length
 
 
 async def with_new_start(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, replace
 
 from core import clock, nlu_day
+from core import timeparse as tp
 from core.brain import ToolCall
 from core.intent_model import TALK_LABELS, IntentModel, Reading, intent_model, rule_label
 from core.intents import Intent
@@ -65,6 +66,9 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     elsewhere = _time_in(m)
     if elsewhere is not None:  # "what time is it in tokyo?": the clock there, nothing looked up
         return Understanding(elsewhere, 1.0, "time_now", "time_now")
+    days = _new_days(m)
+    if days is not None:  # "move the call with dad to saturdays": the series' days, never a new task
+        return Understanding(days, 1.0, "update_event", "update_event")
     ruled = read_rules(m)
     said = rule_label(ruled)
     chosen = intent_model() if model is True else model or None
@@ -90,6 +94,33 @@ def _time_in(m: _Msg) -> Intent | None:
     hit = _TIME_IN.match(m.low, m.b)
     zone = clock.find_zone(hit["z"]) if hit else None
     return Intent(None, {"zone": zone}, reply_kind="time_now") if zone else None
+
+
+_NEW_DAYS = re.compile(
+    rf"(?:(?:please|pls|can\s+you|could\s+you|can\s+we|could\s+we|let'?s)\s+)?(?:move|switch|change|shift|make|put)"
+    rf"\s+(?P<ref>.+?)\s+(?:(?:to|onto|on)\s+)?(?P<every>(?:every|each)\s+)?"
+    rf"(?P<days>{tp.WD}s?(?:\s*(?:,|and|&|\+|or)\s*{tp.WD}s?)*)"
+    rf"(?P<on>\s+(?:from\s+now\s+on|instead|going\s+forward|each\s+week|every\s+week|weekly))?\s*[?!.]*$")
+
+
+def _new_days(m: _Msg) -> Intent | None:
+    """New weekdays for a weekly series ("move yoga to tuesdays", "switch book club to every thursday",
+    "make the standup mondays and wednesdays from now on"); a single day said once is a one-off move."""
+    hit = _NEW_DAYS.match(m.low, m.b)
+    if hit is None:
+        return None
+    words = re.findall(rf"{tp.WD}s?", hit["days"])
+    if not (hit["every"] or hit["on"] or any(w not in tp.WEEKDAY and w[:-1] in tp.WEEKDAY for w in words)):
+        return None
+    codes = []
+    for w in words:
+        code = tp.DAY_CODES[tp.WEEKDAY[w if w in tp.WEEKDAY else w[:-1]]]
+        codes += [code] if code not in codes else []
+    ref = _ref(hit["ref"])
+    if len(ref) < 2:
+        return None
+    order = sorted(codes, key=tp.DAY_CODES.index)
+    return Intent("update_event", {"event_ref": ref, "recurrence": f"FREQ=WEEKLY;BYDAY={','.join(order)}"})
 
 
 # A plan said with a hedge: "I might go to yoga on thursday", "perhaps lunch with tom friday", "thinking of …".

@@ -492,3 +492,26 @@ async def test_a_fact_for_future_ref_is_a_note_not_an_event(rt: Runtime) -> None
     assert [a.tool for a in reply.actions if a.ok] == ["remember"], reply.text
     assert await notes(rt) == ["the surgery opens at 8"] and await count(rt, Event) == 0
 
+
+
+async def test_moving_a_weekly_call_to_other_days_moves_the_series_and_makes_no_task(rt: Runtime) -> None:
+    await say(rt, "weekly call with dad sundays at 6pm")  # today is Tue 13 Jan 2026
+    reply = await say(rt, "move the call with dad to saturdays")
+    assert [a.tool for a in reply.actions] == ["update_event"] and reply.actions[0].ok, reply.text
+    assert "every Saturday" in reply.text, reply.text
+    assert await count(rt, Task) == 0
+    async with rt.sessions() as s:
+        ev = await s.scalar(select(Event))
+    assert ev is not None and ev.recurrence == "FREQ=WEEKLY;BYDAY=SA"
+    assert ev.start_at == at("2026-01-17T18:00:00+01:00")  # the first Saturday, at the same time
+    tuesdays = await say(rt, "can we make the call with dad tuesdays and thursdays from now on")
+    assert tuesdays.actions[0].ok
+    async with rt.sessions() as s:
+        ev = await s.scalar(select(Event))
+    assert ev is not None and ev.recurrence == "FREQ=WEEKLY;BYDAY=TU,TH"
+
+
+@pytest.mark.parametrize("said", ["move the call with dad to saturday", "change the call with dad to tues"])
+def test_one_day_said_once_is_a_one_off_move_not_new_days_for_the_series(said: str) -> None:
+    found = understand(said, NOW)
+    assert "recurrence" not in found.intent.args, found.intent
