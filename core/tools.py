@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -769,6 +769,7 @@ async def list_events(ctx: ToolContext, a: Window) -> dict[str, Any]:
 
 async def update_event(ctx: ToolContext, a: UpdateEvent) -> dict[str, Any]:
     ev = await resolve_event(ctx, a)
+    a = _as_named(ctx, ev, a)
     if a.occurrence:
         if a.recurrence is not None:
             raise ToolError("One occurrence cannot repeat; change the whole series instead.")
@@ -869,6 +870,7 @@ def _keeping(ctx: ToolContext, ev: Event, day_s: str | None, time_s: str | None,
 
 async def cancel_event(ctx: ToolContext, a: EventRef) -> dict[str, Any]:
     ev = await resolve_event(ctx, a)
+    a = _as_named(ctx, ev, a)
     if a.occurrence:
         ev = await one_occurrence(ctx, ev, a.occurrence)
     elif ev.recurrence:  # the whole series: its changed occurrences go with it (a calendar does the same)
@@ -882,6 +884,28 @@ async def cancel_event(ctx: ToolContext, a: EventRef) -> dict[str, Any]:
     await follow_event(ctx, ev)
     await ctx.memory.forget_source(ctx.session, ctx.user.id, ev.id)
     return {"event_id": str(ev.id), "event": event_dict(ev, ctx.tz), "cancelled": True, **owed}
+
+
+A = TypeVar("A", bound=EventRef)
+
+
+def _as_named(ctx: ToolContext, ev: Event, a: A) -> A:
+    """An event of a series named by its time ("my 6pm on sunday", "tomorrow's 9:30") is that one occurrence:
+    a change or a cancel by its time never reaches the rest of the series."""
+    if not a.event_at or a.occurrence or not ev.recurrence:
+        return a
+    said = a.event_at.strip()
+    if re.fullmatch(r"\d{1,2}:\d{2}", said):  # the next one at that time
+        start = clock.start_of_day(ctx.today, ctx.tz)
+        at = dt.time.fromisoformat(f"{said:0>5}")
+        day = next((s.astimezone(ctx.tz).date() for s, _ in expand(ev, start, start + dt.timedelta(days=8))
+                    if s.astimezone(ctx.tz).time() == at), None)
+    else:
+        try:
+            day = dt.date.fromisoformat(said[:10])
+        except ValueError:
+            day = None
+    return a.model_copy(update={"occurrence": day.isoformat()}) if day else a
 
 
 def _occurrence_window(ctx: ToolContext, value: str) -> tuple[dt.datetime, dt.datetime]:

@@ -515,3 +515,21 @@ async def test_moving_a_weekly_call_to_other_days_moves_the_series_and_makes_no_
 def test_one_day_said_once_is_a_one_off_move_not_new_days_for_the_series(said: str) -> None:
     found = understand(said, NOW)
     assert "recurrence" not in found.intent.args, found.intent
+
+
+async def test_an_event_of_a_series_named_by_its_time_is_that_occurrence_only(rt: Runtime) -> None:
+    await say(rt, "weekly call with dad sundays at 6pm")  # today is Tue 13 Jan 2026: Sundays 18, 25, 1 Feb…
+    await say(rt, "standup every weekday at 9:30")
+    cancelled = await say(rt, "cancel my 6pm on sunday")
+    assert [a.tool for a in cancelled.actions] == ["cancel_event"] and cancelled.actions[0].ok, cancelled.text
+    moved = await say(rt, "push my 9:30 on thursday back half an hour")
+    assert moved.actions and moved.actions[0].ok, moved.text
+
+    async def starts(day: str) -> list[str]:
+        listed = await say(rt, f"what's on {day}")
+        return [line for line in listed.text.splitlines() if line.startswith("•")]
+
+    assert not any("Call with dad" in line for line in await starts("sunday 18 january"))
+    assert any("18:00" in line and "Call with dad" in line for line in await starts("sunday 25 january"))
+    assert any("10:00" in line and "Standup" in line for line in await starts("thursday 15 january"))
+    assert any("09:30" in line and "Standup" in line for line in await starts("friday 16 january"))
