@@ -68,7 +68,7 @@ _HOW_ABOUT = re.compile(r"\b(?:how|what) about\s+((?:a\s+)?(?:lunch|coffee|break
 # "your application must be submitted by 15 April", "the registration deadline is Friday"
 _THING_DUE = re.compile(
     r"^(?:(?:just )?(?:a )?(?:quick )?(?:heads[- ]up|reminder|note)(?: that)?[:,]?\s+|fyi[:,]?\s+)?"
-    r"(?:the |your |our )?(?P<thing>[\w'-]+(?:\s+[\w'-]+){0,6}?)\s+"
+    r"(?:the |your |our )?(?P<thing>[\w'-]+(?:\s+(?:[#$£€]?[\w'-]+(?:[.,/][\w-]+)*)){0,6}?)\s+"
     r"(?:(?:is|are)\s+due|(?:is\s+|are\s+)?needed|(?:must|has to|have to|needs to|need to|should)\s+be\s+(?P<pp>\w+)"
     r"|deadline\s+is)\s+(?P<when>(?:on\s+|by\s+|before\s+|no later than\s+)?.+)$", re.I)
 _PARTICIPLE = {"submitted": "submit", "returned": "return", "signed": "sign", "paid": "pay", "sent": "send",
@@ -98,6 +98,13 @@ _NOT_A_TASK = re.compile(r"^(?:let (?:me|us) know|feel free|don't hesitate|do no
                          r"ignore|disregard|keep (?:track|an eye)|remember this|forgive|excuse|bear with|"
                          r"confirm receipt)", re.I)
 _META = re.compile(r"\b(?:this|that) (?:one|email|mail|message|thread)\b", re.I)
+# What a forwarder asks of Pixie about the mail itself ("can you add this?", "remind me about it",
+# "put this in my calendar"): its only object is the mail, so it is no task of its own — the
+# forwarded text is read for what to do.
+_HANDLING = frozenset("""add put remind me about of a an reminder reminders task tasks todo to-do list track keep save
+note notes calendar diary agenda schedule my the to for on in onto into with this it that these those them one below
+above email mail message thread too as well also please pls just handle deal sort out set up""".split())
+_ABOUT_MAIL = frozenset("this it that these those them".split())
 _PURPOSE = re.compile(r"(?:\s+[-–—]\s+|\s*;\s*|,?\s+so (?:that )?(?:i|we|you|they|he|she|it)\b"
                       r"|,?\s+as (?:the|we|i|they|payroll)\b|,?\s+because\b|,?\s+since\b|,?\s+otherwise\b"
                       r"|,?\s+before (?:we|i|they)\b"
@@ -266,6 +273,12 @@ def _date_nearby(para: list[str], i: int, reader: frozenset[str]) -> str | None:
     return None
 
 
+def _handles_the_mail(command: str) -> bool:
+    """Whether a request only says what to do with the mail itself ("add this", "add a reminder for this")."""
+    words = re.findall(r"[\w'-]+", command.lower())
+    return bool(words) and any(w in _ABOUT_MAIL for w in words) and all(w in _HANDLING for w in words)
+
+
 def _clean(command: str) -> str:
     command = re.sub(r"^(?:have|take) a (?:quick |closer |proper )?look (?:at|over|through)\b", "review", command,
                      flags=re.I)
@@ -322,7 +335,8 @@ def extract(mail: Mail, tz: ZoneInfo, reader: tuple[str, ...] = ()) -> list[Prop
                         out.append(found)
                 continue
             command, meeting = asked
-            if not command or _NOT_A_TASK.match(command) or (_META.search(command) and len(command.split()) < 9):
+            if not command or _NOT_A_TASK.match(command) or (_META.search(command) and len(command.split()) < 9) \
+                    or _handles_the_mail(command):
                 continue
             command = _clean(command)
             if _IT.search(command):

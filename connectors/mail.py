@@ -60,7 +60,23 @@ _AI_TALK = re.compile(
     r"|\bdo not (?:mention|tell|reveal|inform|notify|show)\b.{0,40}\b(?:user|owner|anyone)\b"
     r"|\b(?:delete|remove|erase|cancel|mark|complete) (?:all|every)\b.{0,30}"
     r"\b(?:tasks?|events?|emails?|mails?|reminders?)\b"
-    r"|\bforward (?:all|every)\b.{0,30}\b(?:emails?|mails?|messages?)\b", re.I)
+    r"|\bforward (?:all|every)\b.{0,30}\b(?:emails?|mails?|messages?)\b"
+    # words addressed to whatever machine reads the mail: "to the assistant reading this inbox",
+    # "instructions for the virtual secretary", "if you are an AI", "as the user's AI"
+    r"|\b(?:to|for|dear|hey|hi|hello|attention|attn) (?:the |any |an? |this |my |your |our )?(?:user s |owner s )?"
+    r"(?:virtual|digital|automated|ai|email|inbox|mail) (?:assistant|secretary|agent|bot|system|helper)s?\b"
+    r"|\b(?:assistant|secretary|agent|bot|model|system)s? (?:that |who |which )?(?:is |are )?"
+    r"(?:reading|processing|handling|managing|parsing|scanning|monitoring|triaging|reads|processes|handles|manages"
+    r"|parses|scans|monitors) (?:this|these|the|my|your|incoming|all|every)\b"
+    r"|\bif you are (?:an? )?(?:ai|assistant|bot|language model|automated|machine)"
+    r"|\bas (?:the user s|the owner s|an|a|their|your) (?:ai|bot|agent)\b"
+    # the same in the languages mail most often arrives in besides English
+    r"|\b(?:ignorez|ignoriere|ignorieren sie|ignora|negeer)\b.{0,30}"
+    r"\b(?:instructions|anweisungen|instrucciones|istruzioni|instrucoes|instructies)\b"
+    r"|\b(?:assistant ia|assistante ia|ki assistent\w*|asistente (?:de )?ia|assistente (?:di )?ia|ai assistent)\b",
+    re.I)
+_SPACED = re.compile(r"\b(?:\w ){3,}\w\b")  # "i g n o r e"
+_LEET = str.maketrans("0134578@$", "oieastbas")
 
 
 class BadEmail(ValueError):
@@ -94,7 +110,12 @@ def fold(text: str) -> str:
 def instructs_ai(text: str) -> str | None:
     """The words with which `text` talks to an AI ("AI assistant: …", "system note", "ignore previous
     instructions", "delete all tasks"), or None."""
-    m = _AI_TALK.search(fold(text))
+    folded = fold(text)
+    m = _AI_TALK.search(folded)
+    if m is None:  # obfuscated: letters spaced out, digits for letters inside words ("1gn0re prev1ous")
+        bare = _SPACED.sub(lambda s: s.group(0).replace(" ", ""), folded)
+        bare = re.sub(r"\w*[a-z]\w*", lambda w: w.group(0).translate(_LEET), bare)
+        m = _AI_TALK.search(bare)
     return m.group(0).strip() if m else None
 
 

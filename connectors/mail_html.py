@@ -12,6 +12,7 @@ elements HTML closes implicitly (a <p> before a block, an <li> before the next) 
 
 from __future__ import annotations
 
+import colorsys
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -26,6 +27,8 @@ _NAMED = {"white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "gre
           "whitesmoke": (245, 245, 245), "snow": (255, 250, 250), "ivory": (255, 255, 240),
           "ghostwhite": (248, 248, 255), "floralwhite": (255, 250, 240), "yellow": (255, 255, 0)}
 _LENGTH = re.compile(r"(-?\d*\.?\d+)\s*(px|pt|em|rem|%|vw|vh|cm|mm|in)?", re.I)
+_FONT_SIZE = re.compile(r"(?:^|\s)((?:\d*\.)?\d+(?:px|pt|em|rem|%|vw|vh)|0)(?=/|\s|$)")
+_VAR = re.compile(r"var\(\s*(--[\w-]+)\s*(?:,\s*([^()]*))?\)")
 Color = tuple[int, int, int]
 
 
@@ -41,11 +44,17 @@ def _color(value: str) -> Color | None | str:
         h = m.group(1)
         h = "".join(c * 2 for c in h) if len(h) == 3 else h
         return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
-    m = re.fullmatch(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*(?:,\s*([\d.]+)\s*)?\)", v)
+    m = re.fullmatch(r"(rgb|hsl)a?\(\s*([\d.]+%?)[\s,]+([\d.]+%?)[\s,]+([\d.]+%?)\s*(?:[,/]\s*([\d.]+%?)\s*)?\)", v)
     if m:
-        if m.group(4) is not None and float(m.group(4)) < 0.15:
+        alpha = m.group(5)
+        if alpha is not None and float(alpha.rstrip("%")) / (100 if alpha.endswith("%") else 1) < 0.15:
             return "transparent"
-        return int(m.group(1)), int(m.group(2)), int(m.group(3))
+        a, b, c = (float(x.rstrip("%")) / (100 if x.endswith("%") else 1) for x in m.group(2, 3, 4))
+        if m.group(1) == "hsl":  # hue in degrees, saturation and lightness as fractions
+            r, g, bl = colorsys.hls_to_rgb(a / 360, c, b)
+            return round(r * 255), round(g * 255), round(bl * 255)
+        pct = [x.endswith("%") for x in m.group(2, 3, 4)]
+        return tuple(round(x * 255) if p else round(x) for x, p in zip((a, b, c), pct, strict=True))  # type: ignore[return-value]
     return None
 
 
@@ -81,6 +90,9 @@ def hides(d: dict[str, str]) -> bool:
     size = _length(d.get("font-size", "16px"))
     if size is not None and size <= 3:
         return True
+    short = _FONT_SIZE.search(d.get("font", ""))  # "font: 0/0 a", "font: italic 1px Arial"
+    if short is not None and (_length(short.group(1)) or 0) <= 3:
+        return True
     clips = d.get("overflow", "").startswith("hidden")
     for box in ("height", "max-height", "width", "max-width", "line-height"):
         n = _length(d.get(box, "")) if d.get(box) else None
@@ -90,7 +102,11 @@ def hides(d: dict[str, str]) -> bool:
         n = _length(d.get(place, "")) if d.get(place) else None
         if n is not None and n <= -100:
             return True
-    if re.search(r"rect\(\s*0\w*[\s,]+0|inset\(\s*50%|circle\(\s*0", d.get("clip", "") + d.get("clip-path", "")):
+    clip = d.get("clip", "") + d.get("clip-path", "")
+    if re.search(r"rect\(\s*0\w*[\s,]+0|inset\(\s*(?:[5-9]\d|100)%|circle\(\s*0", clip):
+        return True
+    polygon = re.search(r"polygon\(([^)]*)\)", d.get("clip-path", ""))
+    if polygon and len({" ".join(pt.split()) for pt in polygon.group(1).split(",")}) <= 2:  # no area
         return True
     return bool(re.search(r"scale[xy]?\(\s*0(?:\.0\d*)?\s*[,)]|translate[xy]?\(\s*-\d{3,}",
                           d.get("transform", "")))
@@ -125,9 +141,15 @@ def stylesheet(html: str) -> dict[str, dict[str, str]]:
                 parts = sel.strip().split()
                 if not parts or parts[0].startswith("@"):
                     continue
-                last = re.sub(r":[\w-]+(?:\([^)]*\))?|\[[^\]]*\]", "", parts[-1].split(">")[-1]).lower()
-                for key in (last, *re.findall(r"[.#][\w-]+", last)):  # "div.x.y" also counts for .x and .y
-                    rules.setdefault(key, {}).update(d)
+                compound = parts[-1].split(">")[-1].lower()
+                attrs = [f"[{a}]" for a in re.findall(r"\[\s*([\w-]+)", compound)]  # "[data-x]", "p[title=y]"
+                last = re.sub(r":[\w-]+(?:\([^)]*\))?|\[[^\]]*\]", "", compound)
+                for key in (last, *re.findall(r"[.#][\w-]+", last), *attrs):  # "div.x.y" counts for .x and .y
+                    if key:
+                        rules.setdefault(key, {}).update(d)
+            for name, value in d.items():  # custom properties, wherever set: "--h: none"
+                if name.startswith("--"):
+                    rules.setdefault(":vars", {})[name] = value
     return rules
 
 
@@ -160,9 +182,20 @@ class _Visible(HTMLParser):
         keys = [tag, *(f".{c}" for c in classes), *(f"{tag}.{c}" for c in classes)]
         if a.get("id"):
             keys.append(f"#{(a.get('id') or '').lower()}")
+        keys += [f"[{name.lower()}]" for name in a]
         for key in keys:
             d.update(self.rules.get(key, {}))
-        d.update(declarations(a.get("style") or ""))
+        important = {k: v for k, v in d.items() if "!important" in v}
+        inline = declarations(a.get("style") or "")
+        d.update(inline)
+        d.update({k: v for k, v in important.items() if "!important" not in inline.get(k, "")})  # !important wins
+        found = self.rules.get(":vars", {})
+        for k, v in d.items():
+            for _ in range(5):  # var(--x, fallback), nested a few deep
+                if "var(" not in v:
+                    break
+                v = _VAR.sub(lambda m: found.get(m.group(1), m.group(2) or ""), v)
+            d[k] = v
         return d
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:

@@ -124,3 +124,14 @@ async def test_the_command_prints_one_json_object_per_file(rt: Runtime, tmp_path
     rows = json.loads(out.stdout)
     assert [(r["file"], r["status"]) for r in rows] == [(str(good), "created"), (str(bad), "rejected")]
     assert rows[0]["tasks"][0]["title"] == "Book the big meeting room for the workshop day"
+
+
+async def test_a_forwarders_add_this_is_no_task_and_the_forwarded_deadline_is(rt: Runtime) -> None:
+    # "can you add this?" only says what to do with the mail; the forwarded invoice says what is due,
+    # named by its number and amount ("#BW-55310 for $119.00") and dated "Jan 15th".
+    raw = mail("Can you add a reminder for this?\n\n---------- Forwarded message ---------\n"
+               "From: Brightwave Billing <billing@brightwave.example>\nSubject: Your invoice\n\n"
+               "Hi Lena,\n\nYour invoice #BW-55310 for $119.00 is due Jan 15th.\n\nThe Brightwave team\n",
+               subject="Fwd: Your invoice", date="Thu, 17 Dec 2026 19:40:00 -0500")
+    got = await ingest(rt, "lena", "America/New_York", raw, "f.eml")
+    assert [(t["title"], t["due"][:10]) for t in got["tasks"]] == [("Invoice #BW-55310 for $119.00", "2027-01-15")]
