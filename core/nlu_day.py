@@ -143,6 +143,9 @@ def clear(m: _Msg) -> Intent | None:
     return Intent("cancel_events", args)
 
 
+# What names every event of a stretch rather than one: "everything", "all my meetings", "anything"
+_BULK = re.compile(r"^(?:everything|anything|all|every\b.*|all\s+.*|any\s+.*)$", re.I)
+_CLEARING = re.compile(r"^(?:please\s+)?(?:clear|wipe|empty|free\s+up)\b", re.I)
 _MOVE_TO = re.compile(r"\b(?:to|till|until|for|instead|at)\b", re.I)
 _SHIFT = re.compile(rf"\b(?:back|forward|later|earlier|by)\s+(?:by\s+)?{_N}\s*{_UNIT}"
                     rf"|\b(?:an?|\d+|half\s+an?)\s*(?:min(?:ute)?s?|hours?|hrs?|days?)\s+(?:later|earlier|back|forward)\b"
@@ -180,6 +183,8 @@ def event_by_time(m: _Msg, label: str) -> Intent | None:
     if len(words) > 1:
         args["event_ref"] = words
     if label == "cancel_event":
+        if _BULK.search(words) or _CLEARING.match(m.body):  # "cancel everything on the 15th": all of them, asked
+            return clear(m)
         return Intent("cancel_event", args)
     shift = _SHIFT.search(m.text, ref.end)
     if shift and not any(w.start >= shift.end() and (w.has_time or w.has_day) for w in m.whens[1:]):

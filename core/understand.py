@@ -167,14 +167,14 @@ def _news_of_a_move(m: _Msg, found: Understanding) -> Understanding:
 
 # A call the user makes themselves: "call mom on sunday", "ring the bank" (not "… for me"; a text to send now,
 # "text Grace that I'm late", is an errand Pixie cannot run).
-_OWN_CALL = re.compile(r"(?:(?:urgent|asap|important|todo|to-?do)\s*[:\-]\s*)?(?:call|ring|phone)\s+"
+_OWN_CALL = re.compile(r"(?:(?:urgent|asap|important|todo|to-?do)\s*[:\-]\s*)?(?:call|ring|phone|pick\s+up|grab)\s+"
                        r"(?!(?:me|us|a\s+taxi|a\s+cab|an?\s+uber|an\s+ambulance)\b)"
                        r"(?!.*\b(?:for\s+(?:me|us)|on\s+(?:my|our)\s+behalf)\b)")
 
 
 def _own_call(m: _Msg, ruled: Intent, found: Understanding) -> Understanding:
-    """A bare "call X" is the user's own to-do, as "remind me to call X" would be: a task, however errand-like the
-    classifier finds it (Pixie makes no calls, and the user did not ask it to)."""
+    """A bare "call X" or "pick up X" is the user's own to-do, as "remind me to call X" would be: a task, however
+    errand-like the classifier finds it (Pixie makes no calls and fetches nothing, and was not asked to)."""
     if ruled.tool != "create_task" or found.intent.tool not in ("create_task", None) or found.confidence >= CONFIDENT:
         return found
     if found.label not in ("create_task", "cannot_do") or not _OWN_CALL.match(m.low, m.b):

@@ -533,3 +533,29 @@ async def test_an_event_of_a_series_named_by_its_time_is_that_occurrence_only(rt
     assert any("18:00" in line and "Call with dad" in line for line in await starts("sunday 25 january"))
     assert any("10:00" in line and "Standup" in line for line in await starts("thursday 15 january"))
     assert any("09:30" in line and "Standup" in line for line in await starts("friday 16 january"))
+
+
+@pytest.mark.parametrize("said", ["pick up eggs, bread and milk", "grab batteries on the way home"])
+async def test_a_bare_shopping_errand_is_the_users_own_task(rt: Runtime, said: str) -> None:
+    reply = await say(rt, said)
+    assert [a.tool for a in reply.actions] == ["create_task"] and reply.actions[0].ok, reply.text
+
+
+@pytest.mark.parametrize("said", ["buy me a coffee", "could you buy milk for me"])
+async def test_an_errand_asked_of_pixie_is_asked_about_not_written(rt: Runtime, said: str) -> None:
+    reply = await say(rt, said)
+    assert not reply.actions and "(yes / no)" in reply.text, reply.text
+    assert await count(rt, Task) == 0
+
+
+async def test_cancelling_everything_on_a_day_of_the_month_shows_them_all_and_asks_first(rt: Runtime) -> None:
+    await say(rt, "dentist on the 15th at 2:30pm")
+    await say(rt, "lunch with Sam on the 15th at 12:30")
+    asked = await say(rt, "cancel everything on the 15th")
+    assert not asked.actions and "Dentist" in asked.text and "Lunch with Sam" in asked.text, asked.text
+    async with rt.sessions() as s:
+        assert {e.status for e in await s.scalars(select(Event))} == {"confirmed"}
+    done = await say(rt, "yes")
+    assert done.actions and all(a.ok for a in done.actions), done.text
+    async with rt.sessions() as s:
+        assert {e.status for e in await s.scalars(select(Event))} == {"cancelled"}
