@@ -66,6 +66,9 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     elsewhere = _time_in(m)
     if elsewhere is not None:  # "what time is it in tokyo?": the clock there, nothing looked up
         return Understanding(elsewhere, 1.0, "time_now", "time_now")
+    clause = _forget_clause(m)
+    if clause is not None:  # "forget where the spare key is": a note to drop, never a task
+        return Understanding(clause, 1.0, "forget", "forget")
     days = _new_days(m)
     if days is not None:  # "move the call with dad to saturdays": the series' days, never a new task
         return Understanding(days, 1.0, "update_event", "update_event")
@@ -94,6 +97,21 @@ def _time_in(m: _Msg) -> Intent | None:
     hit = _TIME_IN.match(m.low, m.b)
     zone = clock.find_zone(hit["z"]) if hit else None
     return Intent(None, {"zone": zone}, reply_kind="time_now") if zone else None
+
+
+_FORGET_CLAUSE = re.compile(r"(?:(?:please|pls|can\s+you|could\s+you)\s+)?forget\s+(?:about\s+)?"
+                            r"(?:where|who|what|when|which|whose|how|that)\s+(?P<rest>.+?)[\s?.!]*$")
+
+
+def _forget_clause(m: _Msg) -> Intent | None:
+    """ "forget where the spare key is", "forget that my locker is 112", "forget who my landlord is": what was
+    noted about it (a task is never named by a clause)."""
+    hit = _FORGET_CLAUSE.match(m.low, m.b)
+    if hit is None:
+        return None
+    rest = re.sub(r"\s+(?:is|are|was|were|lives?|goes|went)$", "", hit["rest"])
+    rest = re.sub(r"^(?:i\s+(?:said|told\s+you)\s+(?:about\s+)?|my\s+|the\s+)+", "", rest)
+    return Intent("forget", {"query": rest}) if len(rest) > 2 else None
 
 
 _NEW_DAYS = re.compile(

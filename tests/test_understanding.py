@@ -559,3 +559,17 @@ async def test_cancelling_everything_on_a_day_of_the_month_shows_them_all_and_as
     assert done.actions and all(a.ok for a in done.actions), done.text
     async with rt.sessions() as s:
         assert {e.status for e in await s.scalars(select(Event))} == {"cancelled"}
+
+
+@pytest.mark.parametrize(("said", "gone"), [("forget where the spare key is", "spare key"),
+                                            ("forget who my landlord is", "landlord")])
+async def test_forgetting_a_clause_forgets_the_note_and_touches_no_task(rt: Runtime, said: str, gone: str) -> None:
+    await say(rt, "fyi the spare key is with Mrs Patel at no. 14")
+    await say(rt, "my landlord is Mr Okafor")
+    await say(rt, "find the spare key for the shed")  # a task that shares the words
+    reply = await say(rt, said)
+    assert [a.tool for a in reply.actions] == ["forget"] and reply.actions[0].ok, reply.text
+    assert await titles(rt) == ["Find the spare key for the shed"]
+    async with rt.sessions() as s:
+        notes = [n.text for n in await s.scalars(select(MemoryItem).where(MemoryItem.kind == "note"))]
+    assert not any(gone in n.lower() for n in notes) and len(notes) == 1, notes
