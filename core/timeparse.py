@@ -409,10 +409,14 @@ _rule(rf"\b(?:(?:{WD}),?\s+)?(?P<mon>{MON})\.?\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:s
 @_rule(r"\b(?P<the>the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)\b(?!\s+(?:floor|place|time|row|grade|century|"
        r"anniversary|birthday|edition|round|option|one|item|attempt|try|person|street|avenue|st\b|ave\b))")
 def _ordinal_day(m: re.Match[str], c: _Ctx) -> Mention | None:
-    if not m["the"] and not _prep_before(c.text, m.start()):
-        return None
+    if not m["the"] and not _prep_before(c.text, m.start()) and not _CLOCK_AFTER.match(c.text, m.end()):
+        return None  # "parents evening 17th 7pm" is a day; "tom's 5th" alone is no date
     found = _day_of_month(c.today, int(m["d"]))
     return _m(m, "date", day=found) if found else None
+
+
+_CLOCK_AFTER = re.compile(r"\s*,?\s+(?:at\s+|@\s*)?\d{1,2}(?::[0-5]\d)?\s*(?:[ap]\.?m\.?\b|-|–)"
+                          r"|\s+(?:at\s+)?\d{1,2}:[0-5]\d\b")  # a clock time right after: "17th 7pm", "10th 18:30"
 
 
 def _day_of_month(today: dt.date, d: int) -> dt.date | None:
@@ -709,6 +713,14 @@ def _half_past(m: re.Match[str], c: _Ctx) -> Mention | None:
     minutes = 30 if m["q"] == "half" else 15
     moved = base + dt.timedelta(minutes=-minutes if m["dir"] == "to" else minutes)
     return _m(m, "time", time=moved.time(), flex=got[1])
+
+
+@_rule(rf"\b(?:at|by|around|about|from|until|till|@)\s+half\s+(?P<h>\d{{1,2}}|{_HOUR_WORD})\b"
+       r"(?!\s*(?:[:.]\d|hours?\b|days?\b|of\b|an?\b))")
+def _british_half(m: re.Match[str], c: _Ctx) -> Mention | None:
+    """ "at half 3" (British): half past three."""
+    got = _clock(_hour(m["h"]), "30", None, c.evening)
+    return _m(m, "time", time=got[0], flex=got[1]) if got else None
 
 
 # ---------------------------------------------------------------- scanning

@@ -73,6 +73,10 @@ def test_days(text: str, expected: str) -> None:
     ("in half an hour", "2026-01-13T09:30:00+01:00"),
     ("tomorrow morning", "2026-01-14T09:00:00+01:00"),
     ("at half past 4", "2026-01-13T16:30:00+01:00"),
+    ("at half 3", "2026-01-13T15:30:00+01:00"),  # British: half past three
+    ("by half seven tomorrow", "2026-01-14T07:30:00+01:00"),
+    ("17th 7pm", "2026-01-17T19:00:00+01:00"),  # a bare day of the month with a time after it
+    ("20th at 18:30", "2026-01-20T18:30:00+01:00"),
 ])
 def test_moments(text: str, expected: str) -> None:
     assert point(text) == expected
