@@ -350,6 +350,14 @@ def _plural_weekdays(m: re.Match[str], c: _Ctx) -> Mention:
     return _m(m, "recur", rrule=_days_rule(m["days"]), period=m["per"])
 
 
+# "gym mon wed fri 7am", "tennis tues & thurs", "mon/wed/fri": weekdays listed without "and" are a weekly habit
+# ("off monday and tuesday" stays two days; "next mon, tue" is that week's)
+@_rule(rf"(?<!next\s)(?<!this\s)(?<!last\s)\b(?P<days>{WD}\.?(?:\s*(?:,|&|/|\+|\s)\s*{WD}\b\.?)+)(?!\s*(?:-|–|to\b|and\b))"
+       rf"{_PER}")
+def _listed_weekdays(m: re.Match[str], c: _Ctx) -> Mention:
+    return _m(m, "recur", rrule=_days_rule(m["days"]), period=m["per"])
+
+
 @_rule(r"\b(?:(?:every|each)\s+(?:single\s+)?(?P<per>day|morning|afternoon|evening|night)|daily|nightly)\b")
 def _daily(m: re.Match[str], c: _Ctx) -> Mention:
     per = m["per"] if m["per"] in PERIOD_SPAN else ("night" if m[0] == "nightly" else None)

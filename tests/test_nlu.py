@@ -557,6 +557,21 @@ def test_a_stretch_of_days_is_one_event_over_all_of_them(text: str, expect: dict
     check(understand(text), "create_event", expect)
 
 
+@pytest.mark.parametrize(("text", "rrule", "title"), [
+    ("gym mon wed fri 7am", "FREQ=WEEKLY;BYDAY=MO,WE,FR", "Gym"),
+    ("tennis tues & thurs 6pm", "FREQ=WEEKLY;BYDAY=TU,TH", "Tennis"),
+])
+def test_weekdays_listed_without_and_are_a_weekly_habit(text: str, rrule: str, title: str) -> None:
+    said = understand(text)
+    assert said.tool == "create_event" and said.args["recurrence"] == rrule and said.args["title"] == title, said
+
+
+def test_two_days_joined_by_and_stay_two_days_not_a_habit() -> None:
+    now = dt.datetime(2026, 1, 13, 9, tzinfo=ZoneInfo(TZ))
+    assert all(w.rrule is None for w in tp.find("i'm off monday and tuesday", now))
+    assert all(w.rrule is None for w in tp.find("next mon, tue", now))
+
+
 @pytest.mark.parametrize(("text", "expect"), [
     ("workshop May 3 2-5pm", {"start": "2026-05-03T14:00", "end": "2026-05-03T17:00"}),  # hours, not days
     ("I'm off on Friday", {"start": "2026-01-16"}),
