@@ -205,12 +205,16 @@ async def about_me(ctx: ToolContext, a: AboutMe) -> dict[str, Any]:
         Task.user_id == ctx.user.id, Task.status == "open"))
     upcoming = await ctx.session.scalar(select(func.count()).select_from(Event).where(
         Event.user_id == ctx.user.id, Event.status != "cancelled", Event.end_at >= ctx.now))
+    digest = ctx.user.digest_time.strftime("%H:%M") if ctx.user.digest_time else "off"
     return {"notes": notes, "notes_total": total or 0, "open_tasks": open_tasks or 0,
-            "upcoming_events": upcoming or 0, "tz": ctx.user.tz, "name": ctx.user.name}
+            "upcoming_events": upcoming or 0, "tz": ctx.user.tz, "name": ctx.user.name, "digest": digest}
 
 
 def _say_about_me(speaker: Speaker, args: dict[str, Any], r: dict[str, Any]) -> str:
-    lines = [f"Here's what I know about you (your time zone is {r['tz']}):"]
+    digest = r.get("digest")
+    when = "" if digest is None else "; your daily digest is off" if digest == "off" else \
+        f"; your daily digest comes at {digest}"
+    lines = [f"Here's what I know about you (your time zone is {r['tz']}{when}):"]
     if r["notes"]:
         lines += [f"• {n}" for n in r["notes"]]
         if r["notes_total"] > len(r["notes"]):

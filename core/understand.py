@@ -66,6 +66,11 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
     elsewhere = _time_in(m)
     if elsewhere is not None:  # "what time is it in tokyo?": the clock there, nothing looked up
         return Understanding(elsewhere, 1.0, "time_now", "time_now")
+    if _REMIND.search(m.low, m.b) and _SUB_DAILY.search(m.low, m.b):  # no reminder repeats within a day
+        return Understanding(Intent(None), 1.0, "unknown", "unknown", say=SUB_DAILY)
+    setting = _setting_asked(m)
+    if setting is not None:  # "what timezone am I in?", "when does my digest come?": answered, nothing searched
+        return Understanding(setting, 1.0, setting.tool or "time_now", setting.tool or "time_now")
     clause = _forget_clause(m)
     if clause is not None:  # "forget where the spare key is": a note to drop, never a task
         return Understanding(clause, 1.0, "forget", "forget")
@@ -97,6 +102,29 @@ def _time_in(m: _Msg) -> Intent | None:
     hit = _TIME_IN.match(m.low, m.b)
     zone = clock.find_zone(hit["z"]) if hit else None
     return Intent(None, {"zone": zone}, reply_kind="time_now") if zone else None
+
+
+_REMIND = re.compile(r"\bremind(?:er|ers)?\b|\bnudge\s+me\b|\bping\s+me\b")
+_SUB_DAILY = re.compile(r"\b(?:every|each)\s+(?:\d+|few|couple\s+of|an?|one|two|three|four|five|six|other|half\s+an?)?"
+                        r"\s*(?:hours?|hrs?|minutes?|mins?)\b|\bhourly\b")
+SUB_DAILY = ("I can repeat a reminder every day, week, month or year, but not every few hours or minutes — "
+             "nothing was added. Try, for example, “remind me every day at 9 to drink water”.")
+_ZONE_ASKED = re.compile(r"(?:(?:what|which)\s+(?:time\s*zone|tz|zone)\s+(?:am\s+i\s+(?:in|on|set\s+to)"
+                         r"|are\s+you\s+using|do\s+you\s+have\s+(?:me\s+)?(?:in|on|for\s+me)|is\s+(?:mine|set))"
+                         r"|what'?s\s+my\s+(?:time\s*zone|tz)|(?:what|which)\s+is\s+my\s+(?:time\s*zone|tz))\b")
+_DIGEST_ASKED = re.compile(r"(?:(?:when|what\s+time)\s+(?:does|do|will|is)\s+(?:my|the)\s+(?:daily\s+|morning\s+)?"
+                           r"(?:digest|summary|briefing)|when\s+(?:do|will)\s+i\s+get\s+(?:my|the)\s+(?:daily\s+|"
+                           r"morning\s+)?(?:digest|summary|briefing)|is\s+my\s+(?:daily\s+)?digest\s+(?:on|off))\b")
+
+
+def _setting_asked(m: _Msg) -> Intent | None:
+    """A question about a setting: the time zone (the clock reply names it), the digest (with what Pixie
+    knows about the user)."""
+    if _ZONE_ASKED.match(m.low, m.b):
+        return Intent(None, reply_kind="time_now")
+    if _DIGEST_ASKED.match(m.low, m.b):
+        return Intent("about_me", {})
+    return None
 
 
 _FORGET_CLAUSE = re.compile(r"(?:(?:please|pls|can\s+you|could\s+you)\s+)?forget\s+(?:about\s+)?"

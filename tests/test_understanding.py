@@ -573,3 +573,17 @@ async def test_forgetting_a_clause_forgets_the_note_and_touches_no_task(rt: Runt
     async with rt.sessions() as s:
         notes = [n.text for n in await s.scalars(select(MemoryItem).where(MemoryItem.kind == "note"))]
     assert not any(gone in n.lower() for n in notes) and len(notes) == 1, notes
+
+
+async def test_a_reminder_every_few_hours_is_declined_plainly_and_nothing_is_written(rt: Runtime) -> None:
+    reply = await say(rt, "remind me every 2 hours to drink water")
+    assert not reply.actions and "not every few hours" in reply.text
+    assert await count(rt, Task) == 0
+
+
+async def test_the_time_zone_and_the_digest_time_are_answered_when_asked(rt: Runtime) -> None:
+    zone = await say(rt, "what timezone am I in?")
+    assert "Europe/Berlin" in zone.text and not zone.actions
+    await say(rt, "send my digest at 6:45")
+    digest = await say(rt, "what time does my digest come?")
+    assert "06:45" in digest.text and [a.tool for a in digest.actions] == ["about_me"]
