@@ -8,7 +8,7 @@ from core import clock
 from core.intents import Intent
 from core.nlu_text import _Msg
 
-_ZONE_WORD = r"(?:time\s*zone|timezone|tz)"
+_ZONE_WORD = r"(?:time\s*zone|timezone|tz|(?<=my\s)zone)"
 # Said in so many words: the tool answers even a place it cannot find (and says so).
 _EXPLICIT = (
     re.compile(rf"(?:please\s+)?(?:set|change|switch|update|move|put)\s+(?:my\s+|the\s+|your\s+)?{_ZONE_WORD}"

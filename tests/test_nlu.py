@@ -592,6 +592,7 @@ def test_what_reads_as_no_stretch_of_days(text: str) -> None:
 @pytest.mark.parametrize(("text", "zone"), [
     ("I'm in Tokyo now", "Tokyo"), ("set my timezone to America/New_York", "America/New_York"),
     ("my time zone is PST", "PST"), ("I moved to Lisbon", "Lisbon"), ("I'm on Pacific time", "Pacific"),
+    ("set my zone to GMT+2", "GMT+2"),
 ])
 def test_saying_where_the_user_is_now_sets_the_time_zone(text: str, zone: str) -> None:
     check(understand(text), "set_timezone", {"zone": zone})
