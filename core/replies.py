@@ -107,6 +107,8 @@ class Speaker:
         return text
 
     def update_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:
+        if args.get("more_notes"):
+            return f"Noted on {r['task']['title']}: {args['more_notes']}"
         return f"Updated: {self.task_line(r['task'])}."
 
     def complete_task(self, args: dict[str, Any], r: dict[str, Any]) -> str:

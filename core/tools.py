@@ -106,6 +106,7 @@ class UpdateTask(TaskFields, TaskRef):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     status: Literal["open", "done"] | None = None
     shift: dict[str, int] | None = None  # move the due date by a relative amount (days=7, weeks=1…)
+    more_notes: str | None = _text(MAX_TEXT)  # "add a note to the report task: …": kept after the notes it has
 
     @field_validator("shift")
     @classmethod
@@ -633,6 +634,8 @@ async def update_task(ctx: ToolContext, a: UpdateTask) -> dict[str, Any]:
         task.project = a.project or None
     if a.notes is not None:
         task.notes = a.notes or None
+    if a.more_notes:
+        task.notes = f"{task.notes}\n{a.more_notes}" if task.notes else a.more_notes
     if a.priority:
         task.priority = a.priority
     if a.due:

@@ -28,7 +28,7 @@ _DROP = ("title", "maxLength", "minLength", "maximum", "minimum", "default")
 # Fields for the offline brain, which sees no ids: a model names an event by the id its context shows, gives
 # a move as the new start and reads `completed_at` in a done list, so these would only lengthen every prompt.
 OFFLINE_ONLY = frozenset({"event_at", "new_date", "new_time", "either_half", "shift_minutes", "done_after",
-                          "done_before"})
+                          "done_before", "more_notes"})
 
 
 def _compact(schema: dict[str, Any], said: set[str] | None = None) -> dict[str, Any]:

@@ -68,6 +68,9 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
         return Understanding(elsewhere, 1.0, "time_now", "time_now")
     if _REMIND.search(m.low, m.b) and _SUB_DAILY.search(m.low, m.b):  # no reminder repeats within a day
         return Understanding(Intent(None), 1.0, "unknown", "unknown", say=SUB_DAILY)
+    noted = _note_on_task(m)
+    if noted is not None:  # "add a note to the report task: include Q3": on that task, never a new one
+        return Understanding(noted, 1.0, "update_task", "update_task")
     setting = _setting_asked(m)
     if setting is not None:  # "what timezone am I in?", "when does my digest come?": answered, nothing searched
         return Understanding(setting, 1.0, setting.tool or "time_now", setting.tool or "time_now")
@@ -102,6 +105,19 @@ def _time_in(m: _Msg) -> Intent | None:
     hit = _TIME_IN.match(m.low, m.b)
     zone = clock.find_zone(hit["z"]) if hit else None
     return Intent(None, {"zone": zone}, reply_kind="time_now") if zone else None
+
+
+_NOTE_ON_TASK = re.compile(r"(?:(?:please|pls)\s+)?(?:add|put|attach|write)\s+(?:a\s+|this\s+)?note\s+(?:to|on)\s+"
+                           r"(?P<ref>[^:\-—–]+?)\s*(?:[:\-—–]|\s+saying)\s*(?P<note>\S.*)$")
+
+
+def _note_on_task(m: _Msg) -> Intent | None:
+    """ "add a note to the report task: include Q3 numbers": kept with that task (after what it has)."""
+    hit = _NOTE_ON_TASK.match(m.text, m.b)
+    if hit is None:
+        return None
+    ref = _ref(hit["ref"])
+    return Intent("update_task", {"task_ref": ref, "more_notes": hit["note"].strip()}) if len(ref) > 1 else None
 
 
 _REMIND = re.compile(r"\bremind(?:er|ers)?\b|\bnudge\s+me\b|\bping\s+me\b")

@@ -587,3 +587,18 @@ async def test_the_time_zone_and_the_digest_time_are_answered_when_asked(rt: Run
     await say(rt, "send my digest at 6:45")
     digest = await say(rt, "what time does my digest come?")
     assert "06:45" in digest.text and [a.tool for a in digest.actions] == ["about_me"]
+
+
+async def test_a_note_added_to_a_task_is_kept_with_it_after_its_notes_and_makes_no_task(rt: Runtime) -> None:
+    await say(rt, "finish the quarterly report by friday")
+    first = await say(rt, "add a note to the report task: include Q3 numbers")
+    assert first.text.startswith("Noted on Finish the quarterly report"), first.text
+    await say(rt, "put a note on the report - ask Dana for the chart")
+    async with rt.sessions() as s:
+        tasks = list(await s.scalars(select(Task)))
+    assert [t.title for t in tasks] == ["Finish the quarterly report"]
+    assert tasks[0].notes == "include Q3 numbers\nask Dana for the chart"
+    await say(rt, "undo")
+    async with rt.sessions() as s:
+        task = await s.scalar(select(Task))
+    assert task is not None and task.notes == "include Q3 numbers"  # undo takes back the last note only
