@@ -63,16 +63,65 @@ FREQ_TTL = 3600.0
 GENERIC = frozenset("""number numbers no address addresses email emails mail name names date dates day days code codes
 time times phone mobile contact details detail info id ref reference link url website site""".split())
 GENERIC_WEIGHT = 0.5  # of a word's own weight; also what a related word or a value of the asked kind adds
-# Words about one everyday thing, any of which a note may use for it ("charging" for Orion → "pricing").
+# Words about one everyday thing, any of which a note may use for it ("charging" for Orion → "pricing"),
+# the one table of related words every brain's search uses. A line is a group whose words all bring each
+# other; "a b > c d" says a or b also brings c and d, but not back ("sick" → "vet", never "vet" → "sick").
 # A related word weighs GENERIC_WEIGHT and decides a match after the query's own words.
-RELATED = tuple(frozenset(g.split()) for g in (
+_RELATED_LINES = (
     "price prices pricing priced cost costs costing charge charges charging charged fee fees rate rates pay pays "
     "paying paid payment spend spent budget",
     "doctor doctors dr gp physician pediatrician paediatrician",
     "children child kids kid",
     "home house flat apartment",
     "car cars vehicle",
-))
+    "password passwords code codes pin passcode",
+    "wifi wi-fi wireless > password network",
+    "combination combo > code lock",
+    "birthday birthdays bday born",
+    "anniversary > married wedding",
+    "sick ill unwell > doctor vet dr",
+    "vet > animal",
+    "reception > front desk",
+    "phone number mobile",
+    "ring > call calls phone",
+    "allergy allergies allergic",
+    "restrictions > eat allergic diet",
+    "food > eat diet allergic vegetarian vegan",
+    "key > keys spare",
+    "park parking parked > level spot",
+    "car > parked",
+    "hide hid hidden > under",
+    "address > lives street",
+    "live lives > address",
+    "dentist > dr",
+    "work office",
+    "schedule calendar diary",
+    "looks > manages handles",
+    "id identity > passport licence license card",
+    "expire expires expired expiry expiring renew renews renewal renewed",
+    "lease tenancy rental",
+    "rubbish trash garbage bin bins waste recycling > collection",
+    "plate numberplate reg registration",
+    "medication medicine medicines meds tablet tablets pills prescription",
+    # British and American words for one thing
+    "colour color", "favourite favorite", "licence license", "postcode zip", "neighbour neighbor",
+    "organisation organization", "centre center", "programme program", "holiday vacation", "mobile cell cellphone",
+    "mum mom", "nappies diapers", "trainers sneakers", "grey gray", "jewellery jewelry", "flat apartment",
+)
+
+
+def _related_table(lines: Sequence[str]) -> dict[str, frozenset[str]]:
+    """Each word → the words it brings (see _RELATED_LINES)."""
+    table: dict[str, set[str]] = {}
+    for line in lines:
+        cue, _, brought = line.partition(">")
+        group = cue.split()
+        for w in group:
+            table.setdefault(w, set()).update(group, brought.split())
+    return {w: frozenset(ws - {w}) for w, ws in table.items()}
+
+
+RELATED = _related_table(_RELATED_LINES)
 # What a value of the asked kind looks like in a note, for the words that ask for it: a note holding
 # "sven.larsen@nordlicht.example" says Sven's email even though no word of it is "email".
 _MONEY = r"[£$€¥]\s*\d|\d\s*(k|m)?\s*(euros?|eur|dollars?|usd|pounds?|gbp|quid|bucks|francs?|chf)\M|\d\s*[£$€]"
@@ -234,7 +283,7 @@ def candidate_lexemes(query: str, table: dict[str, float], memo: dict[str, tuple
 def related_words(query: str) -> str:
     """Words related to the query's everyday words that the query does not say itself (see RELATED)."""
     asked = set(words(query))
-    return " ".join(sorted({w for group in RELATED if asked & group for w in group} - asked))
+    return " ".join(sorted({r for w in asked for r in RELATED.get(w, ())} - asked))
 
 
 def value_shapes(query: str) -> list[str]:
@@ -702,7 +751,8 @@ class Memory:
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
             stats = await self._statistics(session)
-            related = related_words(said)
+            # the words notes use for the people named by relation ("mom" → "mother") are related words too
+            related = " ".join([related_words(said), *sorted(rels - set(words(said)))])
             clex = candidate_lexemes(f"{said} {related}", stats.words, stats.stems)
             shapes = value_shapes(said)
             if shapes:

@@ -60,29 +60,12 @@ _Q_STOP = set((
     "its it's again exactly remind tell know please anyone there any some about that this these those with from "
     "be been get got remember said told say mentioned ever again? actually again, think recall tell me do you "
     "know if was again is's s anything something everything else").split())
-_SYNONYMS = {
-    # few and specific: a word no memory holds counts as rare to the search, and the rarest words decide the matches
-    "wifi": "password network", "code": "password", "pin": "code password", "password": "code",
-    "birthday": "born bday", "bday": "birthday", "sick": "vet doctor", "ill": "doctor vet", "vet": "animal",
-    "reception": "front desk", "phone": "number", "number": "phone", "restrictions": "eat allergic diet",
-    "food": "eat diet allergic vegetarian vegan", "allergies": "allergic", "allergy": "allergic",
-    "key": "keys spare", "park": "parked level spot", "parking": "parked level spot", "hide": "under",
-    "hid": "under", "parked": "level spot", "car": "parked",
-    "address": "lives street", "live": "address", "doctor": "dr", "dentist": "dr", "anniversary": "married",
-    "combination": "code lock", "work": "office", "office": "work",
-    "schedule": "calendar diary", "calendar": "schedule diary", "looks": "manages handles",
-}
 
 
 def _query(m: _Msg) -> str:
     words = re.findall(r"[\w'-]+", m.text[m.b:].lower())
     keep = [w for w in words if w not in _Q_STOP and not (len(w) < 2 and not w.isdigit())]
-    extra: list[str] = []
-    for w in keep:
-        for s in _SYNONYMS.get(w.removesuffix("'s"), "").split():
-            if s not in keep and s not in extra:
-                extra.append(s)
-    return " ".join(keep + extra).strip()
+    return " ".join(keep).strip()  # related words are the search's to add (memory.RELATED), for every brain
 
 
 # ---------------------------------------------------------------- forgetting
