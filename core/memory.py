@@ -244,11 +244,13 @@ def relation_words(query: str) -> set[str]:
 
 
 def relation_names(rels: set[str], notes: Iterable[str]) -> list[str]:
-    """Names the user's notes give those people: "my son Felix…", "Hannah (my wife)", "Renate is my …"."""
+    """Names the user's notes give those people: "my son Felix…", "my boss is Gerald", "Hannah (my wife)",
+    "Renate is my …"."""
     if not rels:
         return []
     alt = "|".join(sorted(map(re.escape, rels), key=len, reverse=True))
     patterns = (re.compile(rf"\b(?:my|our)\s+(?:{alt})(?:'s)?\s+{_NAME}", re.I),
+                re.compile(rf"\b(?:my|our)\s+(?:{alt})\s+is\s+(?:called\s+|named\s+)?{_NAME}", re.I),
                 re.compile(rf"{_NAME}\s*\((?:my|our)\s+(?:{alt})\)", re.I),
                 re.compile(rf"{_NAME},?\s+(?:is\s+)?(?:my|our)\s+(?:{alt})\b", re.I))
     names: dict[str, None] = {}

@@ -320,6 +320,9 @@ def test_cancelling_a_meeting_is_about_the_calendar() -> None:
     ("remember that Tom prefers calls after 10am", "Tom prefers calls after 10am"),
     ("just so you know, my wife's name is Clara", "my wife's name is Clara"),
     ("note to self: the gate code is 1234", "the gate code is 1234"),
+    ("note to self: passport expires 14 August 2027", "passport expires 14 August 2027"),
+    ("sam's birthday 3 march", "Sam's birthday 3 march"),
+    ("our anniversary 9 july", "Our anniversary 9 july"),
 ])
 def test_remembering(text: str, fact: str) -> None:
     check(understand(text), "remember", {"text": fact})
@@ -327,6 +330,16 @@ def test_remembering(text: str, fact: str) -> None:
 
 def test_remember_to_is_a_task() -> None:
     check(understand("remember to buy bread"), "create_task", {"title": "Buy bread"})
+
+
+def test_a_note_to_self_with_a_plan_in_it_is_still_the_plan() -> None:
+    check(understand("note to self: call the bank tomorrow"), "create_task", {"title": "Call the bank"})
+    assert understand("note to self: dentist friday 3pm").tool == "create_event"
+    assert understand("sam's birthday party 3 march").tool != "remember"
+
+
+def test_my_will_is_a_word_to_search_by() -> None:
+    check(understand("where is my will kept?"), "search_memory", {"query_has": ["will", "kept"]})
 
 
 @pytest.mark.parametrize(("text", "words"), [
