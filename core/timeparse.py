@@ -520,11 +520,19 @@ def _end_of(m: re.Match[str], c: _Ctx) -> Mention:
     return _m(m, "window", day=dt.date(year, 12, 31), window=(t, dt.date(year + 1, 1, 1)))
 
 
+# a verb said as a request or after "to" ("plan", "to review", "and close"), right before "the week/month/…"
+_OBJECT_OF = re.compile(r"(?:^|\b(?:to|and|then|please|pls|me|us)\s+|[,;:.!]\s*)(?!(?:at|on|in|over|during|for|by"
+                        r"|across|through|throughout|within|all|until|till|before|after|from|of|is|was|be|every"
+                        r"|each|around|about|since|into)\s)[a-z]+\s+$")
+
+
 @_rule(r"\b(?P<mod>this\s+coming|the\s+coming|the\s+following|later\s+this|this|next|the|coming|following|over\s+the"
        r"|my)"
        r"\s+(?P<u>weekend|week|month|year)\b")
-def _this_next(m: re.Match[str], c: _Ctx) -> Mention:
+def _this_next(m: re.Match[str], c: _Ctx) -> Mention | None:
     mod, unit, t = re.sub(r"\s+", " ", m["mod"]), m["u"], c.today
+    if mod == "the" and _OBJECT_OF.search(c.text, 0, m.start()):
+        return None  # "plan the week", "to review the month": what is done, not when
     ahead = 1 if mod in ("next", "the following", "following", "this coming", "the coming", "coming") else 0
     if unit == "weekend":
         sat = t - dt.timedelta(days=1) if t.weekday() == 6 else t + dt.timedelta(days=5 - t.weekday())

@@ -79,6 +79,14 @@ def test_new_tasks(text: str, expect: dict[str, Any]) -> None:
     check(understand(text), "create_task", expect)
 
 
+@pytest.mark.parametrize("text", ["every monday 8am remind me to plan the week",
+                                  "remind me every monday at 8am to plan the week"])
+def test_the_week_planned_is_what_is_done_not_when(text: str) -> None:
+    # Tue 13 Jan: the first reminder is Monday 19 at 8, not "the week" as a deadline this Friday
+    check(understand(text), "create_task", {"title": "Plan the week", "remind_at": "2026-01-19T08:00"})
+    assert understand("remind me to book flights for the weekend").args["due"] == "2026-01-17"
+
+
 def test_a_task_said_after_its_context() -> None:
     intent = understand("ugh, my manager just asked for the Q4 numbers — can you add a task to send them to her by "
                         "thursday? it's pretty urgent")
