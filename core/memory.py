@@ -103,6 +103,8 @@ _RELATED_LINES = (
     "rubbish trash garbage bin bins waste recycling > collection",
     "plate numberplate reg registration",
     "medication medicine medicines meds tablet tablets pills prescription",
+    # abbreviations of what a note may spell out
+    "ni > national insurance", "ssn > social security", "dob > birth birthday born", "no > number",
     # British and American words for one thing
     "colour color", "favourite favorite", "licence license", "postcode zip", "neighbour neighbor",
     "organisation organization", "centre center", "programme program", "holiday vacation", "mobile cell cellphone",
@@ -234,31 +236,39 @@ _REL_IN_QUERY = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _RELATIONS), 
 _NAME = r"([A-Z][\w\-]+)"
 
 
-def relation_words(query: str) -> set[str]:
-    """The words notes use for the people a question names by relation ("my son", "son" → son)."""
-    found: set[str] = set()
+def relations_asked(query: str) -> dict[str | None, set[str]]:
+    """The people a question names by relation, by whose relation they are (None: the user's own):
+    "my son" → {None: {son}}, "Kofi's wife" → {"Kofi": {wife}}; each with the words notes use for it."""
+    found: dict[str | None, set[str]] = {}
     for m in _REL_IN_QUERY.finditer(query):
-        if not re.search(r"\w['’]s?\s+$", query[:m.start()]):  # "Priya's son" is not the user's son
-            found.update(_RELATIONS[m.group(1).lower()])
+        owner = re.search(r"([^\W\d_][\w-]*)['’]s?\s+$", query[:m.start()])
+        key = None if owner is None or owner.group(1).lower() in ("my", "our") else owner.group(1)
+        found.setdefault(key, set()).update(_RELATIONS[m.group(1).lower()])
     return found
 
 
-def relation_names(rels: set[str], notes: Iterable[str]) -> list[str]:
+def relation_words(query: str) -> set[str]:
+    """The words notes use for the people a question names by relation ("my son", "son" → son)."""
+    return relations_asked(query).get(None, set())  # "Priya's son" is not the user's son
+
+
+def relation_names(rels: set[str], notes: Iterable[str], owner: str | None = None) -> list[str]:
     """Names the user's notes give those people: "my son Felix…", "my boss is Gerald", "Hannah (my wife)",
-    "Renate is my …"."""
+    "Renate is my …"; with an owner, that person's: "Kofi's wife is called Adjoa", "Adjoa, Kofi's wife"."""
     if not rels:
         return []
     alt = "|".join(sorted(map(re.escape, rels), key=len, reverse=True))
-    patterns = (re.compile(rf"\b(?:my|our)\s+(?:{alt})(?:'s)?\s+{_NAME}", re.I),
-                re.compile(rf"\b(?:my|our)\s+(?:{alt})\s+is\s+(?:called\s+|named\s+)?{_NAME}", re.I),
-                re.compile(rf"{_NAME}\s*\((?:my|our)\s+(?:{alt})\)", re.I),
-                re.compile(rf"{_NAME},?\s+(?:is\s+)?(?:my|our)\s+(?:{alt})\b", re.I))
+    whose = r"(?:my|our)" if owner is None else rf"{re.escape(owner)}['’]s"
+    patterns = (re.compile(rf"\b{whose}\s+(?:{alt})(?:'s)?\s+{_NAME}", re.I),
+                re.compile(rf"\b{whose}\s+(?:{alt})\s+is\s+(?:called\s+|named\s+)?{_NAME}", re.I),
+                re.compile(rf"{_NAME}\s*\({whose}\s+(?:{alt})\)", re.I),
+                re.compile(rf"{_NAME},?\s+(?:is\s+)?{whose}\s+(?:{alt})\b", re.I))
     names: dict[str, None] = {}
     for note in notes:
         for pattern in patterns:
             for m in pattern.finditer(note):
                 name = m.group(1)
-                if name[0].isupper() and name.lower() not in STOP:
+                if name[0].isupper() and name.lower() not in STOP and name != owner:
                     names[name] = None
     return list(names)[:3]
 
@@ -725,14 +735,15 @@ class Memory:
         now = time.monotonic()
         size, size_until, clean_until = self._state.get(user_id, (0, 0.0, 0.0))
         meta = size_until <= now or clean_until <= now
-        rels = relation_words(query)
+        asked = relations_asked(query)
+        rels = set().union(*asked.values())
         said = query  # what the word leg looks for
-        if rels:  # "my son" is Felix in this user's notes: look for Felix too
-            notes = await session.scalars(select(MemoryItem.text).where(
+        if rels:  # "my son" (or "Kofi's wife") is Felix in this user's notes: look for Felix too
+            notes = list(await session.scalars(select(MemoryItem.text).where(
                 MemoryItem.user_id == user_id, MemoryItem.kind == "note",
                 says(user_id, func.to_tsquery(ENGLISH, " | ".join(
-                    "(" + " & ".join(words(r)) + ")" for r in sorted(rels))))).limit(50))
-            names = relation_names(rels, notes)
+                    "(" + " & ".join(words(r)) + ")" for r in sorted(rels))))).limit(50)))
+            names = list(dict.fromkeys(n for owner, r in asked.items() for n in relation_names(r, notes, owner)))[:3]
             if names:
                 # the relation is that name now: "son" would count Felix twice in "my son Felix's coach"
                 said = f"{_REL_IN_QUERY.sub(' ', query)} ({', '.join(names)})"

@@ -433,12 +433,14 @@ def _day_of_month(today: dt.date, d: int) -> dt.date | None:
 
 # --- relative amounts: "in 2 hours", "in two weeks", "three days from now"
 
+_AND_A_HALF = r"(?:(?P<midhalf>and\s+a\s+half)\s+)?"  # "in 2 and a half hours", as "in 2 hours and a half"
+
 def _relative(m: re.Match[str], c: _Ctx) -> Mention | None:
     if m["half"]:
         n, unit = 0.5, "hours"
     else:
         n, unit = amount(m["n"], m["nw"]), unit_name(m["u"])
-    if m["andhalf"]:
+    if m["andhalf"] or m["midhalf"]:
         n += 0.5
     if unit in ("minutes", "hours"):
         moment = (c.now.astimezone(UTC) + dt.timedelta(**{unit: n})).astimezone(c.tz)
@@ -452,9 +454,9 @@ def _relative(m: re.Match[str], c: _Ctx) -> Mention | None:
     return _m(m, "date", day=day, shift={unit: n})
 
 
-_rule(rf"\b(?:in|within)\s+(?:(?P<half>half\s+an?\s+hour)|{NUM}{UNIT})(?P<andhalf>\s+and\s+a\s+half)?(?:'s)?(?:\s+time)?\b")(
+_rule(rf"\b(?:in|within)\s+(?:(?P<half>half\s+an?\s+hour)|{NUM}{_AND_A_HALF}{UNIT})(?P<andhalf>\s+and\s+a\s+half)?(?:'s)?(?:\s+time)?\b")(
     _relative)
-_rule(rf"\b(?:(?P<half>half\s+an?\s+hour)|{NUM}{UNIT})(?P<andhalf>\s+and\s+a\s+half)?\s+from\s+(?:now|today)\b")(
+_rule(rf"\b(?:(?P<half>half\s+an?\s+hour)|{NUM}{_AND_A_HALF}{UNIT})(?P<andhalf>\s+and\s+a\s+half)?\s+from\s+(?:now|today)\b")(
     _relative)
 
 
@@ -633,12 +635,12 @@ def _range(m: re.Match[str], c: _Ctx) -> Mention | None:
 @_rule(r"\b(?:(?:for|lasting|takes?|taking|(?:it'?ll|it\s+will|will|should|it\s+should)\s+take)\s+"
        r"(?:about\s+|around\s+|roughly\s+|like\s+)?)?"
        r"(?:(?:(?P<n>\d+(?:\.\d+)?)\s*|(?P<nw>an?|one|two|three|four|five|six|fifteen|twenty|thirty|forty-?five|"
-       r"ninety)\s+)(?P<u>minutes?|mins?|hours?|hrs?|h)(?P<half>\s+and\s+a\s+half)?"
+       r"ninety)\s+)(?:(?P<midhalf>and\s+a\s+half)\s+)?(?P<u>minutes?|mins?|hours?|hrs?|h)(?P<half>\s+and\s+a\s+half)?"
        r"|(?P<halfhour>half\s+an?\s+hour))\b")
 def _duration(m: re.Match[str], c: _Ctx) -> Mention | None:
     if m["halfhour"]:
         return _m(m, "duration", length=dt.timedelta(minutes=30))
-    n = amount(m["n"], m["nw"]) + (0.5 if m["half"] else 0)
+    n = amount(m["n"], m["nw"]) + (0.5 if m["half"] or m["midhalf"] else 0)
     unit = unit_name(m["u"])
     if unit == "hours" and m["u"] == "h" and not m["n"]:
         return None

@@ -460,6 +460,10 @@ async def test_a_question_finds_notes_in_other_words_for_the_same_thing(rt: Runt
 
     # two steps: "my boss" is Gerald in the notes, then what Gerald hates
     assert "Gerald hates calls after 6pm" in await top("when shouldn't I ring my boss", k=2)
+    # and someone else's: "Kofi's wife" is Adjoa, then what Adjoa does
+    await call(rt, ada, "remember", {"text": "Kofi's wife is called Adjoa"})
+    await call(rt, ada, "remember", {"text": "Adjoa is a nurse at St Thomas'"})
+    assert "Adjoa is a nurse at St Thomas'" in await top("what's Kofi's wife's job", k=2)
     assert await top("my mom's birthday") == "my mother's birthday is October 11"
     assert await top("when does our lease run out") == "the tenancy ends on 31 October"
     assert await top("which day is rubbish collection") == "the bins go out every thursday"

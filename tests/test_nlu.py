@@ -79,6 +79,12 @@ def test_new_tasks(text: str, expect: dict[str, Any]) -> None:
     check(understand(text), "create_task", expect)
 
 
+@pytest.mark.parametrize("text", ["in 2 and a half hours remind me to pick up the dry cleaning",
+                                  "remind me in two and a half hours to pick up the dry cleaning"])
+def test_a_half_said_before_the_unit(text: str) -> None:
+    check(understand(text), "create_task", {"title": "Pick up the dry cleaning", "remind_at": "2026-01-13T11:30"})
+
+
 @pytest.mark.parametrize("text", ["every monday 8am remind me to plan the week",
                                   "remind me every monday at 8am to plan the week"])
 def test_the_week_planned_is_what_is_done_not_when(text: str) -> None:
