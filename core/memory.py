@@ -63,16 +63,67 @@ FREQ_TTL = 3600.0
 GENERIC = frozenset("""number numbers no address addresses email emails mail name names date dates day days code codes
 time times phone mobile contact details detail info id ref reference link url website site""".split())
 GENERIC_WEIGHT = 0.5  # of a word's own weight; also what a related word or a value of the asked kind adds
-# Words about one everyday thing, any of which a note may use for it ("charging" for Orion → "pricing").
+# Words about one everyday thing, any of which a note may use for it ("charging" for Orion → "pricing"),
+# the one table of related words every brain's search uses. A line is a group whose words all bring each
+# other; "a b > c d" says a or b also brings c and d, but not back ("sick" → "vet", never "vet" → "sick").
 # A related word weighs GENERIC_WEIGHT and decides a match after the query's own words.
-RELATED = tuple(frozenset(g.split()) for g in (
+_RELATED_LINES = (
     "price prices pricing priced cost costs costing charge charges charging charged fee fees rate rates pay pays "
     "paying paid payment spend spent budget",
     "doctor doctors dr gp physician pediatrician paediatrician",
     "children child kids kid",
     "home house flat apartment",
     "car cars vehicle",
-))
+    "password passwords code codes pin passcode",
+    "wifi wi-fi wireless > password network",
+    "combination combo > code lock",
+    "birthday birthdays bday born",
+    "anniversary > married wedding",
+    "sick ill unwell > doctor vet dr",
+    "vet > animal",
+    "reception > front desk",
+    "phone number mobile",
+    "ring > call calls phone",
+    "allergy allergies allergic",
+    "restrictions > eat allergic diet",
+    "food > eat diet allergic vegetarian vegan",
+    "key > keys spare",
+    "park parking parked > level spot",
+    "car > parked",
+    "hide hid hidden > under",
+    "address > lives street",
+    "live lives > address",
+    "dentist > dr",
+    "work office",
+    "schedule calendar diary",
+    "looks > manages handles",
+    "id identity > passport licence license card",
+    "expire expires expired expiry expiring renew renews renewal renewed",
+    "lease tenancy rental",
+    "rubbish trash garbage bin bins waste recycling > collection",
+    "plate numberplate reg registration",
+    "medication medicine medicines meds tablet tablets pills prescription",
+    # abbreviations of what a note may spell out
+    "ni > national insurance", "ssn > social security", "dob > birth birthday born", "no > number",
+    # British and American words for one thing
+    "colour color", "favourite favorite", "licence license", "postcode zip", "neighbour neighbor",
+    "organisation organization", "centre center", "programme program", "holiday vacation", "mobile cell cellphone",
+    "mum mom", "nappies diapers", "trainers sneakers", "grey gray", "jewellery jewelry", "flat apartment",
+)
+
+
+def _related_table(lines: Sequence[str]) -> dict[str, frozenset[str]]:
+    """Each word → the words it brings (see _RELATED_LINES)."""
+    table: dict[str, set[str]] = {}
+    for line in lines:
+        cue, _, brought = line.partition(">")
+        group = cue.split()
+        for w in group:
+            table.setdefault(w, set()).update(group, brought.split())
+    return {w: frozenset(ws - {w}) for w, ws in table.items()}
+
+
+RELATED = _related_table(_RELATED_LINES)
 # What a value of the asked kind looks like in a note, for the words that ask for it: a note holding
 # "sven.larsen@nordlicht.example" says Sven's email even though no word of it is "email".
 _MONEY = r"[£$€¥]\s*\d|\d\s*(k|m)?\s*(euros?|eur|dollars?|usd|pounds?|gbp|quid|bucks|francs?|chf)\M|\d\s*[£$€]"
@@ -185,29 +236,39 @@ _REL_IN_QUERY = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _RELATIONS), 
 _NAME = r"([A-Z][\w\-]+)"
 
 
-def relation_words(query: str) -> set[str]:
-    """The words notes use for the people a question names by relation ("my son", "son" → son)."""
-    found: set[str] = set()
+def relations_asked(query: str) -> dict[str | None, set[str]]:
+    """The people a question names by relation, by whose relation they are (None: the user's own):
+    "my son" → {None: {son}}, "Kofi's wife" → {"Kofi": {wife}}; each with the words notes use for it."""
+    found: dict[str | None, set[str]] = {}
     for m in _REL_IN_QUERY.finditer(query):
-        if not re.search(r"\w['’]s?\s+$", query[:m.start()]):  # "Priya's son" is not the user's son
-            found.update(_RELATIONS[m.group(1).lower()])
+        owner = re.search(r"([^\W\d_][\w-]*)['’]s?\s+$", query[:m.start()])
+        key = None if owner is None or owner.group(1).lower() in ("my", "our") else owner.group(1)
+        found.setdefault(key, set()).update(_RELATIONS[m.group(1).lower()])
     return found
 
 
-def relation_names(rels: set[str], notes: Iterable[str]) -> list[str]:
-    """Names the user's notes give those people: "my son Felix…", "Hannah (my wife)", "Renate is my …"."""
+def relation_words(query: str) -> set[str]:
+    """The words notes use for the people a question names by relation ("my son", "son" → son)."""
+    return relations_asked(query).get(None, set())  # "Priya's son" is not the user's son
+
+
+def relation_names(rels: set[str], notes: Iterable[str], owner: str | None = None) -> list[str]:
+    """Names the user's notes give those people: "my son Felix…", "my boss is Gerald", "Hannah (my wife)",
+    "Renate is my …"; with an owner, that person's: "Kofi's wife is called Adjoa", "Adjoa, Kofi's wife"."""
     if not rels:
         return []
     alt = "|".join(sorted(map(re.escape, rels), key=len, reverse=True))
-    patterns = (re.compile(rf"\b(?:my|our)\s+(?:{alt})(?:'s)?\s+{_NAME}", re.I),
-                re.compile(rf"{_NAME}\s*\((?:my|our)\s+(?:{alt})\)", re.I),
-                re.compile(rf"{_NAME},?\s+(?:is\s+)?(?:my|our)\s+(?:{alt})\b", re.I))
+    whose = r"(?:my|our)" if owner is None else rf"{re.escape(owner)}['’]s"
+    patterns = (re.compile(rf"\b{whose}\s+(?:{alt})(?:'s)?\s+{_NAME}", re.I),
+                re.compile(rf"\b{whose}\s+(?:{alt})\s+is\s+(?:called\s+|named\s+)?{_NAME}", re.I),
+                re.compile(rf"{_NAME}\s*\({whose}\s+(?:{alt})\)", re.I),
+                re.compile(rf"{_NAME},?\s+(?:is\s+)?{whose}\s+(?:{alt})\b", re.I))
     names: dict[str, None] = {}
     for note in notes:
         for pattern in patterns:
             for m in pattern.finditer(note):
                 name = m.group(1)
-                if name[0].isupper() and name.lower() not in STOP:
+                if name[0].isupper() and name.lower() not in STOP and name != owner:
                     names[name] = None
     return list(names)[:3]
 
@@ -234,7 +295,7 @@ def candidate_lexemes(query: str, table: dict[str, float], memo: dict[str, tuple
 def related_words(query: str) -> str:
     """Words related to the query's everyday words that the query does not say itself (see RELATED)."""
     asked = set(words(query))
-    return " ".join(sorted({w for group in RELATED if asked & group for w in group} - asked))
+    return " ".join(sorted({r for w in asked for r in RELATED.get(w, ())} - asked))
 
 
 def value_shapes(query: str) -> list[str]:
@@ -674,14 +735,15 @@ class Memory:
         now = time.monotonic()
         size, size_until, clean_until = self._state.get(user_id, (0, 0.0, 0.0))
         meta = size_until <= now or clean_until <= now
-        rels = relation_words(query)
+        asked = relations_asked(query)
+        rels = set().union(*asked.values())
         said = query  # what the word leg looks for
-        if rels:  # "my son" is Felix in this user's notes: look for Felix too
-            notes = await session.scalars(select(MemoryItem.text).where(
+        if rels:  # "my son" (or "Kofi's wife") is Felix in this user's notes: look for Felix too
+            notes = list(await session.scalars(select(MemoryItem.text).where(
                 MemoryItem.user_id == user_id, MemoryItem.kind == "note",
                 says(user_id, func.to_tsquery(ENGLISH, " | ".join(
-                    "(" + " & ".join(words(r)) + ")" for r in sorted(rels))))).limit(50))
-            names = relation_names(rels, notes)
+                    "(" + " & ".join(words(r)) + ")" for r in sorted(rels))))).limit(50)))
+            names = list(dict.fromkeys(n for owner, r in asked.items() for n in relation_names(r, notes, owner)))[:3]
             if names:
                 # the relation is that name now: "son" would count Felix twice in "my son Felix's coach"
                 said = f"{_REL_IN_QUERY.sub(' ', query)} ({', '.join(names)})"
@@ -702,7 +764,8 @@ class Memory:
                                   "minsim": min_similarity(self.embedder.name)}
         if with_words:
             stats = await self._statistics(session)
-            related = related_words(said)
+            # the words notes use for the people named by relation ("mom" → "mother") are related words too
+            related = " ".join([related_words(said), *sorted(rels - set(words(said)))])
             clex = candidate_lexemes(f"{said} {related}", stats.words, stats.stems)
             shapes = value_shapes(said)
             if shapes:

@@ -15,6 +15,17 @@ _STORE_LEAD = re.compile(
     r"(?:just\s+)?(?:so\s+)?you\s+know|for\s+(?:future\s+)?ref(?:erence|\.)?|heads\s+up)\b\s*[:,\-—–]?\s*"
     # "fyi, keep in mind that …": a second lead-in, said with "that"
     r"(?:(?:please\s+)?(?:keep|bear)\s+in\s+mind\s+that\b\s*|(?:please\s+)?(?:remember|note|don'?t\s+forget)\s+that\b\s*)?")
+# a date a thing has, said of it ("passport expires 14 August 2027", "the lease ends on 31 May")
+_DATED_FACT = re.compile(r"(?P<subj>(?:[\w'-]+\s+){0,3}?[\w'-]+)\s+(?:expires?|ends?|renews?|runs\s+out|is\s+valid"
+                         r"|(?:is|are)\s+due\s+for\s+renewal)\b")
+
+
+def _dated_fact(m: _Msg, rest: str) -> bool:
+    """Whether what follows "note to self" is a date that a thing has, not a plan or something to do."""
+    said = _DATED_FACT.match(rest)
+    return said is not None and not _EVENT_NOUN.search(said["subj"]) and not any(w.has_time for w in m.whens)
+
+
 _STORE_VERB = r"(?:remember|note|save|store|keep\s+in\s+mind|memori[sz]e)"
 _STORE_TAIL = re.compile(
     rf"(?:(?:[,;.!\-—–]|\b(?:please|pls|so|and)\b)\s*(?:(?:please|pls|can\s+you|could\s+you)\s+)?{_STORE_VERB}"
@@ -36,7 +47,7 @@ def _remember(m: _Msg) -> Intent | None:
         rest = body[lead.end():]
         if re.match(r"(?:to|about)\s", rest) and not rest.startswith("to the "):
             return None  # "remember to call mom" is a task
-        if lead["self"] and (_chore(_lead_word(rest)) or m.whens):
+        if lead["self"] and (_chore(_lead_word(rest)) or m.whens and not _dated_fact(m, rest)):
             return None  # "note to self: buy a present" is a task too
         if body.rstrip().endswith("?") or re.match(r"(?:what|when|where|who|which|how|if)\b", rest):
             return None  # "remember what my locker number is?" asks
@@ -60,29 +71,16 @@ _Q_STOP = set((
     "its it's again exactly remind tell know please anyone there any some about that this these those with from "
     "be been get got remember said told say mentioned ever again? actually again, think recall tell me do you "
     "know if was again is's s anything something everything else").split())
-_SYNONYMS = {
-    # few and specific: a word no memory holds counts as rare to the search, and the rarest words decide the matches
-    "wifi": "password network", "code": "password", "pin": "code password", "password": "code",
-    "birthday": "born bday", "bday": "birthday", "sick": "vet doctor", "ill": "doctor vet", "vet": "animal",
-    "reception": "front desk", "phone": "number", "number": "phone", "restrictions": "eat allergic diet",
-    "food": "eat diet allergic vegetarian vegan", "allergies": "allergic", "allergy": "allergic",
-    "key": "keys spare", "park": "parked level spot", "parking": "parked level spot", "hide": "under",
-    "hid": "under", "parked": "level spot", "car": "parked",
-    "address": "lives street", "live": "address", "doctor": "dr", "dentist": "dr", "anniversary": "married",
-    "combination": "code lock", "work": "office", "office": "work",
-    "schedule": "calendar diary", "calendar": "schedule diary", "looks": "manages handles",
-}
+
+_OWNER = {"my", "our", "your", "his", "her", "their", "the", "a", "mum's", "mom's", "dad's"}
 
 
 def _query(m: _Msg) -> str:
     words = re.findall(r"[\w'-]+", m.text[m.b:].lower())
-    keep = [w for w in words if w not in _Q_STOP and not (len(w) < 2 and not w.isdigit())]
-    extra: list[str] = []
-    for w in keep:
-        for s in _SYNONYMS.get(w.removesuffix("'s"), "").split():
-            if s not in keep and s not in extra:
-                extra.append(s)
-    return " ".join(keep + extra).strip()
+    # "will" after "my", "the", "his" … is the document, not the verb
+    keep = [w for i, w in enumerate(words) if (w not in _Q_STOP or w == "will" and i and words[i - 1] in _OWNER)
+            and not (len(w) < 2 and not w.isdigit())]
+    return " ".join(keep).strip()  # related words are the search's to add (memory.RELATED), for every brain
 
 
 # ---------------------------------------------------------------- forgetting
@@ -264,9 +262,18 @@ _EDIT_TAIL = re.compile(r"\b(?:update|change|amend|fix|adjust|correct|move)\s+(?
                         r"|my\s+(?:calendar|diary))(?:\s+(?:please|pls|accordingly))?[\s.!]*$")
 
 
+# a day that comes back every year, said of someone with no verb: "sam's birthday 3 march", "our anniversary 9/7"
+_YEARLY = re.compile(r"(?:(?:my|our|his|her|their)\s+(?:[\w-]+\s+)?|[\w-]+(?:'s|s')\s+)(?:wedding\s+)?"
+                     r"(?:birthday|anniversary|name\s+day)\s*[:,\-—–]?\s*(?:is\s+)?(?:on\s+)?(?:the\s+)?")
+
+
 def _fact(m: _Msg) -> Intent | None:
     """A standing fact told with no verb of remembering, as a note; None for anything that asks or plans."""
     body = m.body.strip()
+    yearly = _YEARLY.match(body)
+    if yearly and len(m.whens) == 1 and m.whens[0].has_day and not m.whens[0].has_time and m.whens[0].rrule is None \
+            and m.b + yearly.end() == m.whens[0].start and m.whens[0].end >= m.b + len(body):
+        return Intent("remember", {"text": _cap(body.rstrip(".!"))})  # a date of the year, not a task on it
     if _NOUN_Q.fullmatch(body) and not re.search(r"\d", body):
         return None  # "Lorenzo's address": asks
     if "?" in body or _QWORD.match(body) or _ASKS.search(body) or _chore(_lead_word(body)):

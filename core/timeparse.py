@@ -445,12 +445,14 @@ def _day_of_month(today: dt.date, d: int) -> dt.date | None:
 
 # --- relative amounts: "in 2 hours", "in two weeks", "three days from now"
 
+_AND_A_HALF = r"(?:(?P<midhalf>and\s+a\s+half)\s+)?"  # "in 2 and a half hours", as "in 2 hours and a half"
+
 def _relative(m: re.Match[str], c: _Ctx) -> Mention | None:
     if m["half"]:
         n, unit = 0.5, "hours"
     else:
         n, unit = amount(m["n"], m["nw"]), unit_name(m["u"])
-    if m["andhalf"]:
+    if m["andhalf"] or m["midhalf"]:
         n += 0.5
     if unit in ("minutes", "hours"):
         moment = (c.now.astimezone(UTC) + dt.timedelta(**{unit: n})).astimezone(c.tz)
@@ -464,9 +466,9 @@ def _relative(m: re.Match[str], c: _Ctx) -> Mention | None:
     return _m(m, "date", day=day, shift={unit: n})
 
 
-_rule(rf"\b(?:in|within)\s+(?:(?P<half>half\s+an?\s+hour)|{NUM}{UNIT})(?P<andhalf>\s+and\s+a\s+half)?(?:'s)?(?:\s+time)?\b")(
+_rule(rf"\b(?:in|within)\s+(?:(?P<half>half\s+an?\s+hour)|{NUM}{_AND_A_HALF}{UNIT})(?P<andhalf>\s+and\s+a\s+half)?(?:'s)?(?:\s+time)?\b")(
     _relative)
-_rule(rf"\b(?:(?P<half>half\s+an?\s+hour)|{NUM}{UNIT})(?P<andhalf>\s+and\s+a\s+half)?\s+from\s+(?:now|today)\b")(
+_rule(rf"\b(?:(?P<half>half\s+an?\s+hour)|{NUM}{_AND_A_HALF}{UNIT})(?P<andhalf>\s+and\s+a\s+half)?\s+from\s+(?:now|today)\b")(
     _relative)
 
 
@@ -532,11 +534,19 @@ def _end_of(m: re.Match[str], c: _Ctx) -> Mention:
     return _m(m, "window", day=dt.date(year, 12, 31), window=(t, dt.date(year + 1, 1, 1)))
 
 
+# a verb said as a request or after "to" ("plan", "to review", "and close"), right before "the week/month/…"
+_OBJECT_OF = re.compile(r"(?:^|\b(?:to|and|then|please|pls|me|us)\s+|[,;:.!]\s*)(?!(?:at|on|in|over|during|for|by"
+                        r"|across|through|throughout|within|all|until|till|before|after|from|of|is|was|be|every"
+                        r"|each|around|about|since|into)\s)[a-z]+\s+$")
+
+
 @_rule(r"\b(?P<mod>this\s+coming|the\s+coming|the\s+following|later\s+this|this|next|the|coming|following|over\s+the"
        r"|my)"
        r"\s+(?P<u>weekend|week|month|year)\b")
-def _this_next(m: re.Match[str], c: _Ctx) -> Mention:
+def _this_next(m: re.Match[str], c: _Ctx) -> Mention | None:
     mod, unit, t = re.sub(r"\s+", " ", m["mod"]), m["u"], c.today
+    if mod == "the" and _OBJECT_OF.search(c.text, 0, m.start()):
+        return None  # "plan the week", "to review the month": what is done, not when
     ahead = 1 if mod in ("next", "the following", "following", "this coming", "the coming", "coming") else 0
     if unit == "weekend":
         sat = t - dt.timedelta(days=1) if t.weekday() == 6 else t + dt.timedelta(days=5 - t.weekday())
@@ -637,12 +647,12 @@ def _range(m: re.Match[str], c: _Ctx) -> Mention | None:
 @_rule(r"\b(?:(?:for|lasting|takes?|taking|(?:it'?ll|it\s+will|will|should|it\s+should)\s+take)\s+"
        r"(?:about\s+|around\s+|roughly\s+|like\s+)?)?"
        r"(?:(?:(?P<n>\d+(?:\.\d+)?)\s*|(?P<nw>an?|one|two|three|four|five|six|fifteen|twenty|thirty|forty-?five|"
-       r"ninety)\s+)(?P<u>minutes?|mins?|hours?|hrs?|h)(?P<half>\s+and\s+a\s+half)?"
+       r"ninety)\s+)(?:(?P<midhalf>and\s+a\s+half)\s+)?(?P<u>minutes?|mins?|hours?|hrs?|h)(?P<half>\s+and\s+a\s+half)?"
        r"|(?P<halfhour>half\s+an?\s+hour))\b")
 def _duration(m: re.Match[str], c: _Ctx) -> Mention | None:
     if m["halfhour"]:
         return _m(m, "duration", length=dt.timedelta(minutes=30))
-    n = amount(m["n"], m["nw"]) + (0.5 if m["half"] else 0)
+    n = amount(m["n"], m["nw"]) + (0.5 if m["half"] or m["midhalf"] else 0)
     unit = unit_name(m["u"])
     if unit == "hours" and m["u"] == "h" and not m["n"]:
         return None

@@ -446,6 +446,38 @@ async def test_my_son_is_found_by_the_name_the_notes_give_him(rt: Runtime) -> No
     assert flowers == ["Hannah (my wife) loves white peonies"]
 
 
+async def test_a_question_finds_notes_in_other_words_for_the_same_thing(rt: Runtime) -> None:
+    # the hashing embedder knows no meaning: the related words alone find these, for any brain's query
+    ada = await user(rt, "ada")
+    for t in ("my boss is Gerald Finch", "Gerald hates calls after 6pm", "my mother's birthday is October 11",
+              "my dad's birthday is May 23", "the tenancy ends on 31 October", "the bins go out every thursday",
+              "passport expires 14 August 2027", "Leon's favourite colour is green", "Olga is coeliac"):
+        await call(rt, ada, "remember", {"text": t})
+
+    async def top(query: str, k: int = 1) -> str | list[str]:
+        found = texts(await call(rt, ada, "search_memory", {"query": query, "k": k}))
+        return found[0] if k == 1 else found
+
+    # two steps: "my boss" is Gerald in the notes, then what Gerald hates
+    assert "Gerald hates calls after 6pm" in await top("when shouldn't I ring my boss", k=2)
+    # and someone else's: "Kofi's wife" is Adjoa, then what Adjoa does
+    await call(rt, ada, "remember", {"text": "Kofi's wife is called Adjoa"})
+    await call(rt, ada, "remember", {"text": "Adjoa is a nurse at St Thomas'"})
+    assert "Adjoa is a nurse at St Thomas'" in await top("what's Kofi's wife's job", k=2)
+    assert await top("my mom's birthday") == "my mother's birthday is October 11"
+    assert await top("when does our lease run out") == "the tenancy ends on 31 October"
+    assert await top("which day is rubbish collection") == "the bins go out every thursday"
+    assert await top("when do I need to renew my ID") == "passport expires 14 August 2027"
+    assert await top("what color does Leon like") == "Leon's favourite colour is green"
+
+
+def test_related_words_can_go_one_way() -> None:
+    from core.memory import related_words
+
+    assert "vet" in related_words("is the cat sick") and "sick" not in related_words("who is the vet")
+    assert "mom" in related_words("mum's postcode") and "mum" in related_words("mom's zip")
+
+
 async def test_the_memory_commands_take_several_words_without_quotes(rt: Runtime, monkeypatch: pytest.MonkeyPatch
                                                                      ) -> None:
     # As the README writes it: `pixie memory forget locker code` (a shell passes two arguments).

@@ -79,6 +79,20 @@ def test_new_tasks(text: str, expect: dict[str, Any]) -> None:
     check(understand(text), "create_task", expect)
 
 
+@pytest.mark.parametrize("text", ["in 2 and a half hours remind me to pick up the dry cleaning",
+                                  "remind me in two and a half hours to pick up the dry cleaning"])
+def test_a_half_said_before_the_unit(text: str) -> None:
+    check(understand(text), "create_task", {"title": "Pick up the dry cleaning", "remind_at": "2026-01-13T11:30"})
+
+
+@pytest.mark.parametrize("text", ["every monday 8am remind me to plan the week",
+                                  "remind me every monday at 8am to plan the week"])
+def test_the_week_planned_is_what_is_done_not_when(text: str) -> None:
+    # Tue 13 Jan: the first reminder is Monday 19 at 8, not "the week" as a deadline this Friday
+    check(understand(text), "create_task", {"title": "Plan the week", "remind_at": "2026-01-19T08:00"})
+    assert understand("remind me to book flights for the weekend").args["due"] == "2026-01-17"
+
+
 def test_a_task_said_after_its_context() -> None:
     intent = understand("ugh, my manager just asked for the Q4 numbers — can you add a task to send them to her by "
                         "thursday? it's pretty urgent")
@@ -320,6 +334,9 @@ def test_cancelling_a_meeting_is_about_the_calendar() -> None:
     ("remember that Tom prefers calls after 10am", "Tom prefers calls after 10am"),
     ("just so you know, my wife's name is Clara", "my wife's name is Clara"),
     ("note to self: the gate code is 1234", "the gate code is 1234"),
+    ("note to self: passport expires 14 August 2027", "passport expires 14 August 2027"),
+    ("sam's birthday 3 march", "Sam's birthday 3 march"),
+    ("our anniversary 9 july", "Our anniversary 9 july"),
 ])
 def test_remembering(text: str, fact: str) -> None:
     check(understand(text), "remember", {"text": fact})
@@ -327,6 +344,16 @@ def test_remembering(text: str, fact: str) -> None:
 
 def test_remember_to_is_a_task() -> None:
     check(understand("remember to buy bread"), "create_task", {"title": "Buy bread"})
+
+
+def test_a_note_to_self_with_a_plan_in_it_is_still_the_plan() -> None:
+    check(understand("note to self: call the bank tomorrow"), "create_task", {"title": "Call the bank"})
+    assert understand("note to self: dentist friday 3pm").tool == "create_event"
+    assert understand("sam's birthday party 3 march").tool != "remember"
+
+
+def test_my_will_is_a_word_to_search_by() -> None:
+    check(understand("where is my will kept?"), "search_memory", {"query_has": ["will", "kept"]})
 
 
 @pytest.mark.parametrize(("text", "words"), [
