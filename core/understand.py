@@ -68,6 +68,9 @@ def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = T
         return Understanding(elsewhere, 1.0, "time_now", "time_now")
     if _REMIND.search(m.low, m.b) and _SUB_DAILY.search(m.low, m.b):  # no reminder repeats within a day
         return Understanding(Intent(None), 1.0, "unknown", "unknown", say=SUB_DAILY)
+    venue = _new_venue(m)
+    if venue is not None:  # "change the dinner location to Nandos": that event's place
+        return Understanding(venue, 1.0, "update_event", "update_event")
     noted = _note_on_task(m)
     if noted is not None:  # "add a note to the report task: include Q3": on that task, never a new one
         return Understanding(noted, 1.0, "update_task", "update_task")
@@ -105,6 +108,25 @@ def _time_in(m: _Msg) -> Intent | None:
     hit = _TIME_IN.match(m.low, m.b)
     zone = clock.find_zone(hit["z"]) if hit else None
     return Intent(None, {"zone": zone}, reply_kind="time_now") if zone else None
+
+
+_VENUE = r"(?:location|venue|place|address|room)"
+_NEW_VENUE = (
+    re.compile(rf"(?:(?:please|pls|can\s+you|could\s+you)\s+)?(?:change|move|switch|update|set)\s+(?:the\s+)?{_VENUE}"
+               r"\s+(?:of|for)\s+(?P<ref>.+?)\s+to\s+(?P<loc>.+?)[.!]*$"),
+    re.compile(rf"(?:(?:please|pls|can\s+you|could\s+you)\s+)?(?:change|move|switch|update|set)\s+(?:the\s+|my\s+)?"
+               rf"(?P<ref>.+?)(?:'s|’s)?\s+{_VENUE}\s+to\s+(?P<loc>.+?)[.!]*$"),
+)
+
+
+def _new_venue(m: _Msg) -> Intent | None:
+    """ "change the dinner location to Nandos", "set the venue for book club to the library": where an event is."""
+    for rule in _NEW_VENUE:
+        hit = rule.match(m.text, m.b)
+        if hit is not None and not re.search(r"\b(?:to|at)\b", hit["ref"], re.I):
+            ref = _ref(hit["ref"])
+            return Intent("update_event", {"event_ref": ref, "location": hit["loc"].strip()}) if len(ref) > 1 else None
+    return None
 
 
 _NOTE_ON_TASK = re.compile(r"(?:(?:please|pls)\s+)?(?:add|put|attach|write)\s+(?:a\s+|this\s+)?note\s+(?:to|on)\s+"
@@ -499,6 +521,8 @@ def _as_event_move(task: Intent) -> Intent | None:
     elif isinstance(shift, dict) and set(shift) <= {"minutes", "hours", "days", "weeks"}:
         scale = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080}
         args["shift_minutes"] = sum(int(v) * scale[k] for k, v in shift.items())
+    elif isinstance(a.get("title"), str) and set(a) <= {"task_ref", "task_id", "title"}:  # a rename
+        args["title"] = a["title"]
     else:
         return None
     return Intent("update_event", args) if args["event_ref"] else None

@@ -602,3 +602,15 @@ async def test_a_note_added_to_a_task_is_kept_with_it_after_its_notes_and_makes_
     async with rt.sessions() as s:
         task = await s.scalar(select(Task))
     assert task is not None and task.notes == "include Q3 numbers"  # undo takes back the last note only
+
+
+async def test_an_event_is_renamed_and_given_a_new_place_by_name_and_no_task_is_made(rt: Runtime) -> None:
+    await say(rt, "dinner with the Smiths on saturday at 7:30pm at Luigi's")
+    renamed = await say(rt, "rename dinner with the smiths to smiths dinner")
+    assert renamed.actions and renamed.actions[-1].ok, renamed.text
+    moved = await say(rt, "change the dinner location to Nandos")
+    assert [a.tool for a in moved.actions] == ["update_event"] and moved.actions[0].ok, moved.text
+    async with rt.sessions() as s:
+        ev = await s.scalar(select(Event))
+    assert ev is not None and (ev.title, ev.location) == ("Smiths dinner", "Nandos")
+    assert await count(rt, Task) == 0
