@@ -191,4 +191,4 @@ _PUNCT = " \t,;:.!?-—–'\"“”("
 _LEAD_WORDS = {"to", "that", "and", "then", "also", "please", "just", "so", "but", "or", "about", "for", "of", "is"}
 _TAIL_WORDS = set((
     "and then please thanks so but or to for on at by in due from with the a an it is are which that as of because "
-    "cause cuz ok okay pls asap").split())
+    "cause cuz ok okay pls asap lol lmao haha hahaha thx ty plz fyi tbh btw").split())

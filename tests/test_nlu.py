@@ -628,3 +628,9 @@ def test_saying_where_the_user_is_now_sets_the_time_zone(text: str, zone: str) -
 @pytest.mark.parametrize("text", ["I'm in a meeting now", "I moved to a new flat", "I'm at the office"])
 def test_a_remark_about_where_the_user_is_changes_no_zone(text: str) -> None:
     assert understand(text).tool != "set_timezone"
+
+
+@pytest.mark.parametrize(("text", "title"), [("finish the slides tomorrow lol", "Finish the slides"),
+                                             ("email Jo about the venue tbh", "Email Jo about the venue")])
+def test_chat_fillers_at_the_end_stay_out_of_a_title(text: str, title: str) -> None:
+    check(understand(text), "create_task", {"title": title})
