@@ -147,6 +147,13 @@ def _availability(m: _Msg) -> Intent:
 
 def _list_events(m: _Msg) -> Intent:
     when = _primary(m)
+    month = re.search(r"\b(?:for|of|over|during|through(?:out)?)\s+(?:the\s+month\s+of\s+)?(?P<mon>[a-z]+)\b", m.body)
+    if when is None and month and month["mon"] in tp.MONTH:  # "list my events for december": that month
+        said = tp.find(f"in {month['mon']}", m.now)
+        if said and said[0].window:
+            lo, hi = said[0].window
+            return Intent("list_events", {"start": _iso(tp.day_start(lo, m.now.tzinfo)),
+                                          "end": _iso(tp.day_start(hi, m.now.tzinfo))})
     days = 1 if when is not None or re.search(r"\btoday\b|\bleft\b", m.body) else 7
     start, end = _window(m, days)
     return Intent("list_events", {"start": _iso(start), "end": _iso(end)})

@@ -614,3 +614,14 @@ async def test_an_event_is_renamed_and_given_a_new_place_by_name_and_no_task_is_
         ev = await s.scalar(select(Event))
     assert ev is not None and (ev.title, ev.location) == ("Smiths dinner", "Nandos")
     assert await count(rt, Task) == 0
+
+
+async def test_deadlines_asked_about_list_the_tasks_due_then_and_a_month_named_lists_that_month(rt: Runtime) -> None:
+    await say(rt, "send the invoice by friday")  # today is Tue 13 Jan 2026
+    await say(rt, "book the venue by february 20")
+    await say(rt, "ski trip february 14")
+    deadlines = await say(rt, "any deadlines this week?")
+    assert [a.tool for a in deadlines.actions] == ["list_tasks"], deadlines.text
+    assert "Send the invoice" in deadlines.text and "Book the venue" not in deadlines.text
+    february = await say(rt, "list my events for february")
+    assert "Ski trip" in february.text, february.text
