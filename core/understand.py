@@ -57,6 +57,9 @@ class Understanding:
 
 def understand(text: str, now: dt.datetime, model: IntentModel | None | bool = True) -> Understanding:
     """Understand one message at `now` (aware, in the user's zone); `model=False` uses the rules alone."""
+    lead = _TO_SELF.match(text)
+    if lead is not None:  # "add a note to self: …" is "note to self: …"
+        return understand(text[lead.end():], now, model)
     m = message(text, now)
     if m is None:
         return Understanding(Intent(None, reply_kind="unknown"), label="unknown", rules="unknown")
@@ -129,6 +132,8 @@ def _new_venue(m: _Msg) -> Intent | None:
     return None
 
 
+_TO_SELF = re.compile(r"(?i)\s*(?:(?:please|pls)\s+)?(?:add|make|take|put|write|jot(?:\s+down)?|leave)\s+"
+                      r"(?:a\s+|me\s+a\s+)?(?=note\s+to\s+(?:my\s*)?self\b)")
 _NOTE_ON_TASK = re.compile(r"(?:(?:please|pls)\s+)?(?:add|put|attach|write)\s+(?:a\s+|this\s+)?note\s+(?:to|on)\s+"
                            r"(?P<ref>[^:\-—–]+?)\s*(?:[:\-—–]|\s+saying)\s*(?P<note>\S.*)$")
 
@@ -136,8 +141,8 @@ _NOTE_ON_TASK = re.compile(r"(?:(?:please|pls)\s+)?(?:add|put|attach|write)\s+(?
 def _note_on_task(m: _Msg) -> Intent | None:
     """ "add a note to the report task: include Q3 numbers": kept with that task (after what it has)."""
     hit = _NOTE_ON_TASK.match(m.text, m.b)
-    if hit is None:
-        return None
+    if hit is None or re.fullmatch(r"(?i)\s*(?:my\s*)?self|myself|me|you|my\s+(?:notes|memory)\s*", hit["ref"]):
+        return None  # "add a note to self: …" is a note to keep
     ref = _ref(hit["ref"])
     return Intent("update_task", {"task_ref": ref, "more_notes": hit["note"].strip()}) if len(ref) > 1 else None
 

@@ -625,3 +625,11 @@ async def test_deadlines_asked_about_list_the_tasks_due_then_and_a_month_named_l
     assert "Send the invoice" in deadlines.text and "Book the venue" not in deadlines.text
     february = await say(rt, "list my events for february")
     assert "Ski trip" in february.text, february.text
+
+
+@pytest.mark.parametrize("said", ["add a note to self: the spare key is under the mat",
+                                  "make a note to self that the spare key is under the mat"])
+async def test_a_note_to_self_however_it_is_asked_for_is_a_note_and_no_task(rt: Runtime, said: str) -> None:
+    reply = await say(rt, said)
+    assert [a.tool for a in reply.actions] == ["remember"] and reply.actions[0].ok, reply.text
+    assert await count(rt, Task) == 0
