@@ -10,7 +10,7 @@ from core.nlu_words import _EVENT_NOUN, _EVENT_REF, _QWORD
 
 _STORE_LEAD = re.compile(
     r"^(?:(?:please|also|and|btw|oh)\s+)*(?:(?P<self>note\s+to\s+self|don'?t\s+forget(?!\s+that))"
-    r"|(?:remember|memori[sz]e|note|(?:keep|bear)\s+in\s+mind|make\s+a\s+note|take\s+(?:a\s+)?note|save|store|jot\s+down|write\s+down|don'?t\s+forget|do\s+not\s+forget|log)"
+    r"|(?:remember|re?m+e?m?e?b+e?r|rememebr|remembr|memori[sz]e|note|(?:keep|bear)\s+in\s+mind|make\s+a\s+note|take\s+(?:a\s+)?note|save|store|jot\s+down|write\s+down|don'?t\s+forget|do\s+not\s+forget|log)"
     r"(?:\s+(?:of\s+)?(?:that|this))?(?:\s+for\s+(?:later|me|the\s+future))?|fyi|f\.y\.i\.?|for\s+the\s+record|"
     r"(?:just\s+)?(?:so\s+)?you\s+know|for\s+(?:future\s+)?ref(?:erence|\.)?|heads\s+up)\b\s*[:,\-—–]?\s*"
     # "fyi, keep in mind that …": a second lead-in, said with "that"

@@ -31,9 +31,11 @@ _GENERAL_Q = re.compile(
     r"president|prime\s+minister|who\s+(?:invented|discovered|wrote|painted|won|sang|directed)|how\s+many|how\s+far|"
     r"how\s+tall|how\s+big|weather|forecast|temperature|meaning\s+of\s+(?:life|the\s+word)|define|definition|"
     r"translate|recipe|joke|poem|news|stock|price\s+of|exchange\s+rate|convert|square\s+root|calculate|in\s+the\s+world|"
-    r"on\s+earth|planet|universe|history\s+of|what\s+year|speed\s+of|score|who\s+is\s+the|what\s+time\s+is\s+it|"
+    r"on\s+earth|planet|universe|history\s+of|what\s+year|speed\s+of|score|who\s+is\s+the(?!\s+[\w-]+'s\b)|what\s+time\s+is\s+it|"
     r"what\s+day\s+is\s+it|what'?s\s+the\s+date|how\s+do\s+(?:you|i)\s+(?:make|cook|say|spell)|why\s+is\s+the|"
     r"ocean|mountain|river|country|continent|africa|europe|asia|america|australia|antarctica)\b")
+# "what time does the pool open?": a place's hours, which the user told us, not the user's free time
+_THING_OPENS = re.compile(r"\b(?:does|do|is|are)\s+(?:the|that|this)\s+(?:[\w'-]+\s+){0,3}?(?:open|close)\b")
 _PERSONAL = re.compile(r"\b(?:my|mine|our|ours|i|i'm|i've|i'd|me|we|us|myself|again)\b")
 
 
@@ -66,7 +68,7 @@ def _question(m: _Msg) -> Intent | None:
         return _list_events(m)
     if _TASKS_Q.search(body) and not re.search(r"\bcalendar\b", body):
         return _list_tasks(m)
-    if _AVAIL_Q.search(body) and not re.search(r"\b(?:tasks?|todos?)\b", body):
+    if _AVAIL_Q.search(body) and not re.search(r"\b(?:tasks?|todos?)\b", body) and not _THING_OPENS.search(body):
         return _availability(m)
     if _EVENTS_Q.search(body):
         return _list_events(m)

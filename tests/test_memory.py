@@ -534,3 +534,28 @@ async def test_a_question_for_a_kind_of_value_finds_the_note_that_holds_one_abou
     assert (await top("what's my flight number?"))[0].startswith("my flight to Lisbon")
     # "charging" finds "pricing", and an amount answers "how much"
     assert (await top("how much are we charging for Orion?"))[0].startswith("Orion pricing")
+
+
+async def test_a_misspelt_remember_and_questions_about_places_and_ids_reach_the_notes(rt: Runtime) -> None:
+    r = runtime_with(rt, Memory(HashEmbedder()), OfflineBrain())
+    said = ["please rememebr that the cleaner Ewa charges 15 euros an hour",
+            "remeber that my passport expires on 3 May 2029",
+            "note: the climbing gym opens at 7:00 on weekdays",
+            "note: the Fuji meeting room has the good projector",
+            "note: the cat's vet is Dr. Lindqvist"]
+    asked = [("when do I have to renew my ID?", "3 May 2029"),
+             ("what time does the climbing gym open?", "7:00"),
+             ("which meeting room has the projector?", "Fuji"),
+             ("who is the cat's vet?", "Lindqvist")]
+    lines = [{"text": t, "now": NOW.isoformat(), "user": "owner"} for t in said + [q for q, _ in asked]]
+    out = io.StringIO()
+    await run_jsonl(r, "owner", "Europe/Berlin", io.StringIO("".join(json.dumps(x) + "\n" for x in lines)), out)
+    outs = [json.loads(line) for line in out.getvalue().splitlines()]
+    stored = [o["actions"][0] for o in outs[:len(said)]]
+    assert all(a["tool"] == "remember" for a in stored)
+    assert stored[0]["args"]["text"] == "the cleaner Ewa charges 15 euros an hour"  # the typo is not the note
+    for (question, answer), o in zip(asked, outs[len(said):], strict=True):
+        search = o["actions"][0]
+        assert search["tool"] == "search_memory", question
+        assert answer in search["result"]["hits"][0]["text"], question
+
